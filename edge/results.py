@@ -1,0 +1,51 @@
+"""What the estimator returns: plain dataclasses, JSON-ready, shared by the CLI, daemon and sinks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame.
+
+    ``box`` is ``(x, y, w, h)`` in image pixels; ``keypoints`` the detector's six points
+    (eyes, nose tip, mouth centre, ear tragions) as ``(x, y)``; ``aus`` maps an AU name to its
+    value (probability for occurrence models, 0-5 intensity otherwise); ``present`` maps an
+    occurrence AU to the thresholded decision; ``observable`` is False for an AU whose region is
+    judged covered (then its value is still reported but should not be trusted).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: list[tuple[float, float]]
+    aus: dict[str, float]
+    present: dict[str, bool] = field(default_factory=dict)
+    observable: dict[str, bool] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["box"] = [round(float(v), 2) for v in self.box]
+        data["keypoints"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints]
+        data["score"] = round(float(self.score), 4)
+        data["aus"] = {k: round(float(v), 4) for k, v in self.aus.items()}
+        data["timings_ms"] = {k: round(float(v), 3) for k, v in self.timings_ms.items()}
+        return data
+
+
+@dataclass
+class EstimateResult:
+    """All faces of one image or frame, with whole-frame timings (detect, total)."""
+
+    faces: list[FaceResult]
+    image_size: tuple[int, int]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "faces": [f.to_dict() for f in self.faces],
+            "image_size": list(self.image_size),
+            "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+        }
