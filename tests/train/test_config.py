@@ -1,0 +1,36 @@
+import pytest
+
+from auedge.train.config import ConfigError, Task, build_config
+
+
+def test_task_parsing():
+    assert Task.parse("au12-occurrence").aus == ("au12",)
+    t = Task.parse("AU12+au4-intensity")
+    assert t.aus == ("au12", "au4") and t.kind == "intensity" and t.au_names == ["AU12", "AU4"]
+    for bad in ("au12", "smile-occurrence", "au12-strength", ""):
+        with pytest.raises(ConfigError):
+            Task.parse(bad)
+
+
+def test_toml_then_flags_override(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('dataset = "synthetic"\nepochs = 3\n[optim]\nlr = 0.01\naugment = ["h", "b", "r"]\n')
+    cfg = build_config(recipe, {"epochs": 5, "lr": None})
+    assert cfg.epochs == 5 and cfg.lr == 0.01 and cfg.augment_set == {"h", "b", "r"}
+
+
+def test_bad_settings_name_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="unknown arch"):
+        build_config(None, {"arch": "vgg"})
+    with pytest.raises(ConfigError, match="unknown augmentation"):
+        build_config(None, {"augment": "h,q"})
+    with pytest.raises(ConfigError, match="needs --data-dir"):
+        build_config(None, {"dataset": "mtfl"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochz = 3\n")
+    with pytest.raises(ConfigError, match="unknown setting 'epochz'"):
+        build_config(bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("epochs = [\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        build_config(broken)

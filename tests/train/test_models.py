@@ -1,0 +1,59 @@
+"""The report's architectures, by their parameter counts, and the weights/BatchNorm rules."""
+
+import pytest
+
+pytest.importorskip("keras")
+
+from auedge.train.models import ModelError, build_model  # noqa: E402
+
+
+def test_mobilenetv2_flat_binary_has_80513_parameters():
+    model = build_model("mobilenetv2", "flat", "occurrence")
+    assert model.count_params() == 80_513
+    assert tuple(model.input.shape[1:]) == (160, 160, 3)
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+
+
+def test_resnet50_flat_binary_has_195777_parameters():
+    model = build_model("resnet50", "flat", "occurrence")
+    assert model.count_params() == 195_777
+    assert tuple(model.input.shape[1:]) == (150, 150, 3)
+
+
+def test_max_head_and_intensity_output():
+    model = build_model("mobilenetv2", "max", "intensity", outputs=2)
+    # 10x10x144 after 2x2 max pooling: 14,400 * 2 + 2 dense weights on top of the 22,912 backbone.
+    assert model.count_params() == 22_912 + 14_400 * 2 + 2
+    assert model.layers[-1].activation.__name__ == "linear"
+    assert model.output.shape[-1] == 2
+
+
+def test_scratch_batchnorm_momentum_is_0_9():
+    import keras
+
+    model = build_model("mobilenetv2", "flat", "occurrence", weights="none")
+    moms = {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)}
+    assert moms == {0.9}
+
+
+def test_imagenet_offline_fails_with_one_clear_line(monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        if kwargs.get("weights") == "imagenet":
+            raise OSError("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+        raise AssertionError("unexpected call")
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", offline)
+    with pytest.raises(ModelError, match="--weights none") as info:
+        build_model("mobilenetv2", "flat", "occurrence", weights="imagenet")
+    assert "\n" not in str(info.value)
+
+
+def test_bad_arch_head_weights_are_refused(tmp_path):
+    with pytest.raises(ModelError, match="unknown arch"):
+        build_model("vgg16")
+    with pytest.raises(ModelError, match="unknown head"):
+        build_model("mobilenetv2", "avg")
+    with pytest.raises(ModelError, match="not found"):
+        build_model("mobilenetv2", weights=str(tmp_path / "missing.h5"))

@@ -1,0 +1,188 @@
+"""TrainConfig: every training setting in one dataclass, from defaults, a TOML recipe and flags.
+
+A recipe is one committed TOML file whose keys are the field names below; flags given on the
+command line override it. Validation happens here, once, so that the trainer can trust its input.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from auedge.edge.align import CropParams
+from auedge.train.models import ARCHS, HEADS, default_input_size
+
+DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine")
+# h: horizontal flip, v: vertical flip, b: brightness, r: rotation, z: zoom, t: translation.
+AUGMENTS = ("h", "v", "b", "r", "z", "t")
+KNOWN_AUS = ("au1", "au2", "au4", "au5", "au6", "au7", "au9", "au10", "au12", "au14", "au15", "au17",
+             "au20", "au23", "au25", "au26", "au43")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the setting and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task string like ``au12-occurrence`` or ``au12+au4-intensity``."""
+
+    name: str
+    aus: tuple[str, ...]
+    kind: str
+
+    @classmethod
+    def parse(cls, text: str) -> Task:
+        head, sep, kind = str(text).strip().lower().rpartition("-")
+        aus = tuple(a for a in head.split("+") if a)
+        if not sep or kind not in ("occurrence", "intensity") or not aus:
+            raise ConfigError(
+                f"unknown task {text!r}; use AU-KIND such as au12-occurrence, au12-intensity, "
+                "au4-intensity or au12+au4-intensity"
+            )
+        bad = [a for a in aus if a not in KNOWN_AUS]
+        if bad:
+            raise ConfigError(f"unknown AU {bad[0]!r} in task {text!r}; known: {', '.join(KNOWN_AUS)}")
+        return cls(name=f"{'+'.join(aus)}-{kind}", aus=aus, kind=kind)
+
+    @property
+    def au_names(self) -> list[str]:
+        """Display names as used in bundles and on devices (``AU12``)."""
+        return [a.upper() for a in self.aus]
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "synthetic"
+    data_dir: str | None = None
+    task: str = "au12+au4-intensity"
+    arch: str = "mobilenetv2"
+    head: str = "flat"
+    weights: str = "none"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    epochs: int = 6
+    batch_size: int = 64
+    augment: str = "h,b"
+    brightness: tuple[float, float] = (0.5, 1.5)
+    rotation: float = 0.04  # fraction of a full turn, as Keras' RandomRotation
+    zoom: float = 0.1
+    translation: float = 0.05
+    occlude_train: str = "none"
+    occlude_val: str = "none"
+    label_smoothing: float = 0.0
+    flip_average: bool = False
+    input_size: int | None = None
+    eye_scale: float = 2.4
+    center_below_eyes: float = 0.5
+    val_fraction: float = 0.15
+    limit: int | None = None
+    synthetic_sizes: tuple[int, int, int] = (2400, 600, 600)
+    seed: int = 0
+    cache_dir: str | None = None
+    threads: int = 0
+    out: str | None = None
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parsed_task(self) -> Task:
+        return Task.parse(self.task)
+
+    @property
+    def augment_set(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.augment.split(",") if a.strip() and a.strip() != "none")
+
+    @property
+    def resolved_input_size(self) -> int:
+        return self.input_size or default_input_size(self.arch)
+
+    def crop_params(self) -> CropParams:
+        return CropParams(
+            size=self.resolved_input_size, eye_scale=self.eye_scale, center_below_eyes=self.center_below_eyes
+        )
+
+    def validate(self) -> TrainConfig:
+        def choose(name: str, allowed: tuple[str, ...]) -> None:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}")
+
+        choose("dataset", DATASETS)
+        choose("arch", ARCHS)
+        choose("head", HEADS)
+        choose("optimizer", OPTIMIZERS)
+        choose("schedule", SCHEDULES)
+        self.parsed_task  # noqa: B018 - raises ConfigError on a bad task
+        bad = sorted(self.augment_set - set(AUGMENTS))
+        if bad:
+            raise ConfigError(f"unknown augmentation {bad[0]!r} in --augment; use a comma list of {','.join(AUGMENTS)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("epochs, batch_size and lr must be positive")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.dataset != "synthetic" and not self.data_dir:
+            raise ConfigError(f"--dataset {self.dataset} needs --data-dir PATH (or use --dataset synthetic)")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        try:
+            self.crop_params()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["brightness"] = list(self.brightness)
+        data["synthetic_sizes"] = list(self.synthetic_sizes)
+        return data
+
+
+FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+TUPLE_FIELDS = {"brightness", "synthetic_sizes"}
+
+
+def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - FIELD_NAMES)
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(FIELD_NAMES))}")
+    out = dict(values)
+    for name in TUPLE_FIELDS & set(out):
+        out[name] = tuple(out[name])
+    if "augment" in out and isinstance(out["augment"], list):
+        out["augment"] = ",".join(out["augment"])
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    # Recipes may group settings in tables ([data], [model], [optim]...); flatten them.
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "extra":
+            flat.update(value)
+        else:
+            flat[key] = value
+    return _coerce(flat, str(p))
+
+
+def build_config(toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the TOML recipe, then flag overrides (``None`` values are ignored)."""
+    values: dict[str, Any] = {}
+    if toml_path:
+        values.update(load_toml(toml_path))
+    values.update(_coerce({k: v for k, v in (overrides or {}).items() if v is not None}, "flags"))
+    try:
+        return TrainConfig(**values).validate()
+    except TypeError as exc:
+        raise ConfigError(f"bad setting: {exc}") from exc

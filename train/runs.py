@@ -1,0 +1,97 @@
+"""A training run folder, as written by ``train/train.py`` and read by the exporter.
+
+Layout of ``runs/NAME/``::
+
+    model.keras          best checkpoint on validation (written atomically)
+    config.json          TrainConfig.to_dict() plus resolved crop, normalization, task, aus
+    metrics.json         {"val": {...}, "test": {...}, "threshold": t | null, "data": {...}, ...}
+    history.csv          one row per epoch
+    training_curve.png   train/val loss and the validation metric per epoch
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auedge.edge.align import CropParams
+from auedge.edge.preprocess import Normalization
+from auedge.train.config import Task, TrainConfig, _coerce
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CURVE_FILE = "training_curve.png"
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used; the message says how to make a good one."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    root: Path
+    config: TrainConfig
+    task: Task
+    crop: CropParams
+    normalization: Normalization
+    metrics: dict[str, Any]
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / MODEL_FILE
+
+    @property
+    def threshold(self) -> float | None:
+        value = self.metrics.get("threshold")
+        return None if value is None else float(value)
+
+
+def read_run(path: str | Path) -> RunInfo:
+    """Read a run folder (or the ``model.keras`` inside it)."""
+    root = Path(path)
+    if root.is_file():
+        root = root.parent
+    config_path = root / CONFIG_FILE
+    if not config_path.is_file():
+        raise RunError(f"{config_path} not found; is {root} a run folder written by train/train.py?")
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+        metrics_path = root / METRICS_FILE
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{root}: a JSON file is damaged ({exc}); train the run again") from exc
+    resolved = {k: raw.pop(k) for k in ("crop", "normalization", "aus", "task_kind") if k in raw}
+    config = TrainConfig(**_coerce(raw, str(config_path)))
+    crop = CropParams.from_dict(resolved["crop"]) if "crop" in resolved else config.crop_params()
+    norm = Normalization.from_dict(resolved["normalization"]) if "normalization" in resolved else Normalization()
+    return RunInfo(root=root, config=config, task=config.parsed_task, crop=crop, normalization=norm, metrics=metrics)
+
+
+def find_latest_run(runs_dir: str | Path = "runs") -> Path:
+    """The newest folder under ``runs_dir`` that holds a ``model.keras``."""
+    base = Path(runs_dir)
+    candidates = sorted(base.glob(f"*/{MODEL_FILE}"), key=lambda p: p.stat().st_mtime) if base.is_dir() else []
+    if not candidates:
+        raise RunError(f"no trained run under {base}/; make one with: python train/train.py --out {base}/NAME")
+    return candidates[-1].parent
+
+
+def load_run_crops(run: RunInfo, **overrides: Any):
+    """The run's own data (same dataset, crop and labels) as a CropSet: calibration and validation
+    for the exporter come from here so that they are preprocessed exactly as in training."""
+    from auedge.train.data import load_crops
+
+    cfg = run.config
+    kwargs: dict[str, Any] = dict(
+        cache_dir=cfg.cache_dir,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        limit=cfg.limit,
+        synthetic_sizes=tuple(cfg.synthetic_sizes),
+    )
+    kwargs.update(overrides)
+    return load_crops(cfg.dataset, cfg.data_dir, list(run.task.aus), run.crop, **kwargs)
