@@ -1,0 +1,24 @@
+"""tf.lite.Interpreter: last resort, for a machine that has TensorFlow and no light interpreter.
+
+This is the only module of auedge.edge allowed to import TensorFlow, and only when this backend is
+chosen explicitly or nothing lighter is installed (TensorFlow costs seconds and hundreds of MB).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auedge.edge.backends.base import INSTALL_HINT, BackendError
+from auedge.edge.backends.tflite_common import InterpreterBackend
+
+
+class TensorFlowBackend(InterpreterBackend):
+    name = "tensorflow"
+    package = "tensorflow (tf.lite)"
+
+    def _interpreter_class(self) -> Any:
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise BackendError(f"tensorflow is not installed ({exc}); for the device run: {INSTALL_HINT}") from exc
+        return tf.lite.Interpreter

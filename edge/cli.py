@@ -1,0 +1,165 @@
+"""``au-edge``: run a bundle on images, inspect a bundle, or start the daemon.
+
+    au-edge infer --bundle B [--model int8] [--backend auto] [--threads 1] [--json] IMAGE...
+    au-edge bundle-info B
+    au-edge daemon ...            (see ``au-edge daemon --help``)
+
+Exit codes: 0 success, 1 some images failed (the others are still reported), 2 unusable bundle,
+model or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="au-edge", description="Facial Action Units on small devices.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infer = sub.add_parser("infer", help="estimate AUs on image files")
+    infer.add_argument("--bundle", required=True, help="bundle folder (holds bundle.json)")
+    infer.add_argument("--model", default=None, help="model name in the bundle (default: the bundle's default)")
+    infer.add_argument("--backend", default="auto", help="auto, litert, tflite-runtime, onnxruntime, tensorflow")
+    infer.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    infer.add_argument("--score-threshold", type=float, default=None, help="face detector score threshold")
+    infer.add_argument("--max-faces", type=int, default=10)
+    infer.add_argument("--flip-average", action="store_true", help="average with the mirrored crop")
+    infer.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+
+    info = sub.add_parser("bundle-info", help="show a bundle's models and validation, verify hashes")
+    info.add_argument("bundle", type=Path)
+
+    daemon = sub.add_parser("daemon", help="run the camera daemon (arguments go to the daemon)", add_help=False)
+    daemon.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _format_face_row(path: str, index: int, face: dict[str, Any]) -> str:
+    x, y, w, h = face["box"]
+    aus = "  ".join(
+        f"{name}={value:.3f}" + ("*" if face.get("present", {}).get(name) else "") for name, value in face["aus"].items()
+    )
+    return f"{path}  face {index}  score {face['score']:.2f}  box {x:.0f},{y:.0f},{w:.0f}x{h:.0f}  {aus}"
+
+
+def _infer(args: argparse.Namespace, out: TextIO) -> int:
+    from auedge.edge.backends import BackendError
+    from auedge.edge.bundle import BundleError
+    from auedge.edge.estimator import Estimator, EstimatorOptions
+    from auedge.edge.images_io import ImageReadError, read_image_rgb
+
+    try:
+        estimator = Estimator.create_from_options(
+            EstimatorOptions(
+                bundle_path=args.bundle,
+                model=args.model,
+                backend=args.backend,
+                num_threads=args.threads,
+                score_threshold=args.score_threshold,
+                max_faces=args.max_faces,
+                flip_average=args.flip_average,
+            )
+        )
+        if estimator.detector is None:
+            return _error(f"bundle {args.bundle} has no face detector; re-export it with one")
+    except (BundleError, BackendError, ValueError) as exc:
+        return _error(str(exc))
+
+    failed = 0
+    if not args.json:
+        print(f"# model {estimator.model.name} ({estimator.model.format}, {estimator.model.precision}) "
+              f"on {estimator.backend.name}; * = present", file=out)
+    for path in args.images:
+        try:
+            result = estimator.estimate(read_image_rgb(path))
+        except (ImageReadError, ValueError) as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}), file=out, flush=True)
+            else:
+                print(f"{path}  error: {exc}", file=out, flush=True)
+            continue
+        record = {"path": str(path), **result.to_dict()}
+        if args.json:
+            print(json.dumps(record), file=out, flush=True)
+        elif not record["faces"]:
+            print(f"{path}  no face found  ({record['timings_ms']['total']:.1f} ms)", file=out, flush=True)
+        else:
+            for i, face in enumerate(record["faces"]):
+                print(_format_face_row(str(path), i, face), file=out, flush=True)
+    if failed:
+        print(f"error: {failed} of {len(args.images)} images could not be read", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
+    from auedge.edge.bundle import BundleError, load_bundle
+
+    try:
+        bundle = load_bundle(args.bundle, check_hash=True)
+    except BundleError as exc:
+        return _error(str(exc))
+    manifest = bundle.manifest
+    print(f"bundle   {bundle.root}  (schema {manifest.get('schema_version')}, created {manifest.get('created', '?')})",
+          file=out)
+    print(f"task     {bundle.task_name or '?'} ({bundle.task_kind}): {', '.join(bundle.au_names)}", file=out)
+    for spec in bundle.outputs:
+        extra = f" threshold {spec.threshold}" if spec.threshold is not None else ""
+        print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
+    print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} RGB, crop {bundle.crop.to_dict()}", file=out)
+    if bundle.face_detector:
+        det = bundle.face_detector
+        print(f"detector {det.path.name} ({det.kind}, {det.path.stat().st_size / 1024:.0f} KiB, "
+              f"score >= {det.score_threshold}, nms iou {det.nms_iou})", file=out)
+    else:
+        print("detector none (infer and daemon need one)", file=out)
+    print("models", file=out)
+    for model in bundle.models:
+        default = " (default)" if model.name == bundle.default_model else ""
+        degraded = " DEGRADED" if model.degraded else ""
+        size = model.path.stat().st_size / 1024
+        print(f"  {model.name}{default}: {model.path.name} {model.format} {model.precision} {size:.0f} KiB{degraded}",
+              file=out)
+        for key, value in model.validation.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
+            print(f"      {key}: {shown}", file=out)
+    print("hashes   ok (every file matches its sha256)", file=out)
+    return EXIT_OK
+
+
+def _daemon(argv: list[str]) -> int:
+    try:
+        from auedge.edge.daemon import main as daemon_main
+    except ImportError as exc:
+        return _error(f"the daemon is not available in this installation ({exc}); update au-edge")
+    return int(daemon_main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "daemon":
+        return _daemon(argv[1:])  # the daemon parses its own flags, --help included
+    args = _build_parser().parse_args(argv)
+    if args.command == "infer":
+        return _infer(args, sys.stdout)
+    if args.command == "bundle-info":
+        return _bundle_info(args, sys.stdout)
+    return _error(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

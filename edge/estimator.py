@@ -1,0 +1,246 @@
+"""Faces in, Action Units out: detector -> eye-aligned crop -> AU model, all from one bundle.
+
+Everything heavy is created once in :meth:`Estimator.create_from_options` (bundle verified by
+sha256, one detector interpreter, one AU interpreter, preallocated input buffers), so a frame costs
+only the detector run, one warp per face and one AU model run per face.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from auedge.edge.align import align_face, transform_points
+from auedge.edge.backends import BACKENDS, Backend, BackendError, create_backend, resolve_quant
+from auedge.edge.bundle import Bundle, BundleError, ModelEntry, load_bundle
+from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions
+from auedge.edge.preprocess import dequantize, quantize
+from auedge.edge.results import EstimateResult, FaceResult
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class EstimatorOptions:
+    """What to load and how to run it.
+
+    ``model`` names one of the bundle's models (``None``: the bundle's default, int8 when present).
+    ``backend`` applies to the AU model; the detector (a TFLite file) uses the same backend when it
+    can run TFLite, else ``auto``. Detector settings left as ``None`` come from the bundle.
+    ``min_face_px``: faces whose box is narrower are not reported (too small for a reliable crop).
+    ``flip_average``: also run the mirrored crop and average, for steadier (2x slower) outputs.
+    """
+
+    bundle_path: str | Path
+    model: str | None = None
+    backend: str = "auto"
+    num_threads: int = 1
+    score_threshold: float | None = None
+    nms_iou: float | None = None
+    max_faces: int = 10
+    detector_path: str | Path | None = None
+    detector_kind: str | None = None
+    flip_average: bool = False
+    min_face_px: float = 0.0
+    check_hash: bool = True
+
+
+def _first(*values: float | None) -> float:
+    return next(float(v) for v in values if v is not None)
+
+
+def _now_ms() -> float:
+    return time.perf_counter() * 1000.0
+
+
+class Estimator:
+    """Runs a bundle's AU model on the faces of RGB uint8 images."""
+
+    def __init__(
+        self, options: EstimatorOptions, bundle: Bundle, model: ModelEntry, backend: Backend,
+        detector: FaceDetector | None,
+    ) -> None:
+        self.options = options
+        self.bundle = bundle
+        self.model = model
+        self.backend = backend
+        self.detector = detector
+        info = backend.input
+        height, width = bundle.input_size
+        if len(info.shape) != 4 or tuple(info.shape[1:]) != (height, width, 3):
+            raise BundleError(
+                f"AU model {model.path} takes input {list(info.shape)}, but bundle.json promises NHWC "
+                f"[1, {height}, {width}, 3]; re-export the bundle"
+            )
+        if not backend.output_details:
+            raise BundleError(f"AU model {model.path} has no outputs")
+        try:
+            self._input_quant = resolve_quant(info, model.input_quant, "input", model.path)
+            self._output_quant = resolve_quant(backend.output_details[0], model.output_quant, "output", model.path)
+        except BackendError as exc:
+            raise BundleError(str(exc)) from exc
+        self._indices = np.array([o.index for o in bundle.outputs])
+        self._lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
+        self._highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
+        self._mean = np.asarray(bundle.normalization.mean, dtype=np.float32)
+        self._inv_std = 1.0 / np.asarray(bundle.normalization.std, dtype=np.float32)
+        self._float_input = np.zeros((1, height, width, 3), dtype=np.float32)
+        self._model_input = self._float_input if self._input_quant is None else np.zeros_like(
+            self._float_input, dtype=info.dtype
+        )
+
+    @classmethod
+    def create_from_options(cls, options: EstimatorOptions) -> Estimator:
+        """Load and verify the bundle, then create both interpreters once."""
+        bundle = load_bundle(options.bundle_path, check_hash=options.check_hash)
+        model = bundle.model(options.model)
+        backend = create_backend(model.path, options.backend, options.num_threads)
+        detector = cls._create_detector(options, bundle)
+        return cls(options, bundle, model, backend, detector)
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, **kwargs: object) -> Estimator:
+        return cls.create_from_options(EstimatorOptions(bundle_path=path, **kwargs))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _create_detector(options: EstimatorOptions, bundle: Bundle) -> FaceDetector | None:
+        entry = bundle.face_detector
+        path = options.detector_path or (entry.path if entry else None)
+        if path is None:
+            return None  # estimate() will say so; aligned crops and known landmarks still work
+        kind = options.detector_kind or (entry.kind if entry else "short_range")
+        if kind not in KIND_ALIASES:
+            raise BundleError(f"{bundle.root}: face detector kind {kind!r} is unknown (short_range or full_range)")
+        formats = BACKENDS.get(options.backend, ("", "", "", ()))[3]
+        detector_options = FaceDetectorOptions(
+            model_path=path,
+            kind=kind,
+            score_threshold=_first(options.score_threshold, entry.score_threshold if entry else None, 0.5),
+            nms_iou=_first(options.nms_iou, entry.nms_iou if entry else None, 0.3),
+            max_faces=options.max_faces,
+            backend=options.backend if "tflite" in formats else "auto",
+            num_threads=options.num_threads,
+        )
+        return FaceDetector.create_from_options(detector_options)
+
+    @property
+    def au_names(self) -> list[str]:
+        return self.bundle.au_names
+
+    # --- the AU model on one aligned crop -------------------------------------------------------
+
+    def _run_crop(self, crop: np.ndarray) -> np.ndarray:
+        """Raw (dequantized) model outputs for one aligned uint8 crop."""
+        np.subtract(crop, self._mean, out=self._float_input[0], casting="unsafe")
+        np.multiply(self._float_input, self._inv_std, out=self._float_input)
+        if self._input_quant is not None:
+            self._model_input[...] = quantize(self._float_input, self._input_quant)
+        output = self.backend.run(self._model_input)[0]
+        if self._output_quant is not None:
+            output = dequantize(output, self._output_quant)
+        return np.asarray(output, dtype=np.float32).reshape(-1)
+
+    def _au_values(self, crop: np.ndarray) -> np.ndarray:
+        """AU values in bundle output order, clipped to each output's range."""
+        raw = self._run_crop(crop)
+        if self.options.flip_average:
+            raw = (raw + self._run_crop(np.ascontiguousarray(crop[:, ::-1]))) / 2.0
+        if raw.size <= self._indices.max():
+            raise BundleError(
+                f"AU model {self.model.path} gives {raw.size} values, bundle.json maps output index "
+                f"{int(self._indices.max())}; re-export the bundle"
+            )
+        return np.clip(raw[self._indices], self._lows, self._highs)
+
+    def _face_result(
+        self, values: np.ndarray, box: tuple[float, float, float, float], score: float,
+        keypoints: np.ndarray, timings: dict[str, float],
+    ) -> FaceResult:
+        aus, present = {}, {}
+        for spec, value in zip(self.bundle.outputs, values):
+            aus[spec.au] = float(value)
+            if spec.kind == "occurrence":
+                threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
+                present[spec.au] = bool(value >= threshold)
+        return FaceResult(
+            box=box,
+            score=float(score),
+            keypoints=[(float(x), float(y)) for x, y in np.asarray(keypoints).reshape(-1, 2)],
+            aus=aus,
+            present=present,
+            timings_ms=timings,
+        )
+
+    # --- public entry points ----------------------------------------------------------------------
+
+    def estimate_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """AU values ``(N, len(au_names))`` for already aligned uint8 crops ``(N, H, W, 3)``.
+
+        Used by accuracy benchmarks and golden tests, which align with dataset landmarks.
+        """
+        batch = np.asarray(crops)
+        if batch.ndim == 3:
+            batch = batch[None]
+        height, width = self.bundle.input_size
+        if batch.ndim != 4 or batch.shape[1:] != (height, width, 3) or batch.dtype != np.uint8:
+            raise ValueError(f"expected uint8 crops (N, {height}, {width}, 3), got {batch.dtype} {batch.shape}")
+        return np.stack([self._au_values(crop) for crop in batch]) if len(batch) else np.zeros(
+            (0, len(self.bundle.outputs)), dtype=np.float32
+        )
+
+    def estimate_with_landmarks(self, image_rgb: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray) -> FaceResult:
+        """One face whose eyes are known (image-left eye first): no detector involved.
+
+        The box is the crop square's bounding box in image pixels; keypoints are the two eyes.
+        """
+        start = _now_ms()
+        crop, matrix = align_face(image_rgb, left_eye, right_eye, self.bundle.crop)
+        aligned = _now_ms()
+        values = self._au_values(crop)
+        done = _now_ms()
+        size = self.bundle.crop.size
+        inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+        corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64), inverse)
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        return self._face_result(
+            values, (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), 1.0,
+            np.array([left_eye, right_eye], dtype=np.float64),
+            {"align": aligned - start, "au_model": done - aligned},
+        )
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        if self.detector is None:
+            raise BundleError(
+                f"bundle {self.bundle.root} has no face_detector entry; pass EstimatorOptions(detector_path=...)"
+            )
+        return self.detector.detect(image_rgb)
+
+    def estimate(self, image_rgb: np.ndarray) -> EstimateResult:
+        """All faces of an RGB uint8 image (H, W, 3); ``image_size`` is (width, height)."""
+        start = _now_ms()
+        detections = self.detect(image_rgb)
+        detected = _now_ms()
+        faces, align_ms, model_ms = [], 0.0, 0.0
+        for det in detections:
+            if det.box[2] < self.options.min_face_px:
+                continue
+            t0 = _now_ms()
+            try:
+                crop, _ = align_face(image_rgb, det.image_left_eye, det.image_right_eye, self.bundle.crop)
+            except ValueError:
+                continue  # degenerate keypoints (eyes on top of each other): no usable crop
+            t1 = _now_ms()
+            values = self._au_values(crop)
+            t2 = _now_ms()
+            align_ms += t1 - t0
+            model_ms += t2 - t1
+            faces.append(self._face_result(values, det.box, det.score, det.keypoints, {"align": t1 - t0, "au_model": t2 - t1}))
+        end = _now_ms()
+        height, width = image_rgb.shape[:2]
+        return EstimateResult(
+            faces=faces,
+            image_size=(int(width), int(height)),
+            timings_ms={"detect": detected - start, "align": align_ms, "au_model": model_ms, "total": end - start},
+        )

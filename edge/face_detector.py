@@ -1,0 +1,272 @@
+"""BlazeFace (MediaPipe face detection) on any backend: letterbox, anchors, decoding, weighted NMS.
+
+Written from MediaPipe's published graph options (SsdAnchorsCalculator, TensorsToDetections,
+NonMaxSuppression with the WEIGHTED algorithm) so the runtime needs only an interpreter, not
+MediaPipe. Two models are supported:
+
+* short range (128x128, faces within ~2 m): strides 8, 16, 16, 16; two anchors per cell on the
+  stride-8 grid and six per cell on the stride-16 grid (three layers x two) = 896 anchors;
+* full range (192x192, faces up to ~5 m): one stride-4 layer, one anchor per cell = 2304 anchors.
+
+Anchors have a fixed size of 1 (boxes are regressed relative to the input size) and centres at
+``(cell + 0.5) / grid``. Each anchor regresses 16 values: box centre offset, width, height, then six
+keypoints (x, y), all in input pixels. Keypoints, in the subject's terms: right eye, left eye, nose
+tip, mouth centre, right ear tragion, left ear tragion. The subject's right eye appears on the
+image's left in an unmirrored photo, so keypoint 0 is the image-left eye.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from auedge.edge.backends import Backend, BackendError, create_backend
+
+KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+NUM_COORDS = 4 + 2 * NUM_KEYPOINTS
+SCORE_CLIP = 100.0
+
+
+@dataclass(frozen=True)
+class AnchorSpec:
+    """The SSD anchor options of one BlazeFace variant (the subset MediaPipe's face graphs use)."""
+
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int
+    anchor_offset: float = 0.5
+
+
+ANCHOR_SPECS = {
+    # Each layer: aspect ratio 1.0 plus the interpolated-scale anchor = 2 anchors.
+    "short_range": AnchorSpec(input_size=128, strides=(8, 16, 16, 16), anchors_per_layer=2),
+    # interpolated_scale_aspect_ratio 0 -> no extra anchor: 1 per layer.
+    "full_range": AnchorSpec(input_size=192, strides=(4,), anchors_per_layer=1),
+}
+KIND_ALIASES = {
+    "short": "short_range",
+    "short_range": "short_range",
+    "blazeface-short-range": "short_range",
+    "full": "full_range",
+    "full_range": "full_range",
+    "blazeface-full-range": "full_range",
+}
+
+
+def generate_anchors(spec: AnchorSpec) -> np.ndarray:
+    """Anchor centres ``(N, 2)`` as normalised ``(x, y)``, in the order the model emits them.
+
+    Consecutive layers with the same stride share one grid: their anchors are emitted together per
+    cell (row-major over cells, anchors within a cell adjacent), as MediaPipe's calculator does.
+    """
+    groups: list[tuple[int, int]] = []  # (stride, anchors per cell)
+    for stride in spec.strides:
+        if groups and groups[-1][0] == stride:
+            groups[-1] = (stride, groups[-1][1] + spec.anchors_per_layer)
+        else:
+            groups.append((stride, spec.anchors_per_layer))
+    parts = []
+    for stride, per_cell in groups:
+        grid = math.ceil(spec.input_size / stride)
+        centres = (np.arange(grid, dtype=np.float32) + spec.anchor_offset) / grid
+        ys, xs = np.meshgrid(centres, centres, indexing="ij")
+        cells = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        parts.append(np.repeat(cells, per_cell, axis=0))
+    return np.concatenate(parts, axis=0)
+
+
+def decode_raw(raw: np.ndarray, anchors: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Regressor rows ``(N, 16)`` -> boxes ``(N, 4)`` as normalised (xmin, ymin, xmax, ymax) and
+    keypoints ``(N, 6, 2)`` normalised, for anchors of fixed size 1."""
+    scaled = raw[:, :NUM_COORDS].astype(np.float32) / np.float32(input_size)
+    centre = scaled[:, 0:2] + anchors
+    half = scaled[:, 2:4] / 2.0
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    keypoints = scaled[:, 4:].reshape(-1, NUM_KEYPOINTS, 2) + anchors[:, None, :]
+    return boxes, keypoints
+
+
+def sigmoid_scores(logits: np.ndarray) -> np.ndarray:
+    clipped = np.clip(logits.astype(np.float32), -SCORE_CLIP, SCORE_CLIP)
+    return 1.0 / (1.0 + np.exp(-clipped))
+
+
+def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one (xmin, ymin, xmax, ymax) box with each of ``boxes``."""
+    inter_w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0.0, None)
+    inter_h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0.0, None)
+    inter = inter_w * inter_h
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def weighted_nms(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float, max_out: int
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """MediaPipe's WEIGHTED suppression: blend each cluster instead of keeping only its best member.
+
+    Take the best remaining detection, gather every remaining one overlapping it by more than
+    ``iou_threshold`` (itself included), and replace the cluster by the score-weighted mean of its
+    boxes and keypoints, keeping the best score. Blending steadies boxes and eye keypoints from
+    frame to frame, which the eye-based crop depends on.
+    """
+    order = np.argsort(-scores, kind="stable")
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    remaining = np.arange(len(scores))
+    kept: list[tuple[np.ndarray, np.ndarray, float]] = []
+    while remaining.size and len(kept) < max_out:
+        top = remaining[0]
+        overlap = iou_one_to_many(boxes[top], boxes[remaining]) > iou_threshold
+        overlap[0] = True
+        cluster = remaining[overlap]
+        if cluster.size > 1:
+            weights = scores[cluster] / scores[cluster].sum()
+            box = (boxes[cluster] * weights[:, None]).sum(axis=0)
+            kps = (keypoints[cluster] * weights[:, None, None]).sum(axis=0)
+        else:
+            box, kps = boxes[top], keypoints[top]
+        kept.append((box, kps, float(scores[top])))
+        remaining = remaining[~overlap]
+    return kept
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face: ``box`` (x, y, w, h) and ``keypoints`` (6, 2) in original image pixels."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray
+
+    @property
+    def image_left_eye(self) -> np.ndarray:
+        """Keypoint 0, the subject's right eye: the image-left eye (align_face's ``left_eye``)."""
+        return self.keypoints[0]
+
+    @property
+    def image_right_eye(self) -> np.ndarray:
+        return self.keypoints[1]
+
+
+@dataclass(frozen=True)
+class FaceDetectorOptions:
+    """How to detect faces. ``kind`` must match the model file (128 px short range, 192 px full)."""
+
+    model_path: str | Path
+    kind: str = "short_range"
+    score_threshold: float = 0.5
+    nms_iou: float = 0.3
+    max_faces: int = 10
+    backend: str = "auto"
+    num_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in KIND_ALIASES:
+            raise ValueError(f"face detector kind {self.kind!r} is not one of short_range, full_range")
+        if not 0.0 < self.score_threshold < 1.0:
+            raise ValueError(f"score_threshold must be in (0, 1), got {self.score_threshold}")
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if self.max_faces < 1:
+            raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
+
+
+class FaceDetector:
+    """BlazeFace behind a :class:`Backend`; one interpreter and preallocated buffers per instance."""
+
+    def __init__(self, options: FaceDetectorOptions, backend: Backend) -> None:
+        self.options = options
+        self.kind = KIND_ALIASES[options.kind]
+        self.spec = ANCHOR_SPECS[self.kind]
+        self.backend = backend
+        size = self.spec.input_size
+        info = backend.input
+        if tuple(info.shape) != (1, size, size, 3) or info.dtype != np.float32:
+            raise BackendError(
+                f"face detector {backend.model_path} takes {info.dtype} {list(info.shape)}, but a {self.kind} "
+                f"BlazeFace takes float32 [1, {size}, {size}, 3]; set the detector kind to match the file"
+            )
+        self.anchors = generate_anchors(self.spec)
+        self._regressor_index, self._score_index = self._find_outputs()
+        # logit >= this  <=>  sigmoid(logit) >= score_threshold; lets us skip most sigmoids.
+        threshold = options.score_threshold
+        self._logit_threshold = float(np.log(threshold / (1.0 - threshold)))
+        self._canvas = np.zeros((size, size, 3), dtype=np.uint8)
+        self._input = np.zeros((1, size, size, 3), dtype=np.float32)
+        self._last_geometry: tuple[int, int, int, int] | None = None
+
+    @classmethod
+    def create_from_options(cls, options: FaceDetectorOptions) -> FaceDetector:
+        backend = create_backend(options.model_path, options.backend, options.num_threads)
+        return cls(options, backend)
+
+    def _find_outputs(self) -> tuple[int, int]:
+        """Regressors end in 16 values, scores in 1; models name and order them differently."""
+        regressors = scores = None
+        for i, out in enumerate(self.backend.output_details):
+            count = out.shape[-2] if len(out.shape) >= 2 else -1
+            if count != len(self.anchors):
+                continue
+            if out.shape[-1] == NUM_COORDS:
+                regressors = i
+            elif out.shape[-1] == 1:
+                scores = i
+        if regressors is None or scores is None:
+            shapes = [list(o.shape) for o in self.backend.output_details]
+            raise BackendError(
+                f"face detector {self.backend.model_path} outputs {shapes}, not the {len(self.anchors)} x 16 "
+                f"boxes and {len(self.anchors)} x 1 scores of a {self.kind} BlazeFace"
+            )
+        return regressors, scores
+
+    def _letterbox(self, image: np.ndarray) -> tuple[float, float, int, int]:
+        """Fit the image into the square input keeping its aspect; returns x/y scale and padding."""
+        height, width = image.shape[:2]
+        size = self.spec.input_size
+        scale = size / max(height, width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+        geometry = (new_w, new_h, pad_x, pad_y)
+        if geometry != self._last_geometry:
+            self._canvas.fill(0)  # borders stay black across frames of the same size
+            self._last_geometry = geometry
+        self._canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
+        np.multiply(self._canvas, np.float32(1.0 / 127.5), out=self._input[0], casting="unsafe")
+        np.subtract(self._input, np.float32(1.0), out=self._input)
+        return new_w / width, new_h / height, pad_x, pad_y
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        """Faces in an RGB uint8 image (H, W, 3), best first, in original image pixels."""
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image_rgb.dtype} {image_rgb.shape}")
+        scale_x, scale_y, pad_x, pad_y = self._letterbox(image_rgb)
+        outputs = self.backend.run(self._input)
+        raw = outputs[self._regressor_index].reshape(-1, NUM_COORDS)
+        logits = outputs[self._score_index].reshape(-1)
+        selected = np.flatnonzero(logits >= self._logit_threshold)
+        if selected.size == 0:
+            return []
+        boxes, keypoints = decode_raw(raw[selected], self.anchors[selected], self.spec.input_size)
+        scores = sigmoid_scores(logits[selected])
+        kept = weighted_nms(boxes, keypoints, scores, self.options.nms_iou, self.options.max_faces)
+        size = self.spec.input_size
+        offset = np.array([pad_x, pad_y], dtype=np.float64)
+        scale = np.array([scale_x, scale_y], dtype=np.float64)
+        detections = []
+        for box, kps, score in kept:
+            corners = (box.reshape(2, 2).astype(np.float64) * size - offset) / scale
+            points = (kps.astype(np.float64) * size - offset) / scale
+            x0, y0 = corners[0]
+            w, h = corners[1] - corners[0]
+            detections.append(
+                Detection(box=(float(x0), float(y0), float(w), float(h)), score=score, keypoints=points.astype(np.float32))
+            )
+        return detections
