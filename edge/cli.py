@@ -47,6 +47,14 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _human_size(num_bytes: int) -> str:
+    if num_bytes < 1024:
+        return f"{num_bytes} B"
+    if num_bytes < 1024 * 1024:
+        return f"{num_bytes / 1024:.0f} KiB"
+    return f"{num_bytes / 1024 / 1024:.1f} MiB"
+
+
 def _format_face_row(path: str, index: int, face: dict[str, Any]) -> str:
     x, y, w, h = face["box"]
     aus = "  ".join(
@@ -123,7 +131,7 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} RGB, crop {bundle.crop.to_dict()}", file=out)
     if bundle.face_detector:
         det = bundle.face_detector
-        print(f"detector {det.path.name} ({det.kind}, {det.path.stat().st_size / 1024:.0f} KiB, "
+        print(f"detector {det.path.name} ({det.kind}, {_human_size(det.path.stat().st_size)}, "
               f"score >= {det.score_threshold}, nms iou {det.nms_iou})", file=out)
     else:
         print("detector none (infer and daemon need one)", file=out)
@@ -131,8 +139,8 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     for model in bundle.models:
         default = " (default)" if model.name == bundle.default_model else ""
         degraded = " DEGRADED" if model.degraded else ""
-        size = model.path.stat().st_size / 1024
-        print(f"  {model.name}{default}: {model.path.name} {model.format} {model.precision} {size:.0f} KiB{degraded}",
+        size = _human_size(model.path.stat().st_size)
+        print(f"  {model.name}{default}: {model.path.name} {model.format} {model.precision} {size}{degraded}",
               file=out)
         for key, value in model.validation.items():
             shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)

@@ -6,6 +6,7 @@ chosen explicitly or nothing lighter is installed (TensorFlow costs seconds and 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from auedge.edge.backends.base import INSTALL_HINT, BackendError
@@ -21,4 +22,11 @@ class TensorFlowBackend(InterpreterBackend):
             import tensorflow as tf
         except ImportError as exc:
             raise BackendError(f"tensorflow is not installed ({exc}); for the device run: {INSTALL_HINT}") from exc
-        return tf.lite.Interpreter
+
+        def make(**kwargs: Any) -> Any:
+            # TF warns that tf.lite is deprecated in favour of LiteRT: we know, this is the fallback.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+                return tf.lite.Interpreter(**kwargs)
+
+        return make
