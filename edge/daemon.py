@@ -1,0 +1,300 @@
+"""``au-edge daemon``: camera frames -> AU estimates -> smoothing -> records to sinks, for months.
+
+The loop is deliberately plain: read a frame (from :class:`SourceSupervisor`, which reopens a
+stalled camera), estimate, smooth per face track, build one record, hand it to every sink
+(:class:`SinkSet`, which swallows and counts sink failures), sleep to honour ``target_fps``.
+Every processed frame yields a record, including ``"faces": []`` when nobody is there: a consumer
+must be able to tell "no face" from "daemon dead". Frames are never written anywhere unless
+``debug.save_frames_dir`` says so. SIGTERM/SIGINT end the loop; sinks are flushed and closed and
+the exit code is 0. Start-up problems (bad config, bundle, camera) are one line and exit 2.
+
+Record::
+
+    {"device": "pi-1", "frame": 42, "ts": 1700000000.123, "image_size": [640, 480],
+     "faces": [{...FaceResult.to_dict(), "track_id": 3, "aus_smoothed": {"AU12": 0.41}}],
+     "timings_ms": {"wait": 1.2, "detect": 8.1, ..., "estimate": 14.0, "smooth": 0.1}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from auedge.edge.daemon_config import (
+    ConfigError,
+    DaemonConfig,
+    build_parser,
+    config_from_args,
+    setup_logging,
+)
+from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.results import EstimateResult
+from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
+from auedge.edge.smoothing import FaceSmoother, SmoothedFace
+from auedge.edge.sources import FrameSource, SourceError, make_source
+from auedge.edge.sources.base import Frame
+from auedge.edge.watchdog import Backoff, SourceSupervisor, SystemdNotifier
+
+log = logging.getLogger("auedge.edge.daemon")
+
+__all__ = ["ConfigError", "Daemon", "DaemonConfig", "build_estimator", "build_record", "build_sinks", "main", "run"]
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf -> None, recursively: records must be strict JSON for every consumer."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def build_record(device: str, frame: Frame, result: EstimateResult, smoothed: list[SmoothedFace],
+                 timings_ms: dict[str, float]) -> Record:
+    faces = []
+    for face, smooth in zip(result.faces, smoothed):
+        data = face.to_dict()
+        data["track_id"] = smooth.track_id
+        data["aus_smoothed"] = {k: round(float(v), 4) for k, v in smooth.aus.items()}
+        faces.append(data)
+    return _finite({
+        "device": device,
+        "frame": frame.index,
+        "ts": round(frame.ts, 3),
+        "image_size": [int(v) for v in result.image_size],
+        "faces": faces,
+        "timings_ms": {k: round(float(v), 3) for k, v in timings_ms.items()},
+    })
+
+
+def build_estimator(config: DaemonConfig):
+    """The real estimator from the bundle (imported here: it pulls in an interpreter)."""
+    if not config.bundle:
+        raise ConfigError("bundle is not set: set bundle = \"/path/to/bundle\" in the config or pass --bundle DIR")
+    from auedge.edge.estimator import Estimator
+
+    return Estimator.from_bundle(config.bundle, model=config.model or None, backend=config.backend,
+                                 num_threads=config.threads)
+
+
+def build_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
+    """Only configured sinks are created (an empty jsonl.path / mqtt.host means none)."""
+    sinks: list[Sink] = []
+    try:
+        if config.jsonl.path:
+            from auedge.edge.sinks.jsonl_sink import JsonlSink
+
+            sinks.append(JsonlSink.create_from_options(config.jsonl))
+        if config.http.enabled:
+            from auedge.edge.sinks.http_sink import HttpSink
+
+            sinks.append(HttpSink.create_from_options(config.http, metrics))
+        if config.mqtt.host:
+            from auedge.edge.sinks.mqtt_sink import MqttSink
+
+            sinks.append(MqttSink.create_from_options(config.mqtt, config.device, metrics))
+    except BaseException:
+        SinkSet(sinks, metrics).close()
+        raise
+    if not sinks:
+        log.warning("no sink configured: records go nowhere (set jsonl.path, http.enabled or mqtt.host)")
+    return SinkSet(sinks, metrics)
+
+
+def save_debug_frame(folder: Path, frame: Frame) -> Path:
+    """Only called when debug.save_frames_dir is set. Temp file + rename: no half-written JPEG."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError("JPEG encoding failed")
+    path = folder / f"frame_{frame.index:08d}.jpg"
+    tmp = path.with_suffix(".jpg.tmp")
+    tmp.write_bytes(data.tobytes())
+    os.replace(tmp, path)
+    return path
+
+
+class Daemon:
+    """One run of the loop; everything it uses is passed in (tests give fakes)."""
+
+    def __init__(self, config: DaemonConfig, estimator, sinks: SinkSet, metrics: DaemonMetrics,
+                 source_factory: Callable[[], FrameSource], stop: threading.Event,
+                 notifier: SystemdNotifier | None = None) -> None:
+        self.config = config
+        self.estimator = estimator
+        self.sinks = sinks
+        self.metrics = metrics
+        self.stop = stop
+        self.notifier = notifier or SystemdNotifier(env={})
+        self.smoother = FaceSmoother(config.smoothing)
+        self.supervisor = SourceSupervisor(
+            source_factory, metrics, stop, stall_timeout_s=config.stall_timeout_s,
+            backoff=Backoff(config.reopen_backoff_s, config.reopen_backoff_max_s), heartbeat=self.notifier.ping)
+        self._warn = RateLimitedLog(log)
+        self.processed = 0
+
+    def run(self) -> int:
+        self.supervisor.start()  # SourceError here is a start-up error for the caller
+        if self.config.debug.save_frames_dir:
+            log.warning("debug.save_frames_dir is set: camera frames are written to %s", self.config.debug.save_frames_dir)
+        self.notifier.ready()
+        log.info("running: source %s, device %s, target %.3g fps", self.config.source, self.config.device,
+                 self.config.target_fps)
+        period = 1.0 / self.config.target_fps if self.config.target_fps > 0 else 0.0
+        try:
+            while not self.stop.is_set():
+                cycle_start = time.monotonic()
+                if not self._step():
+                    break
+                if self.config.debug.max_frames and self.processed >= self.config.debug.max_frames:
+                    break
+                if period:
+                    remaining = period - (time.monotonic() - cycle_start)
+                    if remaining > 0 and self.stop.wait(remaining):
+                        break
+        finally:
+            self.notifier.stopping()
+            self.supervisor.close()
+        return 0
+
+    def _step(self) -> bool:
+        """One frame; False when the source has ended (or stop was set while waiting)."""
+        t0 = time.perf_counter()
+        frame = self.supervisor.next_frame()
+        if frame is None:
+            return False
+        t1 = time.perf_counter()
+        if frame.bad or frame.image is None:
+            self.metrics.inc("bad_frames_total")
+            self._warn.warning("bad-frame", f"skipping bad frame {frame.index}: {frame.error or 'no image'}")
+            return True
+        try:
+            result = self.estimator.estimate(frame.image)
+        except Exception as exc:  # noqa: BLE001 - one odd frame must not stop the service
+            self.metrics.inc("bad_frames_total")
+            self._warn.warning("estimate", f"estimate failed on frame {frame.index}: {exc!r}")
+            return True
+        t2 = time.perf_counter()
+        smoothed = self.smoother.update(result.faces, frame.ts)
+        t3 = time.perf_counter()
+        timings = {"wait": (t1 - t0) * 1e3, **result.timings_ms, "estimate": (t2 - t1) * 1e3,
+                   "smooth": (t3 - t2) * 1e3}
+        record = build_record(self.config.device, frame, result, smoothed, timings)
+        self.metrics.frame_done(len(result.faces))
+        self.metrics.set_gauge("tracks", self.smoother.track_count)
+        self.sinks.emit(record)
+        t4 = time.perf_counter()
+        self.processed += 1
+        if self.config.debug.log_records:
+            log.info("record %s", json.dumps(record))
+        self._save_debug(frame)
+        for stage, ms in (("wait", timings["wait"]), ("estimate", timings["estimate"]),
+                          ("smooth", timings["smooth"]), ("sinks", (t4 - t3) * 1e3), ("loop", (t4 - t0) * 1e3)):
+            self.metrics.observe_ms(stage, ms)
+        for stage, ms in result.timings_ms.items():
+            self.metrics.observe_ms(f"estimator_{stage}", float(ms))
+        return True
+
+    def _save_debug(self, frame: Frame) -> None:
+        debug = self.config.debug
+        if not debug.save_frames_dir or frame.index % debug.save_every_n:
+            return
+        try:
+            save_debug_frame(Path(debug.save_frames_dir), frame)
+        except OSError as exc:
+            self._warn.warning("debug-save", f"cannot save debug frame {frame.index}: {exc}")
+
+
+def _error(message: str) -> int:
+    print(f"au-edge daemon: error: {message}", file=sys.stderr)
+    return 2
+
+
+class _SignalStop:
+    """SIGTERM/SIGINT set ``stop`` (only possible from the main thread; elsewhere a no-op)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, _frame) -> None:
+        if self.stop.is_set():
+            log.warning("already stopping (signal %d)", signum)
+        else:
+            log.info("signal %d: stopping (flushing sinks)", signum)
+        self.stop.set()
+
+    def __enter__(self):  # returns self
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], FrameSource] | None = None,
+        stop: threading.Event | None = None, metrics: DaemonMetrics | None = None) -> int:
+    """Run until the source ends, ``stop`` is set or SIGTERM/SIGINT; returns the exit code.
+
+    ``estimator`` and ``source_factory`` default to the real ones from ``config``; tests pass fakes.
+    """
+    stop = stop or threading.Event()
+    metrics = metrics or DaemonMetrics()
+    source_factory = source_factory or (lambda: make_source(config.source))
+    with _SignalStop(stop):
+        try:
+            estimator = estimator if estimator is not None else build_estimator(config)
+        except (ConfigError, ValueError, RuntimeError, OSError, ImportError) as exc:
+            return _error(f"cannot load the bundle {config.bundle!r}: {exc}")
+        try:
+            sinks = build_sinks(config, metrics)
+        except (ValueError, RuntimeError, OSError) as exc:
+            return _error(str(exc))
+        daemon = Daemon(config, estimator, sinks, metrics, source_factory, stop, SystemdNotifier())
+        try:
+            code = daemon.run()
+        except SourceError as exc:
+            code = _error(str(exc))
+        finally:
+            sinks.close()
+            close = getattr(estimator, "close", None)
+            if callable(close):
+                close()
+        counters = metrics.snapshot()["counters"]
+        log.info("stopped: %d frames, %d faces, %d without face, %d bad, %d dropped, %d source reopens, "
+                 "%d sink errors", counters["frames_total"], counters["faces_seen_total"],
+                 counters["no_face_frames_total"], counters["bad_frames_total"], counters["frames_dropped_total"],
+                 counters["camera_reopens_total"], counters["sink_errors_total"])
+        return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``au-edge daemon`` (called by auedge.edge.cli)."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"au-edge daemon: config error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level)
+    return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

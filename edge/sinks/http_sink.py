@@ -1,0 +1,204 @@
+"""Local HTTP sink: health, latest record, a server-sent-events stream and Prometheus metrics.
+
+Stdlib only (``ThreadingHTTPServer``) so a Pi needs nothing extra. Binds 127.0.0.1 by default:
+exposing AU records on the network is a deliberate choice (set ``host = "0.0.0.0"``). Port 0
+binds an ephemeral port, reported by :attr:`HttpSink.port` and logged.
+
+    GET /healthz  200 {"status": "ok", "last_frame_age_s": ...}; 503 when no frame for stale_after_s
+    GET /latest   the last record (404 before the first)
+    GET /events   text/event-stream, one ``event: record`` per record, ``: keepalive`` when idle
+    GET /metrics  Prometheus text format (DaemonMetrics.render_prometheus)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.sinks.base import Record, Sink
+
+log = logging.getLogger("auedge.edge.sinks.http")
+
+
+@dataclass
+class HttpSinkOptions:
+    """TOML table ``[http]``."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    stale_after_s: float = 10.0
+    max_clients: int = 8  # concurrent /events streams
+    keepalive_s: float = 5.0
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"http.port must be 0-65535 (got {self.port})")
+        if self.stale_after_s <= 0 or self.max_clients < 1 or self.keepalive_s <= 0:
+            raise ValueError("http.stale_after_s and http.keepalive_s must be > 0, http.max_clients >= 1")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sink: HttpSink
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "au-edge"
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("http %s - %s", self.address_string(), format % args)
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data) -> None:
+        self._send(status, (json.dumps(data) + "\n").encode(), "application/json")
+
+    def do_GET(self) -> None:
+        sink = self.server.sink
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            status, body = sink.health()
+            self._json(status, body)
+        elif path == "/latest":
+            record = sink.latest
+            if record is None:
+                self._json(404, {"error": "no record yet"})
+            else:
+                self._json(200, record)
+        elif path == "/metrics":
+            self._send(200, sink.metrics.render_prometheus().encode(), "text/plain; version=0.0.4; charset=utf-8")
+        elif path == "/events":
+            self._stream_events(sink)
+        else:
+            self._json(404, {"error": f"unknown path {path}", "paths": ["/healthz", "/latest", "/events", "/metrics"]})
+
+    def _stream_events(self, sink: HttpSink) -> None:
+        subscriber = sink.subscribe()
+        if subscriber is None:
+            self._json(503, {"error": "too many /events clients"})
+            return
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("X-Accel-Buffering", "no")
+            self.end_headers()
+            self.wfile.write(b"retry: 2000\n\n")
+            self.wfile.flush()
+            while not sink.closing.is_set():
+                try:
+                    item = subscriber.get(timeout=sink.options.keepalive_s)
+                except queue.Empty:
+                    self.wfile.write(b": keepalive\n\n")
+                    self.wfile.flush()
+                    continue
+                if item is None:  # sink closing
+                    break
+                self.wfile.write(item)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # client went away
+        finally:
+            sink.unsubscribe(subscriber)
+
+
+class HttpSink(Sink):
+    name = "http"
+
+    def __init__(self, options: HttpSinkOptions, metrics: DaemonMetrics) -> None:
+        options.validate()
+        self.options = options
+        self.metrics = metrics
+        self.latest: Record | None = None
+        self.closing = threading.Event()
+        self._subscribers: list[queue.Queue] = []
+        self._lock = threading.Lock()
+        try:
+            self._server = _Server((options.host, options.port), _Handler)
+        except OSError as exc:
+            raise OSError(f"http sink: cannot listen on {options.host}:{options.port} ({exc.strerror}): "
+                          "choose another http.port (0 = any free port)") from None
+        self._server.sink = self
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="au-edge-http", daemon=True)
+        self._thread.start()
+        log.info("http sink listening on http://%s:%d (/healthz /latest /events /metrics)", self.host, self.port)
+
+    @classmethod
+    def create_from_options(cls, options: HttpSinkOptions, metrics: DaemonMetrics) -> HttpSink:
+        return cls(options, metrics)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def health(self) -> tuple[int, dict]:
+        age = self.metrics.last_frame_age()
+        frames = int(self.metrics.get("frames_total"))
+        if age is None:
+            ok = self.metrics.uptime() <= self.options.stale_after_s
+            return (200 if ok else 503), {"status": "starting" if ok else "stale", "last_frame_age_s": None,
+                                          "frames_total": frames}
+        ok = age <= self.options.stale_after_s
+        return (200 if ok else 503), {"status": "ok" if ok else "stale", "last_frame_age_s": round(age, 3),
+                                      "frames_total": frames}
+
+    def subscribe(self) -> queue.Queue | None:
+        with self._lock:
+            if len(self._subscribers) >= self.options.max_clients:
+                return None
+            subscriber: queue.Queue = queue.Queue(maxsize=64)
+            self._subscribers.append(subscriber)
+            return subscriber
+
+    def unsubscribe(self, subscriber: queue.Queue) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def emit(self, record: Record) -> None:
+        self.latest = record
+        with self._lock:
+            subscribers = list(self._subscribers)
+        if not subscribers:
+            return
+        event = f"id: {record.get('frame', '')}\nevent: record\ndata: {json.dumps(record)}\n\n".encode()
+        for subscriber in subscribers:
+            try:
+                subscriber.put_nowait(event)
+            except queue.Full:  # a slow client loses events rather than slowing the loop
+                pass
+
+    def close(self) -> None:
+        if self.closing.is_set():
+            return
+        self.closing.set()
+        with self._lock:
+            for subscriber in self._subscribers:
+                try:
+                    subscriber.put_nowait(None)
+                except queue.Full:
+                    pass
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,210 @@
+"""MQTT sink: records to ``au-edge/<device>/aus`` at QoS 1, stored on disk until the broker has them.
+
+Why a disk queue in front of paho: a device's broker (or Wi-Fi) goes away for minutes or hours, and
+the daemon may be restarted meanwhile. Every record is first appended to a :class:`DiskQueue` in
+the state directory; a sender thread hands at most ``max_inflight`` of them, oldest first, to paho,
+and deletes a row only when its PUBACK arrives. paho itself re-sends its in-flight messages, in
+order, after a reconnect; rows it never got stay on disk and follow. So records made while the
+broker is away are delivered later, in order, none lost (at-least-once: a record whose PUBACK was
+lost in a crash is sent again after restart; consumers de-duplicate on ``(device, frame, ts)``).
+The queue is bounded; when full the oldest records are dropped and counted.
+
+paho-mqtt (2.x) is imported lazily, so a device without MQTT does not need it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.sinks.base import Record, Sink
+from auedge.edge.sinks.disk_queue import DiskQueue
+
+log = logging.getLogger("auedge.edge.sinks.mqtt")
+
+QUEUE_FILE = "mqtt-queue.sqlite3"
+
+
+@dataclass
+class MqttSinkOptions:
+    """TOML table ``[mqtt]``; an empty ``host`` means no MQTT sink."""
+
+    host: str = ""
+    port: int = 1883
+    topic: str = ""  # default: au-edge/<device>/aus
+    client_id: str = ""  # default: au-edge-<device>
+    username: str = ""
+    password_file: str = ""  # the password is read from this file, never from the TOML
+    tls: bool = False
+    ca_file: str = ""
+    keepalive_s: int = 30
+    state_dir: str = ""  # default: $STATE_DIRECTORY (systemd) or ./au-edge-state
+    max_records: int = 100_000
+    max_bytes: int = 50_000_000
+    max_inflight: int = 20
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+    flush_timeout_s: float = 5.0  # on shutdown, wait this long for queued records to be acknowledged
+
+    def validate(self) -> None:
+        if not 0 < self.port <= 65535:
+            raise ValueError(f"mqtt.port must be 1-65535 (got {self.port})")
+        if self.max_records < 1 or self.max_bytes < 1024 or self.max_inflight < 1:
+            raise ValueError("mqtt.max_records and mqtt.max_inflight must be >= 1, mqtt.max_bytes >= 1024")
+        if self.reconnect_min_s <= 0 or self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("mqtt.reconnect_min_s must be > 0 and <= mqtt.reconnect_max_s")
+        if self.password_file and not Path(self.password_file).is_file():
+            raise ValueError(f"mqtt.password_file {self.password_file} does not exist")
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir:
+            return Path(self.state_dir)
+        systemd_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return Path(systemd_dir) if systemd_dir else Path("au-edge-state")
+
+
+def import_paho():
+    try:
+        import paho.mqtt.client as mqtt
+    except ImportError:
+        raise RuntimeError("mqtt sink: paho-mqtt is not installed: pip install 'paho-mqtt>=2' "
+                           "(or pip install .[edge]), or remove [mqtt] host from the config") from None
+    if not hasattr(mqtt, "CallbackAPIVersion"):
+        raise RuntimeError("mqtt sink: paho-mqtt 2.x is needed: pip install -U 'paho-mqtt>=2'")
+    return mqtt
+
+
+class MqttSink(Sink):
+    name = "mqtt"
+
+    def __init__(self, options: MqttSinkOptions, device: str, metrics: DaemonMetrics) -> None:
+        options.validate()
+        mqtt = import_paho()
+        self.options = options
+        self.metrics = metrics
+        self.topic = options.topic or f"au-edge/{device}/aus"
+        self.queue = DiskQueue(options.resolved_state_dir() / QUEUE_FILE, options.max_records, options.max_bytes)
+        if len(self.queue):
+            log.info("mqtt: %d undelivered records from an earlier run will be sent first", len(self.queue))
+        self.connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._acks: collections.deque[int] = collections.deque()
+        self._inflight: dict[int, int] = {}  # paho mid -> queue row id
+        self._mqtt = mqtt
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=options.client_id or f"au-edge-{device}",
+                             clean_session=True, protocol=mqtt.MQTTv311)
+        client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
+        client.max_inflight_messages_set(options.max_inflight)
+        if options.username:
+            password = Path(options.password_file).read_text().strip() if options.password_file else None
+            client.username_pw_set(options.username, password)
+        if options.tls:
+            client.tls_set(ca_certs=options.ca_file or None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+        client.connect_async(options.host, options.port, keepalive=options.keepalive_s)
+        client.loop_start()
+        self._sender = threading.Thread(target=self._send_loop, name="au-edge-mqtt", daemon=True)
+        self._sender.start()
+
+    @classmethod
+    def create_from_options(cls, options: MqttSinkOptions, device: str, metrics: DaemonMetrics) -> MqttSink:
+        return cls(options, device, metrics)
+
+    # --- paho callbacks (network thread): only flag and wake, never block -----------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.warning("mqtt: broker %s:%d refused the connection: %s", self.options.host, self.options.port,
+                        reason_code)
+            return
+        log.info("mqtt: connected to %s:%d, topic %s", self.options.host, self.options.port, self.topic)
+        self.connected.set()
+        self.metrics.set_gauge("mqtt_connected", 1)
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if self.connected.is_set():
+            log.warning("mqtt: disconnected from %s:%d (%s); %d records kept on disk until it is back",
+                        self.options.host, self.options.port, reason_code, len(self.queue))
+        self.connected.clear()
+        self.metrics.set_gauge("mqtt_connected", 0)
+
+    def _on_publish(self, client, userdata, mid, reason_code=None, properties=None) -> None:
+        self._acks.append(mid)
+        self._wake.set()
+
+    # --- sender thread ---------------------------------------------------------------------------
+    def _apply_acks(self) -> None:
+        while self._acks:
+            row_id = self._inflight.pop(self._acks.popleft(), None)
+            if row_id is not None:
+                self.queue.remove(row_id)
+                self.metrics.inc("mqtt_published_total")
+
+    def _hand_over(self, last_handed: int) -> int:
+        room = self.options.max_inflight - len(self._inflight)
+        if room <= 0 or not self.connected.is_set():
+            return last_handed
+        for row_id, payload in self.queue.peek(after_id=last_handed, limit=room):
+            info = self._client.publish(self.topic, payload, qos=1)
+            if info.rc not in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
+                log.warning("mqtt: publish refused (%s); will retry", self._mqtt.error_string(info.rc))
+                break
+            # paho keeps QoS 1 messages (also on NO_CONN) and re-sends them in order after reconnecting.
+            self._inflight[info.mid] = row_id
+            last_handed = row_id
+        return last_handed
+
+    def _send_loop(self) -> None:
+        last_handed = 0
+        deadline = None
+        while True:
+            self._wake.wait(0.25)
+            self._wake.clear()
+            self._apply_acks()
+            self.metrics.set_gauge("mqtt_queue_depth", len(self.queue))
+            if self._stop.is_set():
+                deadline = deadline or time.monotonic() + self.options.flush_timeout_s
+                if len(self.queue) == 0 or time.monotonic() >= deadline:
+                    return
+            last_handed = self._hand_over(last_handed)
+
+    # --- Sink interface --------------------------------------------------------------------------
+    def emit(self, record: Record) -> None:
+        payload = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
+        dropped = self.queue.append(payload)
+        if dropped:
+            self.metrics.inc("mqtt_queue_dropped_total", dropped)
+        self._wake.set()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every queued record is acknowledged (True) or ``timeout_s`` passes (False)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if len(self.queue) == 0:
+                return True
+            time.sleep(0.05)
+        return len(self.queue) == 0
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        self._sender.join(timeout=self.options.flush_timeout_s + 2)
+        left = len(self.queue)
+        if left:
+            log.warning("mqtt: %d records not yet acknowledged stay in %s for the next run", left, self.queue.path)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.queue.close()

@@ -1,0 +1,251 @@
+"""Keeping the camera alive: a reader thread per source, stall detection, reopen with back-off.
+
+Why a thread: a stalled camera (picamera2 is known to hang in ``capture_array`` after hours)
+blocks ``read()`` forever, so the loop cannot notice from inside the call. The reader thread owns
+``read()``; the loop waits on a small queue and, when no frame has come for ``stall_timeout_s``
+or the reader reports a :class:`SourceError`, closes the source (which usually unblocks the
+reader; if not, that thread is abandoned - it only holds a dead handle) and opens a fresh one,
+waiting ``backoff`` between failed attempts (exponential, capped). Every attempt is counted in
+``camera_reopens_total``.
+
+Live sources (cameras) drop the oldest waiting frame when inference is slower than the camera
+(``frames_dropped_total``): a stale frame is worth less than a fresh one. File sources block
+instead, so every frame of a video or folder is processed.
+
+Also here: :class:`SystemdNotifier`, the few lines of ``sd_notify`` needed for ``Type=notify``
+and ``WatchdogSec=`` without a dependency (a hung loop then gets the service restarted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.sources.base import Frame, FrameSource, SourceError
+
+log = logging.getLogger("auedge.edge.watchdog")
+
+END = object()  # the source ended (finite stream)
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off: ``initial_s``, doubled each failure, capped at ``max_s``; reset on success."""
+
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    factor: float = 2.0
+    current_s: float = 0.0
+
+    def next_delay(self) -> float:
+        self.current_s = self.initial_s if self.current_s <= 0 else min(self.max_s, self.current_s * self.factor)
+        return self.current_s
+
+    def reset(self) -> None:
+        self.current_s = 0.0
+
+
+class _Reader:
+    """One reader thread bound to one opened source instance (one 'generation')."""
+
+    def __init__(self, source: FrameSource, out: queue.Queue, metrics: DaemonMetrics, stop: threading.Event) -> None:
+        self.source = source
+        self.out = out
+        self.metrics = metrics
+        self.stop = stop
+        self.retired = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="au-edge-reader", daemon=True)
+
+    def _put(self, item) -> None:
+        if self.source.live:
+            while True:
+                try:
+                    self.out.put_nowait((self, item))
+                    return
+                except queue.Full:
+                    try:
+                        self.out.get_nowait()
+                        self.metrics.inc("frames_dropped_total")
+                    except queue.Empty:
+                        pass
+        while not (self.stop.is_set() or self.retired.is_set()):
+            try:
+                self.out.put((self, item), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        while not (self.stop.is_set() or self.retired.is_set()):
+            try:
+                frame = self.source.read()
+            except SourceError as exc:
+                if not self.retired.is_set():
+                    self._put(exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - any read failure means "reopen"
+                if not self.retired.is_set():
+                    self._put(SourceError(f"{self.source!r}: read failed: {exc!r}"))
+                return
+            if self.retired.is_set():
+                return
+            self._put(END if frame is None else frame)
+            if frame is None:
+                return
+
+
+class SourceSupervisor:
+    """Yields frames from a source made by ``factory``, reopening it when it stalls or fails.
+
+    ``next_frame()`` returns a :class:`Frame`, or None when the stream ended or ``stop`` was set.
+    The first open is not retried: a source that cannot be opened at start-up is a configuration
+    problem and raises :class:`SourceError` to the caller.
+    """
+
+    def __init__(self, factory: Callable[[], FrameSource], metrics: DaemonMetrics, stop: threading.Event,
+                 stall_timeout_s: float = 10.0, backoff: Backoff | None = None, queue_size: int = 2,
+                 heartbeat: Callable[[], None] | None = None) -> None:
+        self.factory = factory
+        self.heartbeat = heartbeat or (lambda: None)
+        self.metrics = metrics
+        self.stop = stop
+        self.stall_timeout_s = stall_timeout_s
+        self.backoff = backoff or Backoff()
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._reader: _Reader | None = None
+        self._last_frame_at = time.monotonic()
+
+    def start(self) -> None:
+        source = self.factory()
+        source.open()
+        self._start_reader(source)
+
+    def _start_reader(self, source: FrameSource) -> None:
+        self._reader = _Reader(source, self._queue, self.metrics, self.stop)
+        self._reader.thread.start()
+        self._last_frame_at = time.monotonic()
+
+    def _retire_current(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        reader.retired.set()
+        closer = threading.Thread(target=_close_quietly, args=(reader.source,), name="au-edge-close", daemon=True)
+        closer.start()
+        closer.join(timeout=5.0)  # a camera that hangs on close is abandoned, not waited for forever
+        if closer.is_alive():
+            log.warning("source %r did not close within 5 s; abandoning it", reader.source)
+        while True:  # frames of the old generation are stale
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+
+    def _reopen(self, why: str) -> bool:
+        """Close and reopen until it works or stop is set; True when a new reader runs."""
+        log.warning("source: %s; reopening", why)
+        self._retire_current()
+        while not self.stop.is_set():
+            delay = self.backoff.next_delay()
+            if self._sleep(delay):
+                return False
+            self.metrics.inc("camera_reopens_total")
+            try:
+                source = self.factory()
+                source.open()
+            except Exception as exc:  # noqa: BLE001 - keep trying with longer waits
+                log.warning("source: reopen failed (%s); next try in %.1f s", exc,
+                            min(self.backoff.max_s, delay * self.backoff.factor))
+                continue
+            log.info("source: reopened %r", source)
+            self._start_reader(source)
+            return True
+        return False
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` (still pinging the systemd watchdog); True if stop was set meanwhile."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.heartbeat()
+            if self.stop.wait(min(left, 1.0)):
+                return True
+        return self.stop.is_set()
+
+    def next_frame(self) -> Frame | None:
+        while not self.stop.is_set():
+            self.heartbeat()
+            if self._reader is None:
+                return None
+            try:
+                reader, item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if time.monotonic() - self._last_frame_at > self.stall_timeout_s:
+                    self.metrics.inc("source_stalls_total")
+                    if not self._reopen(f"no frame for {self.stall_timeout_s:g} s"):
+                        return None
+                continue
+            if reader is not self._reader:
+                continue  # from a retired generation
+            if item is END:
+                return None
+            if isinstance(item, SourceError):
+                if not self._reopen(str(item)):
+                    return None
+                continue
+            self._last_frame_at = time.monotonic()
+            self.backoff.reset()
+            return item
+        return None
+
+    def close(self) -> None:
+        self._retire_current()
+
+
+def _close_quietly(source: FrameSource) -> None:
+    try:
+        source.close()
+    except Exception as exc:  # noqa: BLE001 - closing a broken source may fail; we move on
+        log.debug("source close failed: %r", exc)
+
+
+class SystemdNotifier:
+    """``sd_notify`` over ``$NOTIFY_SOCKET`` (no-op when not started by systemd with Type=notify)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        address = env.get("NOTIFY_SOCKET", "")
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        usec = env.get("WATCHDOG_USEC", "")
+        self.watchdog_interval_s = int(usec) / 2e6 if usec.isdigit() else 0.0
+        self._last_ping = 0.0
+
+    def notify(self, message: str) -> None:
+        if not self.address:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.sendto(message.encode(), self.address)
+        except OSError as exc:
+            log.debug("sd_notify failed: %r", exc)
+
+    def ready(self) -> None:
+        self.notify("READY=1")
+
+    def stopping(self) -> None:
+        self.notify("STOPPING=1")
+
+    def ping(self) -> None:
+        """WATCHDOG=1 at most every half ``WatchdogSec``; call from the loop, so a hung loop stops pinging."""
+        if not self.watchdog_interval_s:
+            return
+        now = time.monotonic()
+        if now - self._last_ping >= self.watchdog_interval_s:
+            self._last_ping = now
+            self.notify("WATCHDOG=1")
