@@ -1,0 +1,134 @@
+"""load_crops on a manifest fixture: labels, splits, the cache, bad images, and the synthetic path."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import auedge.train.data as data_pkg
+import numpy as np
+import pytest
+from auedge.edge.align import CropParams, align_face
+from auedge.train.data import CropSet, DataError, load_crops, read_manifest, write_manifest
+from auedge.train.data import images as images_module
+from data_fixtures import BASE_POINTS, face_image, make_manifest_dataset
+
+CROP = CropParams(size=48)
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    return make_manifest_dataset(tmp_path / "ds")
+
+
+@pytest.fixture
+def decode_calls(monkeypatch):
+    """Counts image decodes (the expensive step the cache exists to avoid)."""
+    calls = []
+    real = images_module.decode_image
+
+    def counting(path):
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(images_module, "decode_image", counting)
+    return calls
+
+
+def load(manifest, tmp_path, crop=CROP, **kwargs):
+    options = {"cache_dir": tmp_path / "cache", "progress": False, "val_fraction": 0.25} | kwargs
+    return load_crops("manifest", manifest, ["au12", "au4"], crop, **options)
+
+
+def test_crops_labels_and_splits(manifest, tmp_path):
+    crops = load(manifest, tmp_path)
+    assert isinstance(crops, CropSet) and len(crops) == 18
+    assert crops.images.shape == (18, 48, 48, 3) and crops.images.dtype == np.uint8
+    assert crops.landmarks.shape == (18, 5, 2) and crops.landmarks.dtype == np.float32
+    assert crops.aus == ["au12", "au4"] and crops.labels.dtype == np.float32
+    assert np.isnan(crops.label("au4")[1]) and crops.label("au12")[1] == 1
+    assert set(crops.split) == {"train", "val", "test"}
+    assert set(crops.subjects[crops.split == "test"]) == {"person0", "person1"}
+    assert set(crops.subjects[crops.split == "val"]).isdisjoint(crops.subjects[crops.split == "train"])
+    assert set(crops.meta) == {"glasses", "source"} and crops.meta["glasses"][1] == "1"
+    # The crop is exactly the shared alignment applied to the decoded image.
+    expected, _ = align_face(face_image(0), BASE_POINTS[0], BASE_POINTS[1], CROP)
+    np.testing.assert_array_equal(crops.images[0], expected)
+    train = crops.where("train")
+    assert len(train) == (crops.split == "train").sum() and train.meta["source"].shape == (len(train),)
+    assert len(crops.subset(np.array([2, 0]))) == 2 and crops.subset(np.array([2, 0])).paths[1] == crops.paths[0]
+
+
+def test_second_load_comes_from_cache(manifest, tmp_path, decode_calls):
+    first = load(manifest, tmp_path)
+    assert len(decode_calls) == 18
+    second = load(manifest, tmp_path)
+    assert len(decode_calls) == 18  # nothing decoded again
+    np.testing.assert_array_equal(first.images, second.images)
+    np.testing.assert_array_equal(first.landmarks, second.landmarks)
+    load(manifest, tmp_path, crop=CropParams(size=40))  # other crop parameters -> other entry
+    assert len(decode_calls) == 36
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # no temporary folders left
+
+
+def test_limit_and_label_filter(manifest, tmp_path):
+    crops = load_crops("manifest", manifest, ["au4"], CROP, cache_dir=tmp_path / "c", progress=False, limit=2)
+    assert np.isfinite(crops.labels).all()  # rows without au4 dropped
+    assert all((crops.split == s).sum() <= 2 for s in ("train", "val", "test"))
+    with pytest.raises(DataError, match="no row has a label for au6"):
+        load_crops("manifest", manifest, ["au6"], CROP, cache_dir=tmp_path / "c")
+
+
+def test_corrupt_image_names_the_file_or_is_skipped(manifest, tmp_path):
+    bad = manifest.parent / "images" / "s3_1.png"
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(DataError, match=r"image .*s3_1\.png does not decode"):
+        load(manifest, tmp_path)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing half-written
+    crops = load(manifest, tmp_path, skip_bad=True)
+    assert len(crops) == 17 and not any(p.endswith("s3_1.png") for p in crops.paths)
+    with pytest.raises(DataError, match="1 images did not decode"):  # the cached entry remembers the bad row
+        load(manifest, tmp_path)
+
+
+def test_missing_inputs_give_one_clear_error(manifest, tmp_path):
+    with pytest.raises(DataError, match=r"data dir .*absent not found; pass --data-dir .* or use --dataset synthetic"):
+        load_crops("mtfl", tmp_path / "absent", ["au12"], CROP)
+    with pytest.raises(DataError, match="not one of synthetic, mtfl, bosphorus, manifest"):
+        load_crops("celeba", None, ["au12"], CROP)
+    rows = read_manifest(manifest)
+    rows[4].landmarks = None
+    write_manifest(rows, manifest)
+    with pytest.raises(DataError, match=r"1 rows have no landmarks .*s1_1\.png.*detector-based landmarks"):
+        load(manifest, tmp_path)
+
+
+def test_synthetic_dataset_uses_the_generator_contract(tmp_path, monkeypatch):
+    seen = []
+
+    def generate(n, seed, image_size=192):
+        seen.append((n, seed))
+        rng = np.random.default_rng(seed)
+        points = np.tile(np.array([[70, 80], [120, 80], [95, 110], [75, 140], [115, 140]], np.float32), (n, 1, 1))
+        return types.SimpleNamespace(
+            images=rng.integers(0, 255, (n, image_size, image_size, 3), dtype=np.uint8),
+            landmarks=points, au12=np.linspace(0, 5, n, dtype=np.float32), au4=np.zeros(n, np.float32),
+            subject=[f"id{i // 2}" for i in range(n)],
+        )
+
+    source = tmp_path / "fake_synthetic.py"
+    source.write_text("# stand-in\n")
+    fake = types.ModuleType("auedge.train.data.synthetic")
+    fake.__file__, fake.generate = str(source), generate
+    monkeypatch.setitem(sys.modules, "auedge.train.data.synthetic", fake)
+    monkeypatch.setattr(data_pkg, "synthetic", fake, raising=False)
+    options = {"cache_dir": tmp_path / "cache", "progress": False, "synthetic_sizes": (6, 4, 4)}
+    crops = load_crops("synthetic", None, ["AU12", "au4"], CROP, **options)
+    assert sorted(seen) == [(4, 2), (4, 3), (6, 1)]  # fixed val/test seeds, train seed 1 for seed 0
+    assert [(crops.split == s).sum() for s in ("train", "val", "test")] == [6, 4, 4]
+    assert crops.aus == ["au12", "au4"] and crops.labels[5, 0] == 5.0
+    assert crops.paths[0] == "synthetic:1:0" and len(set(crops.subjects)) == 3 + 2 + 2
+    assert load_crops("synthetic", None, ["au12"], CROP, **options).images.shape == (14, 48, 48, 3)
+    assert len(seen) == 3  # second load: from the cache, nothing generated
+    small = load_crops("synthetic", None, ["au12"], CROP, seed=1, limit=2, **options)
+    assert len(small) == 6 and (1001 in {s for _, s in seen})

@@ -1,0 +1,119 @@
+"""Decode an image file and cut the project's one aligned crop out of it.
+
+Runs in the loader's process or in a small process pool (spawned, so it never forks a process
+that already holds TensorFlow); everything here is therefore a plain top-level function on
+picklable values.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from auedge.edge.align import CropParams, align_face, transform_points
+from auedge.train.data.manifest import DataError
+from auedge.train.data.progress import Progress
+
+
+def decode_image(path: str) -> np.ndarray:
+    """RGB uint8 (H, W, 3) pixels of an image file, as stored (EXIF orientation is ignored,
+    because dataset landmarks are given on the stored pixel grid); grey images become RGB."""
+    try:
+        with open(path, "rb") as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+    except OSError as exc:
+        raise DataError(f"image {path} cannot be read ({exc.strerror}); fix the path in the manifest") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    if image is None:
+        raise DataError(f"image {path} does not decode (corrupt or not an image); replace it or pass skip_bad")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class AlignedChunk:
+    """Crops of a run of rows; rows that failed have ``ok`` False, a black crop and NaN landmarks."""
+
+    images: np.ndarray
+    landmarks: np.ndarray
+    ok: np.ndarray
+    errors: list[str] = field(default_factory=list)
+
+
+def align_rows(paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bool) -> AlignedChunk:
+    """Decode and align each image with its (5, 2) landmarks (eyes are rows 0 and 1)."""
+    params = CropParams.from_dict(crop)
+    n, size = len(paths), params.size
+    chunk = AlignedChunk(
+        images=np.zeros((n, size, size, 3), dtype=np.uint8),
+        landmarks=np.full((n, 5, 2), np.nan, dtype=np.float32),
+        ok=np.zeros(n, dtype=bool),
+    )
+    for i, path in enumerate(paths):
+        try:
+            image = decode_image(path)
+            try:
+                crop_pixels, matrix = align_face(image, landmarks[i, 0], landmarks[i, 1], params)
+            except ValueError as exc:
+                raise DataError(f"image {path}: {exc}; fix its landmarks or drop the row") from None
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            chunk.errors.append(str(exc))
+            continue
+        chunk.images[i] = crop_pixels
+        chunk.landmarks[i] = transform_points(landmarks[i], matrix)
+        chunk.ok[i] = True
+    return chunk
+
+
+CHUNK_ROWS = 256
+
+
+def align_all(
+    paths: list[str],
+    landmarks: np.ndarray,
+    crop: CropParams,
+    *,
+    skip_bad: bool = False,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> AlignedChunk:
+    """Decode and align every row, in chunks, in this process or a spawned pool of ``workers``.
+
+    One process is the default: on the 2-core reference machine a pool of 2 was slower for all of
+    MTFL (16.2 s against 14.5 s), the spawn and the transfer of crops back eating the gain. With
+    more free cores, pass more workers.
+    """
+    n, size = len(paths), crop.size
+    out = AlignedChunk(
+        images=np.zeros((n, size, size, 3), dtype=np.uint8),
+        landmarks=np.full((n, 5, 2), np.nan, dtype=np.float32),
+        ok=np.zeros(n, dtype=bool),
+    )
+    starts = list(range(0, n, CHUNK_ROWS))
+    jobs = [(paths[s : s + CHUNK_ROWS], landmarks[s : s + CHUNK_ROWS], crop.to_dict(), skip_bad) for s in starts]
+
+    def collect(start: int, part: AlignedChunk) -> None:
+        stop = start + len(part.ok)
+        out.images[start:stop], out.landmarks[start:stop], out.ok[start:stop] = part.images, part.landmarks, part.ok
+        out.errors.extend(part.errors)
+        if progress is not None:
+            progress.update(stop)
+
+    if workers <= 1:
+        for start, job in zip(starts, jobs):
+            collect(start, align_rows(*job))
+        return out
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(align_rows, *job) for job in jobs]
+        try:
+            for start, future in zip(starts, futures):
+                collect(start, future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return out

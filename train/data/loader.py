@@ -1,0 +1,250 @@
+"""load_crops: dataset name -> CropSet of aligned crops, splits and labels, cached on disk.
+
+Order of work, and why: rows come from the dataset's adapter as manifest rows; rows with none of
+the requested AUs are dropped (they teach nothing); the validation split is carved by subject
+from ``train``; ``limit`` then thins each split (so a quick run decodes only what it uses); only
+then are images decoded and aligned, or read back from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+from auedge.edge.align import CropParams, align_face, transform_points
+from auedge.train.data import bosphorus, mtfl
+from auedge.train.data.cache import (
+    cache_key,
+    cache_root,
+    entry_dir,
+    files_fingerprint,
+    load_entry,
+    save_entry,
+)
+from auedge.train.data.cropset import CropSet
+from auedge.train.data.images import align_all
+from auedge.train.data.manifest import AU_COLUMN, DataError, ManifestRow, read_manifest
+from auedge.train.data.progress import Progress
+from auedge.train.data.splits import assign_validation, limited_indices
+
+DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
+DATA_ENV = "AUEDGE_DATA"
+MANIFEST_NAME = "manifest.csv"
+# Synthetic splits use fixed seeds for val and test, so that every run is scored on the same faces;
+# the train seed moves with ``seed``.
+SYNTHETIC_SEEDS = {"train": 1, "val": 2, "test": 3}
+SYNTHETIC_IMAGE_SIZE = 192
+
+
+def default_data_dir(dataset: str) -> Path:
+    """``$AUEDGE_DATA/<dataset>`` or ``../shared/data/<dataset>`` (the project's shared data)."""
+    root = os.environ.get(DATA_ENV)
+    return Path(root) / dataset if root else Path("..") / "shared" / "data" / dataset
+
+
+def manifest_rows(dataset: str, data_dir: str | Path | None) -> list[ManifestRow]:
+    """The rows of a file-based dataset, from its adapter."""
+    if dataset == "manifest":
+        if data_dir is None:
+            raise DataError("--dataset manifest needs --data-dir: the manifest CSV or a folder holding manifest.csv")
+        path = Path(data_dir)
+        if path.is_dir():
+            path = path / MANIFEST_NAME
+        elif not path.exists():
+            raise DataError(f"data dir {path} not found; pass --data-dir (a manifest CSV) or use --dataset synthetic")
+        return read_manifest(path)
+    folder = Path(data_dir) if data_dir is not None else default_data_dir(dataset)
+    if not folder.is_dir():
+        raise DataError(f"data dir {folder} not found; pass --data-dir DIR or use --dataset synthetic")
+    return mtfl.build_manifest(folder) if dataset == "mtfl" else bosphorus.build_manifest(folder)
+
+
+def normalize_aus(aus: list[str]) -> list[str]:
+    names = [au.strip().lower() for au in aus]
+    bad = [au for au in names if not AU_COLUMN.match(au)]
+    if not names or bad:
+        raise DataError(f"AU names {bad or aus} are not like 'au12'; pass e.g. --aus au12,au4")
+    return names
+
+
+def load_crops(
+    dataset: str,
+    data_dir: str | Path | None,
+    aus: list[str],
+    crop: CropParams,
+    *,
+    cache_dir: str | Path | None = None,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    limit: int | None = None,
+    synthetic_sizes: tuple[int, int, int] = (3000, 600, 600),
+    skip_bad: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+) -> CropSet:
+    """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``manifest``).
+
+    ``limit`` keeps at most that many rows per split (label-stratified, deterministic).
+    ``skip_bad`` drops images that do not decode (counted on stderr) instead of failing;
+    ``workers`` > 1 decodes in a process pool (no gain on 2 cores; see ``images.align_all``).
+    """
+    if dataset not in DATASETS:
+        raise DataError(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
+    aus = normalize_aus(aus)
+    root = cache_root(cache_dir)
+    if dataset == "synthetic":
+        return _synthetic_crops(aus, crop, root, seed, limit, synthetic_sizes, progress)
+    rows = manifest_rows(dataset, data_dir)
+    labels = np.array([[row.aus.get(au, np.nan) for au in aus] for row in rows], dtype=np.float32).reshape(-1, len(aus))
+    known = np.isfinite(labels).any(axis=1)
+    if not known.any():
+        raise DataError(f"dataset {dataset}: no row has a label for {', '.join(aus)}; pick AUs the data has")
+    rows = [row for row, keep in zip(rows, known) if keep]
+    labels = labels[known]
+    lacking = [row.path for row in rows if row.landmarks is None]
+    if lacking:
+        raise DataError(
+            f"dataset {dataset}: {len(lacking)} rows have no landmarks (e.g. {lacking[0]}); five landmarks are "
+            "needed to align faces (detector-based landmarks are a later feature): add them or drop those rows"
+        )
+    subjects = np.array([row.subject for row in rows])
+    split = assign_validation(np.array([row.split for row in rows]), subjects, val_fraction, seed)
+    if limit is not None:
+        pick = limited_indices(split, np.nan_to_num(np.round(labels[:, 0]), nan=-1.0), limit, seed)
+        rows, labels, subjects, split = [rows[i] for i in pick], labels[pick], subjects[pick], split[pick]
+    paths = [row.path for row in rows]
+    source_landmarks = np.stack([row.landmarks for row in rows]).astype(np.float32)
+    crops = _cached_crops(dataset, paths, source_landmarks, crop, root, skip_bad, workers, progress)
+    meta_names = sorted({name for row in rows for name in row.meta})
+    result = CropSet(
+        images=crops["images"],
+        landmarks=crops["landmarks"],
+        labels=labels,
+        aus=aus,
+        split=split,
+        subjects=subjects,
+        paths=np.array(paths),
+        meta={name: np.array([row.meta.get(name, "") for row in rows]) for name in meta_names},
+    )
+    return result.subset(crops["ok"]) if not crops["ok"].all() else result
+
+
+def _cached_crops(
+    dataset: str,
+    paths: list[str],
+    landmarks: np.ndarray,
+    crop: CropParams,
+    root: Path,
+    skip_bad: bool,
+    workers: int,
+    progress: bool,
+) -> dict[str, np.ndarray]:
+    key = cache_key(dataset, files_fingerprint(paths, landmarks), crop)
+    folder = entry_dir(root, dataset, key)
+    report = Progress(f"auedge.data {dataset}", len(paths), enabled=progress)
+    cached = load_entry(folder)
+    if cached is not None:
+        _report_bad(report, cached["ok"], skip_bad, folder)
+        report.say(f"{len(paths)} crops from cache {folder} ({report.elapsed:.1f}s)")
+        return cached
+    report.say(f"decoding and aligning {len(paths)} images (crop {crop.size}px) into {folder}")
+    built = align_all(paths, landmarks, crop, skip_bad=skip_bad, workers=workers, progress=report)
+    arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok}
+    save_entry(folder, arrays, {"dataset": dataset, "rows": len(paths), "crop": crop.to_dict(), "bad": built.errors})
+    for line in built.errors[:5]:
+        report.say(f"skipped: {line}")
+    report.say(f"done: {int(built.ok.sum())} crops, {len(built.errors)} bad images skipped, {report.elapsed:.1f}s")
+    return arrays
+
+
+def _report_bad(report: Progress, ok: np.ndarray, skip_bad: bool, folder: Path) -> None:
+    """A cached entry built with skip_bad may hold bad rows; without skip_bad they are an error."""
+    bad = int((~ok).sum())
+    if bad and not skip_bad:
+        raise DataError(f"{bad} images did not decode (listed in {folder / 'info.json'}); fix them or pass skip_bad")
+    if bad:
+        report.say(f"{bad} bad images skipped (listed in {folder / 'info.json'})")
+
+
+def _synthetic_crops(
+    aus: list[str],
+    crop: CropParams,
+    root: Path,
+    seed: int,
+    limit: int | None,
+    sizes: tuple[int, int, int],
+    progress: bool,
+) -> CropSet:
+    try:
+        from auedge.train.data import synthetic
+    except ImportError as exc:
+        raise DataError(f"the synthetic dataset is not available ({exc}); use --dataset mtfl with --data-dir") from None
+    # The generator's own code is part of the cache key: a changed generator makes new faces.
+    source = hash_bytes(Path(synthetic.__file__).read_bytes())
+    parts = []
+    for split, size in zip(("train", "val", "test"), sizes):
+        split_seed = SYNTHETIC_SEEDS[split] + (1000 * seed if split == "train" else 0)
+        n = min(size, limit) if limit is not None else size
+        if n > 0:
+            parts.append(_synthetic_split(synthetic, source, split, split_seed, n, aus, crop, root, progress))
+    if not parts:
+        raise DataError(f"synthetic sizes {sizes} (limit {limit}) give no faces; pass positive sizes")
+    return CropSet(
+        images=np.concatenate([p.images for p in parts]),
+        landmarks=np.concatenate([p.landmarks for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        aus=aus,
+        split=np.concatenate([p.split for p in parts]),
+        subjects=np.concatenate([p.subjects for p in parts]),
+        paths=np.concatenate([p.paths for p in parts]),
+        meta={"source": np.concatenate([p.meta["source"] for p in parts])},
+    )
+
+
+def _synthetic_split(
+    synthetic, source: str, split: str, split_seed: int, n: int, aus: list[str], crop: CropParams,
+    root: Path, progress: bool,
+) -> CropSet:
+    """One split of generated faces, aligned like real ones; cached by (n, seed, generator source, crop)."""
+    fingerprint = f"n={n};seed={split_seed};size={SYNTHETIC_IMAGE_SIZE};source={source}"
+    folder = entry_dir(root, "synthetic", cache_key("synthetic", fingerprint, crop))
+    report = Progress(f"auedge.data synthetic {split}", n, enabled=progress)
+    arrays = load_entry(folder)
+    if arrays is None:
+        report.say(f"generating {n} faces (seed {split_seed}) and aligning them into {folder}")
+        faces = synthetic.generate(n, split_seed, image_size=SYNTHETIC_IMAGE_SIZE)
+        arrays = {
+            "images": np.zeros((n, crop.size, crop.size, 3), dtype=np.uint8),
+            "landmarks": np.zeros((n, 5, 2), dtype=np.float32),
+            "au12": np.asarray(faces.au12, dtype=np.float32),
+            "au4": np.asarray(faces.au4, dtype=np.float32),
+            "subjects": np.array([f"synthetic{split_seed}-{s}" for s in faces.subject]),
+        }
+        for i in range(n):
+            points = np.asarray(faces.landmarks[i], dtype=np.float32)
+            arrays["images"][i], matrix = align_face(faces.images[i], points[0], points[1], crop)
+            arrays["landmarks"][i] = transform_points(points, matrix)
+        save_entry(folder, arrays, {"dataset": "synthetic", "split": split, "fingerprint": fingerprint,
+                                    "crop": crop.to_dict()})
+        report.say(f"done: {n} crops, {report.elapsed:.1f}s")
+    else:
+        report.say(f"{n} crops from cache {folder} ({report.elapsed:.1f}s)")
+    labels = np.stack([arrays[au] if au in ("au12", "au4") else np.full(n, np.nan, np.float32) for au in aus], axis=1)
+    if not np.isfinite(labels).any():
+        raise DataError(f"the synthetic dataset labels only au12 and au4, not {', '.join(aus)}")
+    return CropSet(
+        images=arrays["images"],
+        landmarks=arrays["landmarks"],
+        labels=labels.astype(np.float32),
+        aus=aus,
+        split=np.full(n, split),
+        subjects=arrays["subjects"],
+        paths=np.array([f"synthetic:{split_seed}:{i}" for i in range(n)]),
+        meta={"source": np.full(n, "synthetic")},
+    )
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]

@@ -1,0 +1,85 @@
+"""Subject-disjoint splits and deterministic subsets.
+
+A person seen in training and again in validation makes the validation score a memory test, so
+whole SUBJECTS are assigned: each subject gets a rank from a hash of ``(salt, seed, subject)``
+and subjects are taken in rank order until the target fraction of rows is reached. The hash
+makes the assignment independent of row order and of Python's hash randomisation, and stable
+when unrelated rows are added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+
+def subject_rank(subject: str, seed: int, salt: str) -> int:
+    digest = hashlib.blake2b(f"{salt}:{seed}:{subject}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def carve_subjects(
+    subjects: np.ndarray, pool: np.ndarray, fraction: float, seed: int = 0, salt: str = "val"
+) -> np.ndarray:
+    """Mask of pool rows whose subjects are chosen to hold about ``fraction`` of the pool's rows."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
+    subjects = np.asarray(subjects).astype(str)
+    pool = np.asarray(pool, dtype=bool)
+    chosen = np.zeros(len(subjects), dtype=bool)
+    target = fraction * int(pool.sum())
+    if target <= 0:
+        return chosen
+    names, counts = np.unique(subjects[pool], return_counts=True)
+    order = sorted(range(len(names)), key=lambda i: subject_rank(str(names[i]), seed, salt))
+    picked, taken = [], 0
+    for i in order:
+        if taken >= target:
+            break
+        picked.append(names[i])
+        taken += int(counts[i])
+    chosen[pool] = np.isin(subjects[pool], picked)
+    return chosen
+
+
+def assign_validation(splits: np.ndarray, subjects: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Splits with ``val`` carved out of ``train`` by subject, unless the data already has a ``val`` split.
+
+    ``test`` rows are never touched.
+    """
+    splits = np.asarray(splits).astype(str).copy()
+    if (splits == "val").any() or fraction == 0:
+        return splits
+    splits[carve_subjects(subjects, splits == "train", fraction, seed, salt="val")] = "val"
+    return splits
+
+
+def limited_indices(splits: np.ndarray, strata: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """Sorted row indices keeping at most ``limit`` rows per split, spread over the strata.
+
+    Each stratum (e.g. a label value) gets a share proportional to its size (largest remainders
+    get the leftover rows), rows are drawn with a seeded generator: a quick run sees the same
+    label balance as the full data, and the same rows every time.
+    """
+    if limit <= 0:
+        raise ValueError(f"limit must be positive, got {limit}")
+    splits = np.asarray(splits).astype(str)
+    strata = np.asarray(strata)
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    for split in sorted(set(splits.tolist())):
+        rows = np.flatnonzero(splits == split)
+        if len(rows) <= limit:
+            keep.append(rows)
+            continue
+        values, inverse = np.unique(strata[rows], return_inverse=True)
+        sizes = np.bincount(inverse, minlength=len(values))
+        exact = sizes * limit / len(rows)
+        quota = np.floor(exact).astype(int)
+        leftover = limit - int(quota.sum())
+        quota[np.argsort(-(exact - quota), kind="stable")[:leftover]] += 1
+        for k in range(len(values)):
+            members = rows[inverse == k]
+            keep.append(rng.permutation(members)[: quota[k]])
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
