@@ -51,3 +51,10 @@ def test_limit_keeps_label_balance_per_split():
     assert [(train_labels == v).sum() for v in (0, 1, -1)] == [35, 10, 5]
     np.testing.assert_array_equal(picked, limited_indices(splits, np.nan_to_num(labels, nan=-1), 50, seed=0))
     assert np.all(np.diff(picked) > 0)
+
+
+def test_a_tiny_pool_keeps_a_training_subject():
+    splits = np.array(["train"] * 3 + ["test"])
+    out = assign_validation(splits, np.array(["a", "a", "b", "c"]), 0.9)
+    assert sorted(out[:3]) in (["train", "train", "val"], ["train", "val", "val"])
+    np.testing.assert_array_equal(assign_validation(splits, np.array(["a", "a", "a", "c"]), 0.5)[:3], "train")

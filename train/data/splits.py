@@ -22,7 +22,9 @@ def subject_rank(subject: str, seed: int, salt: str) -> int:
 def carve_subjects(
     subjects: np.ndarray, pool: np.ndarray, fraction: float, seed: int = 0, salt: str = "val"
 ) -> np.ndarray:
-    """Mask of pool rows whose subjects are chosen to hold about ``fraction`` of the pool's rows."""
+    """Mask of pool rows whose subjects are chosen to hold about ``fraction`` of the pool's rows.
+
+    At least one subject always stays in the pool, so a tiny pool is never emptied."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
     subjects = np.asarray(subjects).astype(str)
@@ -34,7 +36,7 @@ def carve_subjects(
     names, counts = np.unique(subjects[pool], return_counts=True)
     order = sorted(range(len(names)), key=lambda i: subject_rank(str(names[i]), seed, salt))
     picked, taken = [], 0
-    for i in order:
+    for i in order[:-1]:  # never the last subject: the rest of the pool must keep someone
         if taken >= target:
             break
         picked.append(names[i])

@@ -1,0 +1,5 @@
+import sys
+
+from auedge.train.data.cli import main
+
+sys.exit(main())

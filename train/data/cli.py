@@ -1,0 +1,68 @@
+"""``python -m auedge.train.data``: write a dataset's manifest, or decode and cache its crops ahead of training.
+
+    python -m auedge.train.data manifest --dataset bosphorus --data-dir ../shared/data/bosphorus --out bos.csv
+    python -m auedge.train.data prepare --dataset mtfl --aus au12 --crop-size 160
+
+Bosphorus intensities enter through a manifest: write it with ``--intensity-csv``, then train with
+``--dataset manifest --data-dir bos.csv``.
+
+Any data problem ends with one ``error:`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from auedge.edge.align import CropParams
+from auedge.train.data import bosphorus
+from auedge.train.data.loader import DATASETS, default_data_dir, load_crops, manifest_rows
+from auedge.train.data.manifest import DataError, write_manifest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m auedge.train.data", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    manifest = commands.add_parser("manifest", help="write the manifest CSV a dataset adapter produces")
+    manifest.add_argument("--dataset", choices=("mtfl", "bosphorus"), required=True)
+    manifest.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>)")
+    manifest.add_argument("--intensity-csv", type=Path, help="Bosphorus AU intensities (file,au12,au4,...)")
+    manifest.add_argument("--out", type=Path, required=True)
+    prepare = commands.add_parser("prepare", help="decode, align and cache the crops; print split sizes and time")
+    prepare.add_argument("--dataset", choices=DATASETS, required=True)
+    prepare.add_argument("--data-dir", type=Path)
+    prepare.add_argument("--aus", default="au12", help="comma-separated AU columns, e.g. au12,au4")
+    prepare.add_argument("--crop-size", type=int, default=CropParams().size)
+    prepare.add_argument("--cache-dir", type=Path)
+    prepare.add_argument("--val-fraction", type=float, default=0.15)
+    prepare.add_argument("--seed", type=int, default=0)
+    prepare.add_argument("--limit", type=int)
+    prepare.add_argument("--skip-bad", action="store_true", help="skip and count images that do not decode")
+    prepare.add_argument("--workers", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "manifest":
+            if args.dataset == "bosphorus":
+                folder = args.data_dir or default_data_dir("bosphorus")
+                rows = bosphorus.build_manifest(folder, intensity_csv=args.intensity_csv)
+            else:
+                rows = manifest_rows(args.dataset, args.data_dir)
+            print(f"wrote {len(rows)} rows to {write_manifest(rows, args.out)}")
+            return 0
+        start = time.perf_counter()
+        crops = load_crops(
+            args.dataset, args.data_dir, args.aus.split(","), CropParams(size=args.crop_size),
+            cache_dir=args.cache_dir, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit,
+            skip_bad=args.skip_bad, workers=args.workers,
+        )
+        print(f"{args.dataset}: {crops.summary()} ({time.perf_counter() - start:.1f}s)")
+        return 0
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
