@@ -132,3 +132,12 @@ def test_synthetic_dataset_uses_the_generator_contract(tmp_path, monkeypatch):
     assert len(seen) == 3  # second load: from the cache, nothing generated
     small = load_crops("synthetic", None, ["au12"], CROP, seed=1, limit=2, **options)
     assert len(small) == 6 and (1001 in {s for _, s in seen})
+
+
+def test_synthetic_dataset_with_the_real_generator(tmp_path):
+    pytest.importorskip("auedge.train.data.synthetic", reason="train/data/synthetic.py not written yet")
+    crops = load_crops("synthetic", None, ["au12", "au4"], CROP, cache_dir=tmp_path, limit=5, progress=False)
+    assert [(crops.split == s).sum() for s in ("train", "val", "test")] == [5, 5, 5]
+    assert crops.images.shape == (15, 48, 48, 3) and np.isfinite(crops.labels).all()
+    assert ((crops.labels >= 0) & (crops.labels <= 5)).all()
+    np.testing.assert_allclose(crops.landmarks[:, 1, 0] - crops.landmarks[:, 0, 0], 48 / CROP.eye_scale, rtol=1e-4)

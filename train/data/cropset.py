@@ -46,6 +46,22 @@ class CropSet:
             meta={name: values[pick] for name, values in self.meta.items()},
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[CropSet]) -> CropSet:
+        """Rows of several sets with the same AUs and metadata columns, in order."""
+        if any(part.aus != parts[0].aus or set(part.meta) != set(parts[0].meta) for part in parts):
+            raise ValueError("cannot concatenate crop sets with different AUs or metadata columns")
+        return cls(
+            images=np.concatenate([p.images for p in parts]),
+            landmarks=np.concatenate([p.landmarks for p in parts]),
+            labels=np.concatenate([p.labels for p in parts]),
+            aus=list(parts[0].aus),
+            split=np.concatenate([p.split for p in parts]),
+            subjects=np.concatenate([p.subjects for p in parts]),
+            paths=np.concatenate([p.paths for p in parts]),
+            meta={name: np.concatenate([p.meta[name] for p in parts]) for name in parts[0].meta},
+        )
+
     def where(self, split: str) -> CropSet:
         if split not in SPLITS:
             raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")

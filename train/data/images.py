@@ -32,6 +32,13 @@ def decode_image(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def align_one(image: np.ndarray, landmarks: np.ndarray, params: CropParams) -> tuple[np.ndarray, np.ndarray]:
+    """The crop of one RGB image and its (5, 2) landmarks carried into crop pixels (eyes: rows 0, 1)."""
+    points = np.asarray(landmarks, dtype=np.float32)
+    crop, matrix = align_face(image, points[0], points[1], params)
+    return crop, transform_points(points, matrix).astype(np.float32)
+
+
 @dataclass
 class AlignedChunk:
     """Crops of a run of rows; rows that failed have ``ok`` False, a black crop and NaN landmarks."""
@@ -55,7 +62,7 @@ def align_rows(paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bo
         try:
             image = decode_image(path)
             try:
-                crop_pixels, matrix = align_face(image, landmarks[i, 0], landmarks[i, 1], params)
+                chunk.images[i], chunk.landmarks[i] = align_one(image, landmarks[i], params)
             except ValueError as exc:
                 raise DataError(f"image {path}: {exc}; fix its landmarks or drop the row") from None
         except DataError as exc:
@@ -63,8 +70,6 @@ def align_rows(paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bo
                 raise
             chunk.errors.append(str(exc))
             continue
-        chunk.images[i] = crop_pixels
-        chunk.landmarks[i] = transform_points(landmarks[i], matrix)
         chunk.ok[i] = True
     return chunk
 

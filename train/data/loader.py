@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from auedge.edge.align import CropParams, align_face, transform_points
+from auedge.edge.align import CropParams
 from auedge.train.data import bosphorus, mtfl
 from auedge.train.data.cache import (
     cache_key,
@@ -24,7 +24,7 @@ from auedge.train.data.cache import (
     save_entry,
 )
 from auedge.train.data.cropset import CropSet
-from auedge.train.data.images import align_all
+from auedge.train.data.images import align_all, align_one
 from auedge.train.data.manifest import AU_COLUMN, DataError, ManifestRow, read_manifest
 from auedge.train.data.progress import Progress
 from auedge.train.data.splits import assign_validation, limited_indices
@@ -56,8 +56,6 @@ def manifest_rows(dataset: str, data_dir: str | Path | None) -> list[ManifestRow
             raise DataError(f"data dir {path} not found; pass --data-dir (a manifest CSV) or use --dataset synthetic")
         return read_manifest(path)
     folder = Path(data_dir) if data_dir is not None else default_data_dir(dataset)
-    if not folder.is_dir():
-        raise DataError(f"data dir {folder} not found; pass --data-dir DIR or use --dataset synthetic")
     return mtfl.build_manifest(folder) if dataset == "mtfl" else bosphorus.build_manifest(folder)
 
 
@@ -191,16 +189,7 @@ def _synthetic_crops(
             parts.append(_synthetic_split(synthetic, source, split, split_seed, n, aus, crop, root, progress))
     if not parts:
         raise DataError(f"synthetic sizes {sizes} (limit {limit}) give no faces; pass positive sizes")
-    return CropSet(
-        images=np.concatenate([p.images for p in parts]),
-        landmarks=np.concatenate([p.landmarks for p in parts]),
-        labels=np.concatenate([p.labels for p in parts]),
-        aus=aus,
-        split=np.concatenate([p.split for p in parts]),
-        subjects=np.concatenate([p.subjects for p in parts]),
-        paths=np.concatenate([p.paths for p in parts]),
-        meta={"source": np.concatenate([p.meta["source"] for p in parts])},
-    )
+    return CropSet.concatenate(parts)
 
 
 def _synthetic_split(
@@ -223,9 +212,7 @@ def _synthetic_split(
             "subjects": np.array([f"synthetic{split_seed}-{s}" for s in faces.subject]),
         }
         for i in range(n):
-            points = np.asarray(faces.landmarks[i], dtype=np.float32)
-            arrays["images"][i], matrix = align_face(faces.images[i], points[0], points[1], crop)
-            arrays["landmarks"][i] = transform_points(points, matrix)
+            arrays["images"][i], arrays["landmarks"][i] = align_one(faces.images[i], faces.landmarks[i], crop)
         save_entry(folder, arrays, {"dataset": "synthetic", "split": split, "fingerprint": fingerprint,
                                     "crop": crop.to_dict()})
         report.say(f"done: {n} crops, {report.elapsed:.1f}s")
