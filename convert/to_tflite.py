@@ -1,0 +1,124 @@
+"""Keras model -> TFLite flatbuffers (fp32, fp16, dynamic-range, full-integer int8), batch fixed at 1.
+
+Why through a SavedModel with a fixed ``[1, S, S, 3]`` signature: a Keras 3 model handed to
+``from_concrete_functions`` keeps its variables as resources (READ_VARIABLE ops that the
+calibrator cannot run), and a dynamic batch dimension stops XNNPACK from taking the whole graph.
+Only TFLite builtin ops are allowed (no Flex/Select TF ops), so the LiteRT runtime alone runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from auedge.convert.calibration import representative_batches
+from auedge.convert.errors import ExportError
+from auedge.edge.preprocess import QuantParams
+
+INPUT_NAME = "input"
+
+
+def export_saved_model(model: Any, size: int, folder: Path) -> Path:
+    """Write the serving graph with a fixed batch-1 signature (inference mode: no dropout)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([1, size, size, 3], tf.float32, name=INPUT_NAME)
+    model.export(str(folder), format="tf_saved_model", input_signature=[spec], verbose=False)
+    return folder
+
+
+def convert_tflite(saved_model: Path, precision: str, calib_inputs: np.ndarray | None = None) -> bytes:
+    """One TFLite variant. ``calib_inputs`` (N, S, S, 3) float32 is needed for int8 only."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision == "int8":
+        if calib_inputs is None or len(calib_inputs) == 0:
+            raise ExportError("int8 conversion needs calibration crops; pass --calib-data")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([batch] for batch in representative_batches(calib_inputs))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif precision != "fp32":
+        raise ExportError(f"unknown TFLite precision {precision!r}")
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"TFLite {precision} conversion failed: {first}") from exc
+
+
+def open_interpreter(model: bytes | Path, num_threads: int = 1, delegates: bool = True) -> Any:
+    """A LiteRT interpreter (the device's runtime), tf.lite's as a fallback; tensors allocated.
+
+    ``delegates=False`` keeps XNNPACK away so that the op list shows the model's own ops.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    kwargs: dict[str, Any] = {"num_threads": num_threads}
+    if not delegates:
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    if isinstance(model, (bytes, bytearray)):
+        kwargs["model_content"] = bytes(model)
+    else:
+        kwargs["model_path"] = str(model)
+    interpreter = Interpreter(**kwargs)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _quant(detail: dict[str, Any]) -> QuantParams | None:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    dtype = np.dtype(detail["dtype"])
+    if not np.issubdtype(dtype, np.integer) or not scale:
+        return None
+    return QuantParams(scale=float(scale), zero_point=int(zero_point), dtype=dtype.name)
+
+
+@dataclass(frozen=True)
+class TFLiteFacts:
+    """What a converted flatbuffer really is, read back from the interpreter (never assumed)."""
+
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    output_shape: tuple[int, ...]
+    output_dtype: str
+    input_quant: QuantParams | None
+    output_quant: QuantParams | None
+    ops: tuple[str, ...]
+
+
+def inspect_tflite(content: bytes, what: str) -> TFLiteFacts:
+    """Load without delegates and refuse anything but builtin ops (Flex or custom ops need TF)."""
+    try:
+        interpreter = open_interpreter(content, delegates=False)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{what}: the converted model does not load with builtin ops only ({first})") from exc
+    ops = tuple(sorted({str(op["op_name"]) for op in interpreter._get_ops_details()}))
+    foreign = [op for op in ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")]
+    if foreign:
+        raise ExportError(f"{what}: the converted model uses non-builtin ops {foreign}; it would need TensorFlow on the device")
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    return TFLiteFacts(
+        input_shape=tuple(int(v) for v in inp["shape_signature"]),
+        input_dtype=np.dtype(inp["dtype"]).name,
+        output_shape=tuple(int(v) for v in out["shape_signature"]),
+        output_dtype=np.dtype(out["dtype"]).name,
+        input_quant=_quant(inp),
+        output_quant=_quant(out),
+        ops=ops,
+    )

@@ -1,0 +1,239 @@
+"""End-to-end export on a tiny trained run: every format, the bundle schema, int8 I/O, hashes,
+the degraded logic, --force, and the bad inputs that must fail with one line and leave nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from auedge.convert.export import ExportOptions, export_bundle, main
+from auedge.edge.bundle import BundleError, load_bundle, sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
+ALL_NAMES = {"fp32", "fp16", "dynamic", "int8", "onnx-fp32", "onnx-int8"}
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Staging or backup folders an export may have left next to the destination."""
+    return sorted(p.name for p in parent.glob(".*") if ".partial-" in p.name or ".old-" in p.name)
+
+
+def run_cli(capsys, args: list[str]) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def bundle(run_dir, crop_files, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundles") / "tiny"
+    options = ExportOptions(run=str(run_dir), out=str(out), calib_data=str(crop_files["calib"]),
+                            val_data=str(crop_files["val"]))
+    lines: list[str] = []
+    result = export_bundle(options, log=lines.append)
+    assert result.bundle == out.absolute()
+    assert any("[6/6] onnx-int8" in line for line in lines)  # progress per variant
+    return out
+
+
+def test_bundle_verifies_and_lists_every_variant(bundle):
+    loaded = load_bundle(bundle)
+    assert {m.name for m in loaded.models} == ALL_NAMES
+    assert loaded.default_model == "int8"
+    assert loaded.task_kind == "occurrence" and loaded.au_names == ["AU12"]
+    assert loaded.input_size == (32, 32) and loaded.crop.size == 32
+    assert loaded.outputs[0].threshold == 0.5
+    assert loaded.face_detector is not None and loaded.face_detector.input_size == (128, 128)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["schema_version"] == 1
+    assert all(m["batch"] == 1 and m["degraded"] is False for m in manifest["models"])
+    assert set(manifest["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "au-edge"}
+    assert manifest["training"]["run"] == "tiny_au12" and manifest["training"]["threshold"] == 0.5
+    assert leftovers(bundle.parent) == []
+    report = (bundle / "report.md").read_text()
+    assert "| int8 | model_int8.tflite |" in report and "| onnx-fp32 |" in report
+
+
+def test_every_file_matches_its_sha256_and_size(bundle):
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    for entry in [*manifest["models"], manifest["face_detector"]]:
+        path = bundle / entry["file"]
+        assert sha256_file(path) == entry["sha256"]
+        assert path.stat().st_size == entry["size_bytes"]
+
+
+def test_models_have_batch_one_and_int8_has_int8_io(bundle):
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    for entry in manifest["models"]:
+        path = bundle / entry["file"]
+        if entry["format"] == "onnx":
+            shape = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+            assert list(shape) == [1, 32, 32, 3]
+            continue
+        interpreter = Interpreter(model_path=str(path))
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        assert list(inp["shape_signature"]) == [1, 32, 32, 3]
+        if entry["name"] == "int8":
+            assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+            quant = entry["quantization"]
+            assert quant["input"]["dtype"] == "int8" and quant["output"]["dtype"] == "int8"
+            assert np.isclose(quant["input"]["scale"], inp["quantization"][0])
+            assert quant["input"]["zero_point"] == inp["quantization"][1]
+            assert np.isclose(quant["output"]["scale"], out["quantization"][0])
+        else:
+            assert inp["dtype"] == np.float32 and entry["quantization"] == {"input": None, "output": None}
+
+
+def test_validation_figures_are_recorded_and_within_tolerance(bundle):
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    by_name = {m["name"]: m["validation"] for m in manifest["models"]}
+    for figures in by_name.values():
+        assert figures["n"] == 80 and figures["passed"] is True
+        assert {"max_abs_diff", "mean_abs_diff", "agreement", "f1", "f1_float"} <= set(figures)
+    assert by_name["fp32"]["max_abs_diff"] <= 1e-4 and by_name["onnx-fp32"]["max_abs_diff"] <= 1e-4
+    assert by_name["fp16"]["max_abs_diff"] <= 1e-2
+    assert by_name["int8"]["agreement"] >= 0.98
+    # The quantized models really differ from float (the check compares real outputs).
+    assert by_name["int8"]["max_abs_diff"] > 0
+
+
+def test_tampered_or_truncated_bundle_is_refused(bundle, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    model = copy / "model_int8.tflite"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="sha256"):
+        load_bundle(copy)
+    model.write_bytes(bytes(data[:100]))
+    with pytest.raises(BundleError, match="truncated or modified"):
+        load_bundle(copy)
+
+
+def test_out_of_tolerance_fails_unless_allow_degraded(run_dir, crop_files, tmp_path, capsys):
+    out = tmp_path / "b"
+    common = ["--run", run_dir, "--out", out, "--formats", "tflite-int8", "--calib-data", crop_files["calib"],
+              "--val-data", crop_files["val"], "--int8-floor", "1.01"]
+    code, _, err = run_cli(capsys, common)
+    assert_one_error_line(code, err, "int8", "agreement", "1.01", "--allow-degraded")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+    code, stdout, err = run_cli(capsys, [*common, "--allow-degraded"])
+    assert code == 0, err
+    entry = load_bundle(out).model("int8")
+    assert entry.degraded is True and entry.validation["passed"] is False
+    assert "degraded" in stdout and "degraded" in (out / "report.md").read_text()
+
+    code, _, err = run_cli(capsys, common[:6] + ["--calib-data", crop_files["calib"]])
+    assert_one_error_line(code, err, "already exists", "--force")
+    assert load_bundle(out).model("int8").degraded is True  # untouched
+
+
+def test_force_replaces_an_existing_bundle(run_dir, crop_files, tmp_path, capsys):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--formats", "tflite-fp32", "--force",
+                                    "--val-data", crop_files["val"]])
+    assert code == 0, err
+    assert not (out / "stale.txt").exists()
+    assert [m.name for m in load_bundle(out).models] == ["fp32"]
+    assert leftovers(tmp_path) == []
+
+
+def _copy_run(run_dir: Path, dest: Path) -> Path:
+    shutil.copytree(run_dir, dest)
+    return dest
+
+
+def test_non_keras_file_is_refused(run_dir, crop_files, tmp_path, capsys):
+    bad = _copy_run(run_dir, tmp_path / "runs" / "bad")
+    (bad / "model.keras").write_text("this is not a model")
+    out = tmp_path / "out" / "b"
+    code, _, err = run_cli(capsys, ["--model", bad / "model.keras", "--out", out, "--val-data", crop_files["val"]])
+    assert_one_error_line(code, err, "not a Keras model file")
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_wrong_input_size_is_refused(run_dir, crop_files, tmp_path, capsys):
+    from auedge.train.models import build_model
+
+    bad = _copy_run(run_dir, tmp_path / "runs" / "bad")
+    build_model(input_size=40).save(bad / "model.keras")  # the run's crop is 32 px
+    out = tmp_path / "b"
+    code, _, err = run_cli(capsys, ["--run", bad, "--out", out, "--val-data", crop_files["val"]])
+    assert_one_error_line(code, err, "40x40", "crop size is 32")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_empty_calibration_set_is_refused(run_dir, crop_files, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "b"
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--calib-data", empty,
+                                    "--val-data", crop_files["val"]])
+    assert_one_error_line(code, err, "calibration", "is empty")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_output_under_a_file_is_refused(run_dir, crop_files, tmp_path, capsys):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", blocker / "b", "--val-data", crop_files["val"]])
+    assert_one_error_line(code, err, "cannot write the bundle", "--out")
+    assert blocker.read_text() == "x" and leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores read-only permissions")
+def test_read_only_output_dir_is_refused(run_dir, crop_files, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code, _, err = run_cli(capsys, ["--run", run_dir, "--out", locked / "b", "--val-data", crop_files["val"]])
+    finally:
+        locked.chmod(0o755)
+    assert_one_error_line(code, err, "cannot write the bundle")
+    assert list(locked.iterdir()) == []
+
+
+def test_full_disk_mid_write_leaves_no_partial_bundle(run_dir, crop_files, tmp_path, capsys, monkeypatch):
+    import auedge.convert.bundle_writer as writer
+
+    def no_space(src, dst, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(writer.shutil, "copyfile", no_space)
+    out = tmp_path / "new" / "b"
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--formats", "tflite-fp32",
+                                    "--val-data", crop_files["val"]])
+    assert_one_error_line(code, err, "No space left on device")
+    assert not out.exists() and not out.parent.exists()  # the parent it created is gone too
+
+
+def test_script_without_runs_says_how_to_make_one(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "convert" / "export.py")], check=False, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: no trained run under runs")
+    assert "python train/train.py" in proc.stderr
+    assert not (tmp_path / "bundles").exists()
