@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from auedge.edge.align import align_face, transform_points
-from auedge.edge.backends import BACKENDS, Backend, BackendError, create_backend, resolve_quant
+from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
 from auedge.edge.bundle import Bundle, BundleError, ModelEntry, load_bundle
 from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions
-from auedge.edge.preprocess import dequantize, quantize
+from auedge.edge.preprocess import dequantize, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
@@ -56,7 +57,10 @@ def _now_ms() -> float:
 
 
 class Estimator:
-    """Runs a bundle's AU model on the faces of RGB uint8 images."""
+    """Runs a bundle's AU model on the faces of RGB uint8 images.
+
+    Not thread-safe: input buffers are reused from call to call. Use one estimator per thread.
+    """
 
     def __init__(
         self, options: EstimatorOptions, bundle: Bundle, model: ModelEntry, backend: Backend,
@@ -84,12 +88,8 @@ class Estimator:
         self._indices = np.array([o.index for o in bundle.outputs])
         self._lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
         self._highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
-        self._mean = np.asarray(bundle.normalization.mean, dtype=np.float32)
-        self._inv_std = 1.0 / np.asarray(bundle.normalization.std, dtype=np.float32)
-        self._float_input = np.zeros((1, height, width, 3), dtype=np.float32)
-        self._model_input = self._float_input if self._input_quant is None else np.zeros_like(
-            self._float_input, dtype=info.dtype
-        )
+        self._lut = self._input_lut(info.dtype)
+        self._model_input = np.zeros((1, height, width, 3), dtype=info.dtype)
 
     @classmethod
     def create_from_options(cls, options: EstimatorOptions) -> Estimator:
@@ -113,14 +113,17 @@ class Estimator:
         kind = options.detector_kind or (entry.kind if entry else "short_range")
         if kind not in KIND_ALIASES:
             raise BundleError(f"{bundle.root}: face detector kind {kind!r} is unknown (short_range or full_range)")
-        formats = BACKENDS.get(options.backend, ("", "", "", ()))[3]
+        try:  # the detector is TFLite: share the AU model's backend when that backend runs TFLite
+            detector_backend = choose_backend(path, options.backend)
+        except BackendError:
+            detector_backend = "auto"
         detector_options = FaceDetectorOptions(
             model_path=path,
             kind=kind,
             score_threshold=_first(options.score_threshold, entry.score_threshold if entry else None, 0.5),
             nms_iou=_first(options.nms_iou, entry.nms_iou if entry else None, 0.3),
             max_faces=options.max_faces,
-            backend=options.backend if "tflite" in formats else "auto",
+            backend=detector_backend,
             num_threads=options.num_threads,
         )
         return FaceDetector.create_from_options(detector_options)
@@ -131,12 +134,23 @@ class Estimator:
 
     # --- the AU model on one aligned crop -------------------------------------------------------
 
+    def _input_lut(self, dtype: np.dtype) -> np.ndarray:
+        """Per-channel table uint8 pixel -> model input value (normalised, then quantized if int).
+
+        A pixel has only 256 values, so normalize() and quantize() are applied once to each and
+        cv2.LUT does the rest: one pass, exactly the values the reference functions give.
+        """
+        levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+        table = normalize(levels, self.bundle.normalization)
+        if self._input_quant is not None:
+            table = quantize(table, self._input_quant)
+        elif dtype != np.float32:
+            raise BundleError(f"AU model {self.model.path} takes {dtype} input; au-edge feeds float32 or int8/uint8")
+        return np.ascontiguousarray(table.reshape(256, 1, 3))
+
     def _run_crop(self, crop: np.ndarray) -> np.ndarray:
         """Raw (dequantized) model outputs for one aligned uint8 crop."""
-        np.subtract(crop, self._mean, out=self._float_input[0], casting="unsafe")
-        np.multiply(self._float_input, self._inv_std, out=self._float_input)
-        if self._input_quant is not None:
-            self._model_input[...] = quantize(self._float_input, self._input_quant)
+        cv2.LUT(crop, self._lut, dst=self._model_input[0])
         output = self.backend.run(self._model_input)[0]
         if self._output_quant is not None:
             output = dequantize(output, self._output_quant)

@@ -198,6 +198,8 @@ class FaceDetector:
         threshold = options.score_threshold
         self._logit_threshold = float(np.log(threshold / (1.0 - threshold)))
         self._canvas = np.zeros((size, size, 3), dtype=np.uint8)
+        # uint8 pixel -> [-1, 1] in one table lookup (the letterbox padding, 0, becomes -1).
+        self._to_unit_range = (np.arange(256, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)).reshape(256, 1)
         self._input = np.zeros((1, size, size, 3), dtype=np.float32)
         self._last_geometry: tuple[int, int, int, int] | None = None
 
@@ -239,8 +241,7 @@ class FaceDetector:
             self._canvas.fill(0)  # borders stay black across frames of the same size
             self._last_geometry = geometry
         self._canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
-        np.multiply(self._canvas, np.float32(1.0 / 127.5), out=self._input[0], casting="unsafe")
-        np.subtract(self._input, np.float32(1.0), out=self._input)
+        cv2.LUT(self._canvas, self._to_unit_range, dst=self._input[0])
         return new_w / width, new_h / height, pad_x, pad_y
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:

@@ -148,3 +148,37 @@ def test_estimator_and_cli_import_without_tensorflow(bundle_dir):
     done = run_blocked(code, {"tensorflow", "keras", "tf2onnx"})
     assert done.returncode == 0, done.stderr
     assert "faces 0" in done.stdout
+
+
+class RecordingBackend:
+    """Wraps a backend and keeps a copy of every input it is fed."""
+
+    def __init__(self, inner):
+        self.inner, self.fed = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def run(self, array):
+        self.fed.append(array.copy())
+        return self.inner.run(array)
+
+
+@pytest.mark.parametrize("model", ["onnx-fp32", "onnx-int8"])
+def test_model_input_is_exactly_normalize_then_quantize(tmp_path, model):
+    from auedge.edge.preprocess import Normalization, QuantParams, normalize, quantize
+
+    root = write_bundle(tmp_path / "b", detector=None)
+    manifest = json.loads((root / "bundle.json").read_text())
+    odd = {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4], "color": "RGB", "pixel_range": [0, 255]}
+    manifest["input"]["normalization"] = odd
+    (root / "bundle.json").write_text(json.dumps(manifest))
+    est = Estimator.from_bundle(root, model=model)
+    est.backend = RecordingBackend(est.backend)
+    crop = _crops()[3]
+    est.estimate_aligned(crop)
+    expected = normalize(crop, Normalization.from_dict(odd))
+    if model == "onnx-int8":
+        expected = quantize(expected, QuantParams.from_dict(manifest["models"][1]["quantization"]["input"]))
+    (fed,) = est.backend.fed
+    assert fed.dtype == expected.dtype and np.array_equal(fed[0], expected)
