@@ -270,7 +270,7 @@ def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], Frame
         try:
             code = daemon.run()
         except SourceError as exc:
-            code = _error(str(exc))
+            return _error(str(exc))
         finally:
             sinks.close()
             close = getattr(estimator, "close", None)

@@ -161,7 +161,7 @@ class SourceSupervisor:
                 source = self.factory()
                 source.open()
             except Exception as exc:  # noqa: BLE001 - keep trying with longer waits
-                log.warning("source: reopen failed (%s); next try in %.1f s", exc,
+                log.warning("source: reopen failed (%s); next try in %.3g s", exc,
                             min(self.backoff.max_s, delay * self.backoff.factor))
                 continue
             log.info("source: reopened %r", source)
