@@ -141,3 +141,15 @@ def test_synthetic_dataset_with_the_real_generator(tmp_path):
     assert crops.images.shape == (15, 48, 48, 3) and np.isfinite(crops.labels).all()
     assert ((crops.labels >= 0) & (crops.labels <= 5)).all()
     np.testing.assert_allclose(crops.landmarks[:, 1, 0] - crops.landmarks[:, 0, 0], 48 / CROP.eye_scale, rtol=1e-4)
+
+
+def test_process_pool_gives_the_same_crops_and_errors(manifest, tmp_path):
+    rows = read_manifest(manifest)
+    paths, points = [r.path for r in rows], np.stack([r.landmarks for r in rows])
+    single = images_module.align_all(paths, points, CROP, workers=1)
+    pooled = images_module.align_all(paths, points, CROP, workers=2)
+    np.testing.assert_array_equal(single.images, pooled.images)
+    np.testing.assert_array_equal(single.landmarks, pooled.landmarks)
+    (manifest.parent / "images" / "s2_0.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"s2_0\.png does not decode"):
+        images_module.align_all(paths, points, CROP, workers=2)
