@@ -258,3 +258,9 @@ class Estimator:
             image_size=(int(width), int(height)),
             timings_ms={"detect": detected - start, "align": align_ms, "au_model": model_ms, "total": end - start},
         )
+
+    def close(self) -> None:
+        """Release both interpreters; the estimator cannot be used afterwards."""
+        self.backend.close()
+        if self.detector is not None:
+            self.detector.backend.close()

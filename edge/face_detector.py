@@ -50,9 +50,11 @@ ANCHOR_SPECS = {
 KIND_ALIASES = {
     "short": "short_range",
     "short_range": "short_range",
+    "short-range": "short_range",
     "blazeface-short-range": "short_range",
     "full": "full_range",
     "full_range": "full_range",
+    "full-range": "full_range",
     "blazeface-full-range": "full_range",
 }
 

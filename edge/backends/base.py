@@ -108,6 +108,9 @@ class Backend(ABC):
     def run(self, array: np.ndarray) -> list[np.ndarray]:
         """Run the first input on ``array`` (model shape and dtype) and return the raw outputs."""
 
+    def close(self) -> None:
+        """Release the interpreter early (a long-running daemon restarting its pipeline)."""
+
     @property
     def input(self) -> TensorInfo:
         return self.input_details[0]

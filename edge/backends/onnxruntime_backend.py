@@ -71,3 +71,6 @@ class OnnxRuntimeBackend(Backend):
     def run(self, array: np.ndarray) -> list[np.ndarray]:
         self.check_input(array)
         return list(self._session.run(self._output_names, {self._input_name: array}))
+
+    def close(self) -> None:
+        self._session = None

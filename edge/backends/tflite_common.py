@@ -57,3 +57,6 @@ class InterpreterBackend(Backend):
         self._interpreter.set_tensor(self._input_index, array)
         self._interpreter.invoke()
         return [self._interpreter.get_tensor(i) for i in self._output_indices]
+
+    def close(self) -> None:
+        self._interpreter = None

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from auedge.edge.bundle import BundleError
 from auedge.edge.estimator import Estimator
+
+pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
 from edge_runtime_helpers import BIAS, WEIGHTS, expected_aus, write_bundle
 
 
