@@ -74,6 +74,10 @@ def test_intensity_csv_overrides_occurrence(bosphorus_dir, tmp_path):
     rows = by_stem(build_manifest(bosphorus_dir, intensity_csv=table, test_fraction=0.0))
     assert rows["bs001_LFAU_12_0"].aus["au12"] == 3 and rows["bs001_LFAU_12_0"].aus["au4"] == 0
     assert rows["bs001_E_HAPPY_0"].aus["au12"] == 4
+    assert math.isnan(rows["bs005_LFAU_12_0"].aus["au12"])  # AU12 present but not scored: unknown intensity
+    assert rows["bs001_UFAU_4_0"].aus["au12"] == 0  # absent stays 0
+    assert math.isnan(rows["bs001_UFAU_4_0"].aus["au4"])  # au4 is scored in the file too (E_HAPPY), so unknown
+    assert rows["bs002_LFAU_9_0"].aus["au9"] == 1  # AUs the file does not score keep their occurrence
     table.write_text("file,au12\nbs009_LFAU_12_0,3\n")
     with pytest.raises(DataError, match="bs009_LFAU_12_0"):
         build_manifest(bosphorus_dir, intensity_csv=table)

@@ -19,9 +19,11 @@ image. The kind says what was captured and therefore what can be said about the 
 AU columns: ``au4``, ``au12`` and every AU number that appears in a code.
 
 Intensities (optional, ``intensity_csv``): a CSV with a ``file`` column (the image name with or
-without ``.png``, e.g. ``bs001_LFAU_12_0``) and any ``auN`` columns (0-5; empty keeps the value
-from the file name). Its values replace the 0/1 occurrences, e.g. ``file,au12,au4`` /
-``bs001_LFAU_12_0,3,0``.
+without ``.png``, e.g. ``bs001_LFAU_12_0``) and any ``auN`` columns (0-5; empty means not
+scored), e.g. ``file,au12,au4`` / ``bs001_LFAU_12_0,3,0``. An AU scored anywhere in the file
+becomes an intensity column: scored values replace the occurrences, captures where the AU is
+absent stay 0, and captures where it is present but not scored become unknown (NaN) rather than
+a misleading intensity of 1.
 
 ``.lm2`` (Bosphorus' 2D landmark text file)::
 
@@ -179,7 +181,8 @@ def build_manifest(
     if unknown:
         raise DataError(f"intensity file {intensity_csv}: {len(unknown)} files not under {data_dir}, e.g. {unknown[0]}")
     numbers = set(BASE_AUS) | {n for _, name in named for n in action_units(name) or ()}
-    numbers |= {int(AU_COLUMN.match(au).group(1)) for values in intensities.values() for au in values}
+    intensity_aus = {au for values in intensities.values() for au in values}
+    numbers |= {int(AU_COLUMN.match(au).group(1)) for au in intensity_aus}
     au_numbers = sorted(numbers)
     rows, no_landmarks = [], []
     for path, name in named:
@@ -188,7 +191,11 @@ def build_manifest(
         if points is None:
             no_landmarks.append(path)
             continue
-        aus = occurrence_labels(name, au_numbers) | intensities.get(path.stem, {})
+        aus = occurrence_labels(name, au_numbers)
+        # An AU the intensity file scores is an intensity column: "present" without a score is an
+        # unknown intensity (NaN), while "absent" is intensity 0 on either scale.
+        aus |= {au: math.nan for au in intensity_aus if aus[au] == 1.0}
+        aus |= intensities.get(path.stem, {})
         meta = {"kind": name.kind, "code": name.code, "source": "bosphorus"}
         rows.append(ManifestRow(str(path.resolve()), name.subject, "train", aus, points, meta))
     if unnamed or no_landmarks:
