@@ -6,7 +6,8 @@ stalled camera), estimate, smooth per face track, build one record, hand it to e
 Every processed frame yields a record, including ``"faces": []`` when nobody is there: a consumer
 must be able to tell "no face" from "daemon dead". Frames are never written anywhere unless
 ``debug.save_frames_dir`` says so. SIGTERM/SIGINT end the loop; sinks are flushed and closed and
-the exit code is 0. Start-up problems (bad config, bundle, camera) are one line and exit 2.
+the exit code is 0. Start-up problems (bad config, bundle, camera) are one line and exit 2; a
+camera that cannot be reopened ``reopen_max_attempts`` times in a row exits 3 (systemd restarts us).
 
 Record::
 
@@ -42,7 +43,7 @@ from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
 from auedge.edge.smoothing import FaceSmoother, SmoothedFace
 from auedge.edge.sources import FrameSource, SourceError, make_source
 from auedge.edge.sources.base import Frame
-from auedge.edge.watchdog import Backoff, SourceSupervisor, SystemdNotifier
+from auedge.edge.watchdog import Backoff, SourceGaveUp, SourceSupervisor, SystemdNotifier
 
 log = logging.getLogger("auedge.edge.daemon")
 
@@ -142,7 +143,8 @@ class Daemon:
         self.smoother = FaceSmoother(config.smoothing)
         self.supervisor = SourceSupervisor(
             source_factory, metrics, stop, stall_timeout_s=config.stall_timeout_s,
-            backoff=Backoff(config.reopen_backoff_s, config.reopen_backoff_max_s), heartbeat=self.notifier.ping)
+            backoff=Backoff(config.reopen_backoff_s, config.reopen_backoff_max_s), heartbeat=self.notifier.ping,
+            max_attempts=config.reopen_max_attempts)
         self._warn = RateLimitedLog(log)
         self.processed = 0
 
@@ -269,6 +271,9 @@ def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], Frame
         daemon = Daemon(config, estimator, sinks, metrics, source_factory, stop, SystemdNotifier())
         try:
             code = daemon.run()
+        except SourceGaveUp as exc:
+            log.error("%s", exc)
+            return 3
         except SourceError as exc:
             return _error(str(exc))
         finally:

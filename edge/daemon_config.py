@@ -55,6 +55,7 @@ class DaemonConfig:
     stall_timeout_s: float = 10.0  # no frame for this long -> reopen the source
     reopen_backoff_s: float = 1.0
     reopen_backoff_max_s: float = 60.0
+    reopen_max_attempts: int = 10  # consecutive failed reopens before exiting (systemd restarts); 0 = never
     log_level: str = "INFO"
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     jsonl: JsonlSinkOptions = field(default_factory=JsonlSinkOptions)
@@ -75,6 +76,8 @@ class DaemonConfig:
             raise ConfigError(f"target_fps must be >= 0 (got {self.target_fps}); 0 means uncapped")
         if self.stall_timeout_s <= 0 or self.reopen_backoff_s <= 0 or self.reopen_backoff_max_s < self.reopen_backoff_s:
             raise ConfigError("stall_timeout_s and reopen_backoff_s must be > 0 and reopen_backoff_max_s >= reopen_backoff_s")
+        if self.reopen_max_attempts < 0:
+            raise ConfigError(f"reopen_max_attempts must be >= 0 (got {self.reopen_max_attempts}); 0 means never give up")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)} (got {self.log_level!r})")
         for section in SECTIONS:

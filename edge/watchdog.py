@@ -35,6 +35,13 @@ log = logging.getLogger("auedge.edge.watchdog")
 END = object()  # the source ended (finite stream)
 
 
+class SourceGaveUp(SourceError):
+    """Reopening failed ``max_attempts`` times in a row: exit and let systemd restart the process.
+
+    A camera held by a hung, abandoned handle is often only freed when the process exits.
+    """
+
+
 @dataclass
 class Backoff:
     """Exponential back-off: ``initial_s``, doubled each failure, capped at ``max_s``; reset on success."""
@@ -111,8 +118,9 @@ class SourceSupervisor:
 
     def __init__(self, factory: Callable[[], FrameSource], metrics: DaemonMetrics, stop: threading.Event,
                  stall_timeout_s: float = 10.0, backoff: Backoff | None = None, queue_size: int = 2,
-                 heartbeat: Callable[[], None] | None = None) -> None:
+                 heartbeat: Callable[[], None] | None = None, max_attempts: int = 0) -> None:
         self.factory = factory
+        self.max_attempts = max_attempts  # consecutive failed reopens before giving up (0 = never)
         self.heartbeat = heartbeat or (lambda: None)
         self.metrics = metrics
         self.stop = stop
@@ -149,10 +157,17 @@ class SourceSupervisor:
                 break
 
     def _reopen(self, why: str) -> bool:
-        """Close and reopen until it works or stop is set; True when a new reader runs."""
+        """Close and reopen until it works or stop is set; True when a new reader runs.
+
+        Raises :class:`SourceGaveUp` after ``max_attempts`` consecutive failures.
+        """
         log.warning("source: %s; reopening", why)
         self._retire_current()
+        failures = 0
         while not self.stop.is_set():
+            if self.max_attempts and failures >= self.max_attempts:
+                raise SourceGaveUp(f"source {why}; {failures} reopen attempts failed: exiting so that the "
+                                   "service manager restarts the process (check the camera and the journal)")
             delay = self.backoff.next_delay()
             if self._sleep(delay):
                 return False
@@ -161,6 +176,7 @@ class SourceSupervisor:
                 source = self.factory()
                 source.open()
             except Exception as exc:  # noqa: BLE001 - keep trying with longer waits
+                failures += 1
                 log.warning("source: reopen failed (%s); next try in %.3g s", exc,
                             min(self.backoff.max_s, delay * self.backoff.factor))
                 continue

@@ -33,8 +33,9 @@ class DiskQueue:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise RuntimeError(f"MQTT queue {self.path} is unreadable ({exc}): move it aside and restart "
-                               "(its undelivered records are lost)") from None
+            raise RuntimeError(f"cannot open the MQTT queue {self.path} ({exc}): check that mqtt.state_dir is "
+                               "writable; if the file is corrupt, move it aside (its undelivered records are lost)"
+                               ) from None
         self._count, self._bytes = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM queue").fetchone()
 

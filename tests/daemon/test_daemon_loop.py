@@ -51,7 +51,7 @@ class BrokenSink(Sink):
         raise OSError("disk full")
 
 
-def run_loop(cfg, estimator, factories, extra_sinks=(), metrics=None):
+def run_loop(cfg, estimator, factories, extra_sinks=(), metrics=None, stop=None):
     """Run the Daemon with sources made by ``factories`` in turn (a callable or exception each)."""
     metrics = metrics or DaemonMetrics()
     calls = iter(factories)
@@ -66,7 +66,7 @@ def run_loop(cfg, estimator, factories, extra_sinks=(), metrics=None):
 
     sinks = build_sinks(cfg, metrics)
     sinks.sinks.extend(extra_sinks)
-    daemon = Daemon(cfg, estimator, sinks, metrics, factory, threading.Event())
+    daemon = Daemon(cfg, estimator, sinks, metrics, factory, stop or threading.Event())
     try:
         code = daemon.run()
     finally:
@@ -210,16 +210,51 @@ def test_sinkset_close_survives_a_failing_close():
     assert closed == [True] and metrics.get("sink_errors_total") == 1
 
 
-def test_stop_event_ends_an_endless_source(tmp_path, fake_estimator, scripted_source, solid_image):
+def test_stop_event_ends_an_endless_source_and_fps_is_capped(tmp_path, fake_estimator, scripted_source,
+                                                             solid_image):
+    import time
+
     cfg = config(tmp_path, target_fps=50.0)
     stop = threading.Event()
-    metrics = DaemonMetrics()
+    emitted = []
+
+    class StopAfterTen(Sink):
+        name = "stopper"
+
+        def emit(self, record):
+            emitted.append(time.monotonic())
+            if len(emitted) == 10:
+                stop.set()  # what the SIGTERM handler does
+
     source = scripted_source([solid_image(30)] * 100000)
-    threading.Timer(0.5, stop.set).start()
-    assert run(cfg, estimator=fake_estimator, source_factory=lambda: source, stop=stop, metrics=metrics) == 0
-    frames = metrics.get("frames_total")
-    assert 0 < frames < 100  # capped near 50 fps, stopped after ~0.5 s
-    assert len(records(cfg)) == frames
+    code, metrics, _ = run_loop(cfg, fake_estimator, [source], extra_sinks=[StopAfterTen()], stop=stop)
+    assert code == 0 and len(emitted) == 10 == metrics.get("frames_total") == len(records(cfg))
+    assert emitted[-1] - emitted[0] >= 0.9 * 9 / 50  # the loop slept to stay at or below 50 fps
+    assert source.closed.is_set()
+
+
+def test_max_frames_stops_the_run(tmp_path, fake_estimator, scripted_source, solid_image):
+    cfg = config(tmp_path)
+    cfg.debug.max_frames = 7
+    code, metrics, _ = run_loop(cfg, fake_estimator, [scripted_source([solid_image(30)] * 50, live=False)])
+    assert code == 0 and metrics.get("frames_total") == 7 and len(records(cfg)) == 7
+
+
+def test_gives_up_after_max_reopen_attempts(tmp_path, fake_estimator, scripted_source, solid_image):
+    cfg = config(tmp_path, reopen_max_attempts=3)
+    gone = SourceError("camera:0: no camera at index 0")
+    factories = iter([scripted_source([solid_image(10)] * 2 + ["error"], live=False), gone, gone, gone, gone])
+
+    def factory():
+        item = next(factories)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    metrics = DaemonMetrics()
+    assert run(cfg, estimator=fake_estimator, source_factory=factory, metrics=metrics) == 3
+    assert metrics.get("camera_reopens_total") == 3
+    assert [r["frame"] for r in records(cfg)] == [0, 1]  # records made before were flushed
 
 
 def test_source_missing_at_start_is_one_error_line(tmp_path, fake_estimator, capsys):
