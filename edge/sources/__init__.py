@@ -3,7 +3,7 @@
 Forms (see :data:`URI_FORMS`)::
 
     picamera2[:N][?size=640x480&lores=1]    Raspberry Pi camera via libcamera (python3-picamera2)
-    camera:N[?size=640x480]                 OpenCV VideoCapture device index (USB webcam)
+    camera:N[?size=640x480&fps=30]          OpenCV VideoCapture device index (USB webcam)
     video:path.mp4[?loop=1&fps=10]          a video file, optionally looped / paced
     images:dir/[?loop=1&fps=5]              the image files of a folder, sorted by name
 
@@ -18,7 +18,7 @@ from auedge.edge.sources.base import Frame, FrameSource, Pacer, SourceError
 
 URI_FORMS = (
     "picamera2[:N][?size=WxH&lores=1]",
-    "camera:N[?size=WxH]",
+    "camera:N[?size=WxH&fps=F]",
     "video:PATH[?loop=1&fps=F]",
     "images:DIR[?loop=1&fps=F]",
 )
