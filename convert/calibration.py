@@ -118,46 +118,30 @@ def load_crop_file(path: str | Path, size: int, outputs: int) -> CropData:
 
 
 def _split_arrays(cropset: Any, split: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Accept the data layer's CropSet in the shapes it may take: a per-split object, a mapping,
-    or flat arrays with a split column. Kept tolerant because that layer is young."""
-    part = None
-    if hasattr(cropset, "split") and callable(cropset.split):
-        part = cropset.split(split)
-    elif isinstance(cropset, dict) and split in cropset:
-        part = cropset[split]
-    elif hasattr(cropset, split) and not callable(getattr(cropset, split)):
-        part = getattr(cropset, split)
-    if part is None:
-        splits = getattr(cropset, "splits", None)
-        if splits is None:
-            raise ExportError(f"the run's data has no split {split!r}; pass --calib-data/--val-data instead")
-        mask = np.asarray(splits) == split
-        images = getattr(cropset, "crops", None)
-        images = getattr(cropset, "images", None) if images is None else images
-        labels = getattr(cropset, "labels", None)
-        return np.asarray(images)[mask], None if labels is None else np.asarray(labels)[mask]
-    if isinstance(part, tuple):
-        return part[0], part[1] if len(part) > 1 else None
-    if isinstance(part, dict):
-        images = next((part[k] for k in ("crops", "images", "x") if k in part), None)
-        return images, next((part[k] for k in ("labels", "y") if k in part), None)
-    images = getattr(part, "crops", None)
-    images = getattr(part, "images", None) if images is None else images
-    return images, getattr(part, "labels", None)
+    """Rows of one split of the data layer's CropSet (images, labels with NaN where unknown)."""
+    mask = np.asarray(cropset.split) == split
+    if not mask.any():
+        present = sorted({str(s) for s in np.asarray(cropset.split)})
+        raise ExportError(f"the run's data has no {split!r} rows (it has {present}); pass --calib-data/--val-data")
+    return np.asarray(cropset.images)[mask], np.asarray(cropset.labels)[mask]
 
 
-def load_run_split(run: Any, split: str, size: int, outputs: int) -> CropData:
-    """One split (train/val/test) of the run's own data, via ``load_run_crops``."""
+def load_run_cropset(run: Any) -> Any:
+    """The run's whole CropSet (loaded once, then split), via ``load_run_crops``."""
     from auedge.train.runs import load_run_crops
 
     try:
-        cropset = load_run_crops(run)
+        return load_run_crops(run)
     except ImportError as exc:
         raise ExportError(
             f"cannot load the run's data ({exc}); pass --calib-data and --val-data (folder of crops or .npz)"
         ) from exc
-    except ValueError as exc:
-        raise ExportError(f"cannot load the run's data: {str(exc).splitlines()[0]}") from exc
+    except (ValueError, OSError) as exc:
+        raise ExportError(f"cannot load the run's data: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def run_split(cropset: Any, run: Any, split: str, size: int, outputs: int) -> CropData:
+    """One split (train/val/test) of the run's own data."""
     images, labels = _split_arrays(cropset, split)
     where = f"run {run.root.name} split {split!r}"
     crops = _check_crops(np.asarray(images), size, where)

@@ -146,15 +146,19 @@ def check_model_shape(model: Any, size: int, outputs: int, path: Path) -> None:
 
 
 def thresholds_for(metrics: dict[str, Any], aus: list[str]) -> list[float]:
-    """The run's decision threshold per AU (a number, a list, or a dict by AU), default 0.5."""
-    value = metrics.get("threshold")
+    """The run's decision threshold per AU, chosen on validation by the trainer: metrics.json
+    ``thresholds`` ({AU: t}) or ``threshold`` (a number, list or dict); 0.5 when there is none."""
+    value = metrics.get("thresholds")
+    if not isinstance(value, dict):
+        value = metrics.get("threshold")
     if value is None:
         return [0.5] * len(aus)
     if isinstance(value, dict):
-        return [float(value.get(a, value.get(a.lower(), value.get(a.upper(), 0.5))) or 0.5) for a in aus]
+        picked = [value.get(a, value.get(a.lower(), value.get(a.upper()))) for a in aus]
+        return [0.5 if v is None else float(v) for v in picked]
     if isinstance(value, (list, tuple)):
         if len(value) != len(aus):
-            raise ExportError(f"metrics.json threshold has {len(value)} values for {len(aus)} AU(s)")
+            raise ExportError(f"metrics.json threshold has {len(value)} values for {len(aus)} AU(s); train the run again")
         return [float(v) for v in value]
     return [float(value)] * len(aus)
 
@@ -167,26 +171,30 @@ def _metric_summary(block: Any) -> dict[str, Any] | None:
 
 def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_calib: bool, log: Log):
     """(calibration, validation) CropData; calibration is None when no int8 variant is asked for."""
-    from auedge.convert.calibration import load_crop_file, load_run_split, require_nonempty
+    from auedge.convert.calibration import load_crop_file, load_run_cropset, require_nonempty, run_split
+
+    loaded: list[Any] = []
+
+    def split(name: str):
+        if not loaded:
+            loaded.append(load_run_cropset(run))
+        return run_split(loaded[0], run, name, size, outputs)
 
     calib = None
     if need_calib:
-        if options.calib_data:
-            calib = load_crop_file(options.calib_data, size, outputs)
-        else:
-            calib = load_run_split(run, options.calib_split, size, outputs)
+        calib = load_crop_file(options.calib_data, size, outputs) if options.calib_data else split(options.calib_split)
         calib = require_nonempty(calib, "calibration", "--calib-data").take(options.calib_size, options.seed)
         log(f"calibration: {len(calib)} crops from {calib.source}")
     if options.val_data:
         val = load_crop_file(options.val_data, size, outputs)
     elif options.calib_data:
         try:
-            val = load_run_split(run, options.val_split, size, outputs)
+            val = split(options.val_split)
         except ExportError as exc:
             log(f"note: {exc}; validating on --calib-data instead (overlaps calibration)")
             val = load_crop_file(options.calib_data, size, outputs)
     else:
-        val = load_run_split(run, options.val_split, size, outputs)
+        val = split(options.val_split)
     val = require_nonempty(val, "validation", "--val-data").take(options.val_size, options.seed + 1)
     log(f"validation: {len(val)} crops from {val.source}" + (" with labels" if val.labels is not None else ""))
     return calib, val

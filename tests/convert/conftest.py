@@ -78,6 +78,11 @@ def trained_model():
 
 
 @pytest.fixture(scope="session")
+def make_crops():
+    return patterned_crops
+
+
+@pytest.fixture(scope="session")
 def crop_files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("crops")
     paths = {}

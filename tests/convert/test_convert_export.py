@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -237,3 +238,25 @@ def test_script_without_runs_says_how_to_make_one(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: no trained run under runs")
     assert "python train/train.py" in proc.stderr
     assert not (tmp_path / "bundles").exists()
+
+
+def test_default_data_comes_from_the_runs_own_splits(run_dir, tmp_path, capsys, monkeypatch):
+    from auedge.train import runs
+    from conftest import patterned_crops
+
+    crops, labels = patterned_crops(60, seed=5)
+    split = np.array(["train"] * 30 + ["val"] * 20 + ["test"] * 10)
+    calls = []
+
+    def fake_load_run_crops(run, **overrides):
+        calls.append(run.root.name)
+        return SimpleNamespace(images=crops, labels=labels, split=split)
+
+    monkeypatch.setattr(runs, "load_run_crops", fake_load_run_crops)
+    out = tmp_path / "b"
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--formats", "tflite-int8", "--val-split", "test"])
+    assert code == 0, err
+    assert calls == ["tiny_au12"]  # loaded once, then split
+    export = load_bundle(out).manifest["export"]
+    assert export["calib_size"] == 30 and "split 'train'" in export["calib_source"]
+    assert export["val_size"] == 10 and "split 'test'" in export["val_source"]

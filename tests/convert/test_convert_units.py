@@ -1,0 +1,103 @@
+"""Unit tests of the exporter's pieces that need no conversion: figures, judging, data loading,
+format parsing, thresholds, and the staging folder's clean-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from auedge.convert.bundle_writer import BundleStage
+from auedge.convert.calibration import CropData, load_crop_file, require_nonempty
+from auedge.convert.errors import ExportError
+from auedge.convert.export import thresholds_for
+from auedge.convert.validation import TaskView, figures_for, judge
+from auedge.convert.variants import VARIANTS, Tolerances, default_model_name, parse_formats
+from PIL import Image
+
+OCC = TaskView(kind="occurrence", aus=("AU12", "AU4"), thresholds=(0.5, 0.3), value_range=(0.0, 5.0))
+INT = TaskView(kind="intensity", aus=("AU12",), thresholds=(0.5,), value_range=(0.0, 5.0))
+
+
+def test_occurrence_figures_use_each_aus_threshold_and_worst_au():
+    ref = np.array([[0.9, 0.2], [0.1, 0.4], [0.6, 0.35], [0.4, 0.1]], dtype=np.float32)
+    pred = ref.copy()
+    pred[2, 1] = 0.25  # crosses AU4's 0.3 threshold only
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], dtype=np.float32)
+    fig = figures_for(pred, ref, labels, OCC)
+    assert fig["per_au"]["AU12"]["agreement"] == 1.0
+    assert fig["per_au"]["AU4"]["agreement"] == 0.75
+    assert fig["agreement"] == 0.75  # the floor must hold for every AU
+    assert fig["max_abs_diff"] == pytest.approx(0.1, abs=1e-6)
+    assert fig["per_au"]["AU12"]["f1"] == 1.0
+    verdict = judge(VARIANTS["tflite-int8"], fig, OCC, Tolerances(int8_floor=0.98))
+    assert not verdict.passed and "int8: agreement 0.7500 is below the floor 0.98" == verdict.failure
+
+
+def test_intensity_figures_give_icc_vs_float_and_labels():
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(0, 5, size=(200, 1)).astype(np.float32)
+    ref = labels + rng.normal(0, 0.5, size=labels.shape).astype(np.float32)
+    close = ref + rng.normal(0, 0.01, size=ref.shape).astype(np.float32)
+    fig = figures_for(close, ref, labels, INT)
+    assert fig["icc_vs_float"] > 0.99 and 0.8 < fig["icc_vs_labels"] < 0.99
+    assert judge(VARIANTS["tflite-int8"], fig, INT, Tolerances()).passed
+    shuffled = rng.permutation(ref)
+    bad = figures_for(shuffled, ref, labels, INT)
+    assert bad["icc_vs_float"] < 0.5
+    verdict = judge(VARIANTS["onnx-int8"], bad, INT, Tolerances())
+    assert not verdict.passed and verdict.failure.startswith("onnx-int8: icc vs float")
+
+
+def test_exact_variants_are_judged_by_max_abs_diff():
+    ref = np.zeros((4, 1), np.float32)
+    fig = figures_for(ref + 5e-3, ref, None, INT)
+    assert judge(VARIANTS["tflite-fp16"], dict(fig), INT, Tolerances()).passed
+    verdict = judge(VARIANTS["onnx-fp32"], dict(fig), INT, Tolerances())
+    assert not verdict.passed and "onnx-fp32: max abs diff 0.005 exceeds 0.0001" == verdict.failure
+
+
+def test_crop_files_folder_and_npz(tmp_path):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 40, 3), 50 * i, np.uint8)).save(folder / f"{i}.png")
+    data = load_crop_file(folder, size=32, outputs=1)
+    assert data.crops.shape == (3, 32, 32, 3) and data.crops.dtype == np.uint8 and data.labels is None
+
+    npz = tmp_path / "c.npz"
+    np.savez(npz, images=np.zeros((5, 32, 32, 3), np.uint8), y=np.arange(5, dtype=np.float32))
+    data = load_crop_file(npz, size=32, outputs=1)
+    assert data.labels.shape == (5, 1) and len(data.take(3)) == 3
+    with pytest.raises(ExportError, match="32x32 but the model takes 48x48"):
+        load_crop_file(npz, size=48, outputs=1)
+    with pytest.raises(ExportError, match="expected \\[5, 2\\]"):
+        load_crop_file(npz, size=32, outputs=2)
+    with pytest.raises(ExportError, match="not found"):
+        load_crop_file(tmp_path / "missing.npz", size=32, outputs=1)
+    empty = CropData(np.zeros((0, 32, 32, 3), np.uint8), None, "x.npz")
+    with pytest.raises(ExportError, match="calibration set from x.npz is empty"):
+        require_nonempty(empty, "calibration", "--calib-data")
+
+
+def test_formats_and_default_model():
+    assert [v.name for v in parse_formats("all")] == ["fp32", "fp16", "dynamic", "int8", "onnx-fp32", "onnx-int8"]
+    assert [v.name for v in parse_formats("onnx-int8, tflite-fp32")] == ["fp32", "onnx-int8"]
+    with pytest.raises(ExportError, match="unknown format 'tflite-int4'"):
+        parse_formats("tflite-int4")
+    assert default_model_name(["fp32", "int8"]) == "int8"
+    assert default_model_name(["onnx-fp32", "fp16"]) == "fp16"
+
+
+def test_thresholds_from_metrics():
+    assert thresholds_for({}, ["AU12"]) == [0.5]
+    assert thresholds_for({"threshold": 0.42}, ["AU12", "AU4"]) == [0.42, 0.42]
+    assert thresholds_for({"threshold": 0.4, "thresholds": {"AU12": 0.3, "AU4": 0.6}}, ["AU12", "AU4"]) == [0.3, 0.6]
+    with pytest.raises(ExportError, match="2 values for 1 AU"):
+        thresholds_for({"threshold": [0.1, 0.2]}, ["AU12"])
+
+
+def test_stage_removes_itself_and_created_parents_on_error(tmp_path):
+    dest = tmp_path / "a" / "b" / "bundle"
+    with pytest.raises(RuntimeError), BundleStage(dest) as stage:
+        stage.write_text("model.tflite", "half")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
