@@ -133,7 +133,9 @@ class MqttSink(Sink):
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        if self.connected.is_set():
+        if self._stop.is_set():
+            log.info("mqtt: disconnected from %s:%d", self.options.host, self.options.port)
+        elif self.connected.is_set():
             log.warning("mqtt: disconnected from %s:%d (%s); %d records kept on disk until it is back",
                         self.options.host, self.options.port, reason_code, len(self.queue))
         self.connected.clear()

@@ -2,7 +2,7 @@
 
 Forms (see :data:`URI_FORMS`)::
 
-    picamera2[:N][?size=640x480&lores=1]    Raspberry Pi camera via libcamera (python3-picamera2)
+    picamera2[:N][?size=640x480&fps=10]     Raspberry Pi camera via libcamera (python3-picamera2)
     camera:N[?size=640x480&fps=30]          OpenCV VideoCapture device index (USB webcam)
     video:path.mp4[?loop=1&fps=10]          a video file, optionally looped / paced
     images:dir/[?loop=1&fps=5]              the image files of a folder, sorted by name
@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from auedge.edge.sources.base import Frame, FrameSource, Pacer, SourceError
 
 URI_FORMS = (
-    "picamera2[:N][?size=WxH&lores=1]",
+    "picamera2[:N][?size=WxH&lores=1&fps=F]",
     "camera:N[?size=WxH&fps=F]",
     "video:PATH[?loop=1&fps=F]",
     "images:DIR[?loop=1&fps=F]",
@@ -60,7 +60,7 @@ def parse_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
         raise _bad_uri(uri, "camera: needs a device index such as camera:0")
     if scheme == "picamera2" and target and not target.isdigit():
         raise _bad_uri(uri, "picamera2: takes an optional camera number such as picamera2:0")
-    known = {"picamera2": {"size", "lores", "main_size"}, "camera": {"size", "fps"},
+    known = {"picamera2": {"size", "lores", "main_size", "fps"}, "camera": {"size", "fps"},
              "video": {"loop", "fps"}, "images": {"loop", "fps"}}[scheme]
     unknown = sorted(set(options) - known)
     if unknown:
@@ -129,6 +129,7 @@ def _build(uri: str) -> FrameSource:
         size=parse_size(options.get("size"), uri, (640, 480)),
         lores=_flag(options, "lores", uri),
         main_size=parse_size(options.get("main_size"), uri, (1280, 960)),
+        fps=_number(options, "fps", uri),
     )
 
 

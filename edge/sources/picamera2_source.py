@@ -56,12 +56,14 @@ class Picamera2Source(FrameSource):
         size: tuple[int, int] = (640, 480),
         lores: bool = False,
         main_size: tuple[int, int] = (1280, 960),
+        fps: float = 0.0,
     ) -> None:
         super().__init__()
         self.camera_num = camera_num
         self.size = size
         self.lores = lores
         self.main_size = main_size
+        self.fps = fps  # sensor frame rate; 0 = the camera's default (frames beyond the cap are dropped)
         self._camera = None
 
     def open(self) -> None:
@@ -73,15 +75,18 @@ class Picamera2Source(FrameSource):
                 f"picamera2:{self.camera_num}: no camera {self.camera_num} ({exc}): check the ribbon cable "
                 "and that `rpicam-hello --list-cameras` lists it"
             ) from None
+        controls = {"FrameRate": float(self.fps)} if self.fps else {}
         try:
             if self.lores:
                 config = camera.create_video_configuration(
                     main={"size": self.main_size, "format": "RGB888"},
                     lores={"size": self.size, "format": "YUV420"},
                     buffer_count=4,
+                    controls=controls,
                 )
             else:
-                config = camera.create_video_configuration(main={"size": self.size, "format": "RGB888"}, buffer_count=4)
+                config = camera.create_video_configuration(
+                    main={"size": self.size, "format": "RGB888"}, buffer_count=4, controls=controls)
             camera.configure(config)
             camera.start()
         except Exception as exc:  # noqa: BLE001 - any camera failure means "reopen"

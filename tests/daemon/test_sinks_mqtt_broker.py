@@ -195,3 +195,24 @@ def test_full_queue_drops_oldest_and_counts(tmp_path, port_factory):
         assert [json.loads(p)["frame"] for _, p in sink.queue.peek()] == list(range(15, 25))
     finally:
         sink.close()
+
+
+def test_a_record_leaves_the_queue_only_after_puback(broker, tmp_path):
+    import signal
+
+    metrics = DaemonMetrics()
+    sink = MqttSink(options(broker.port, tmp_path / "state", keepalive_s=60), device="testdev", metrics=metrics)
+    try:
+        assert sink.connected.wait(10)
+        broker.proc.send_signal(signal.SIGSTOP)  # connection stays open, but no PUBACK comes back
+        try:
+            for i in range(30):
+                sink.emit({"device": "testdev", "frame": i, "faces": []})
+            time.sleep(1.0)  # the sender has handed records to paho by now; none may be removed
+            assert len(sink.queue) == 30 and metrics.get("mqtt_published_total") == 0
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        assert sink.flush(15) and len(sink.queue) == 0
+        assert metrics.get("mqtt_published_total") == 30
+    finally:
+        sink.close()

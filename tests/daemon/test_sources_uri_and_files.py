@@ -174,8 +174,10 @@ def test_picamera2_with_a_fake_module(monkeypatch):
     assert configs[-1]["main"] == {"size": (64, 48), "format": "RGB888"}
     assert frame.image.shape == (48, 64, 3)
     assert frame.image[0, 0].tolist() == [0, 0, 200]  # blue ends up in the RGB blue channel
-    with open_source("picamera2?lores=1&size=64x48") as source:
+    assert configs[-1]["controls"] == {}
+    with open_source("picamera2?lores=1&size=64x48&fps=10") as source:
         frame = source.read()
     assert configs[-1]["lores"] == {"size": (64, 48), "format": "YUV420"}
+    assert configs[-1]["controls"] == {"FrameRate": 10.0}
     assert frame.image.shape == (48, 64, 3)
     assert abs(int(frame.image.mean()) - 128) <= 3
