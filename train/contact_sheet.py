@@ -27,7 +27,7 @@ import numpy as np
 
 try:
     from auedge.edge.align import CropParams, align_face, transform_points
-    from auedge.train.data.synthetic import generate
+    from auedge.train.data.synthetic import IMAGES_PER_SUBJECT, generate
     from auedge.train.occluders import OCCLUDER_KINDS, apply_occluder
 except ImportError as exc:  # pragma: no cover - only without the package installed
     sys.exit(f"contact_sheet: cannot import auedge ({exc}); install the project first: pip install -e .")
@@ -85,13 +85,19 @@ def occluder_sheet(faces: list[tuple[np.ndarray, np.ndarray]], seed: int, size: 
 
 
 def synthetic_grid(n: int, seed: int, columns: int = 8) -> np.ndarray:
-    """Generated faces with their AU12 / AU4 intensities written under each."""
-    faces = generate(n, seed)
+    """Generated faces with their AU12 / AU4 intensities written under each.
+
+    Each row follows a few identities through several of their images, so the sheet shows both
+    the variety between people and the AU changes within one person.
+    """
+    per_identity = min(4, IMAGES_PER_SUBJECT)
+    picks = [(k // per_identity) * IMAGES_PER_SUBJECT + k % per_identity for k in range(n)]
+    faces = generate(picks[-1] + 1, seed)
     size = faces.images.shape[1]
     rows = (n + columns - 1) // columns
     sheet = np.full((rows * (size + TEXT_HEIGHT), columns * size, 3), 24, np.uint8)
-    for k in range(n):
-        y, x = (k // columns) * (size + TEXT_HEIGHT), (k % columns) * size
+    for cell, k in enumerate(picks):
+        y, x = (cell // columns) * (size + TEXT_HEIGHT), (cell % columns) * size
         sheet[y : y + size, x : x + size] = faces.images[k]
         put_text(sheet, f"AU12 {faces.au12[k]:.1f}  AU4 {faces.au4[k]:.1f}", x + 6, y + size + 13, 0.42)
     return sheet

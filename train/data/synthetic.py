@@ -141,12 +141,13 @@ class _Canvas:
         c, s = np.cos(angle), np.sin(angle)
         self.rot = np.array([[c, -s], [s, c]], dtype=np.float64)
         self.yaw = yaw
+        # Yaw squeezes the face horizontally and slides features sideways in proportion to depth.
+        self._matrix_t = (unit * self.rot @ np.diag([1.0 - 0.25 * abs(yaw), 1.0])).T
+        self._depth_shift = unit * 0.5 * yaw * self.rot[:, 0]
 
     def px(self, pts: np.ndarray, depth: float = 0.0) -> np.ndarray:
         """Face units -> pixels; ``depth`` (0 flat, 1 nose tip) sets how far yaw shifts the point."""
-        p = np.asarray(pts, dtype=np.float64).reshape(-1, 2).copy()
-        p[:, 0] = p[:, 0] * (1.0 - 0.25 * abs(self.yaw)) + 0.5 * self.yaw * depth
-        return self.centre + self.unit * p @ self.rot.T
+        return np.reshape(pts, (-1, 2)) @ self._matrix_t + (self.centre + depth * self._depth_shift)
 
     def face_coords(self, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Face-unit coordinates (x, y) of every ``step``-th pixel, for smooth shading maps."""
@@ -157,9 +158,9 @@ class _Canvas:
 
     def _box(self, fixed: np.ndarray, pad: float) -> tuple[int, int, int, int] | None:
         """Pixel bounding box (x0, y0, x1, y1) of 1/16-px points plus ``pad``, clipped to the image."""
-        lo, hi = fixed.min(axis=0).tolist(), fixed.max(axis=0).tolist()
-        x0, y0 = max(int(lo[0] / 16 - pad), 0), max(int(lo[1] / 16 - pad), 0)
-        x1, y1 = min(int(hi[0] / 16 + pad) + 2, self.size), min(int(hi[1] / 16 + pad) + 2, self.size)
+        bx, by, bw, bh = cv2.boundingRect(fixed)
+        x0, y0 = max(int(bx / 16 - pad), 0), max(int(by / 16 - pad), 0)
+        x1, y1 = min(int((bx + bw) / 16 + pad) + 2, self.size), min(int((by + bh) / 16 + pad) + 2, self.size)
         return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
 
     def _blend(self, box, mask: np.ndarray, colour, alpha: float, blur: float) -> None:
@@ -187,15 +188,16 @@ class _Canvas:
         cv2.fillPoly(mask, [f - origin for f in fixed], 255, cv2.LINE_AA, shift=4)
         self._blend(box, mask, np.asarray(colour, np.float32), alpha, blur)
 
-    def stroke(self, pts: np.ndarray, colour, width: float, alpha: float = 1.0, blur: float = 0.0) -> None:
-        """Draw a pixel-space polyline ``width`` pixels wide."""
+    def stroke(self, lines: list[np.ndarray], colour, width: float, alpha: float = 1.0, blur: float = 0.0) -> None:
+        """Draw pixel-space polylines ``width`` pixels wide (one call for several: fewer, larger ROIs are faster)."""
         thickness = max(1, round(width))
-        fixed = np.rint(pts * 16).astype(np.int32)
-        box = self._box(fixed, 3 * blur + thickness + 2)
+        fixed = [np.rint(p * 16).astype(np.int32) for p in lines]
+        box = self._box(np.concatenate(fixed) if len(fixed) > 1 else fixed[0], 3 * blur + thickness + 2)
         if box is None:
             return
+        origin = np.array(box[:2], np.int32) * 16
         mask = np.zeros((box[3] - box[1], box[2] - box[0]), np.uint8)
-        cv2.polylines(mask, [fixed - np.array(box[:2], np.int32) * 16], False, 255, thickness, cv2.LINE_AA, shift=4)
+        cv2.polylines(mask, [f - origin for f in fixed], False, 255, thickness, cv2.LINE_AA, shift=4)
         self._blend(box, mask, np.asarray(colour, np.float32), alpha, blur)
 
 
@@ -274,7 +276,7 @@ def _draw_hair_front(cv: _Canvas, ident: Identity, texture: np.ndarray, rng: np.
     dip = 0.06 * np.cos(xs / a * np.pi / 2) if ident.hair_style != 2 else 0.04 * np.sin(xs * 9)
     hairline = np.stack([xs, line + dip + 0.25 * (xs / a) ** 4], axis=1)
     hairline[:, 1] = np.minimum(hairline[:, 1], 0.15)
-    cap = _ellipse(0, ident.face_top + 0.1, a + 0.2, 0.4, n=24, a0=0, a1=-np.pi)
+    cap = _ellipse(0, ident.face_top + 0.3, a + 0.12, 0.55, n=24, a0=0, a1=-np.pi)
     cv.fill([cv.px(np.concatenate([hairline, cap]))], texture, blur=0.6)
 
 
@@ -296,9 +298,8 @@ def _draw_skin(cv: _Canvas, ident: Identity, light: np.ndarray, rng: np.random.G
     low = ident.skin * shade[..., None] + np.array([18, -6, -6], np.float32) * blush[..., None]
     skin = cv2.resize(low.astype(np.float32), (cv.size, cv.size), interpolation=cv2.INTER_LINEAR)
     # Ears and neck first, in the same skin, a little darker.
-    for side in (-1, 1):
-        ear = _ellipse(side * (ident.face_half_width - 0.02), 0.2, 0.13, 0.28, n=24)
-        cv.fill([cv.px(ear)], ident.skin * 0.8)
+    ears = [cv.px(_ellipse(k * (ident.face_half_width - 0.02), 0.2, 0.13, 0.28, n=24)) for k in (-1, 1)]
+    cv.fill(ears, ident.skin * 0.8)
     cv.fill([cv.px(_face_outline(ident))], skin)
 
 
@@ -308,7 +309,9 @@ def _draw_neck(cv: _Canvas, ident: Identity) -> None:
     cv.fill([cv.px(neck)], ident.skin * 0.72)
     shoulders = np.concatenate([[[-2.2, 3.5]], _ellipse(0, 2.45, 1.9, 0.5, n=24, a0=np.pi, a1=2 * np.pi), [[2.2, 3.5]]])
     cv.fill([cv.px(shoulders)], ident.clothes)
-    cv.fill([cv.px(_ellipse(0, 2.02, w + 0.02, 0.15, n=20, a0=0, a1=np.pi))], ident.skin * 0.62, blur=1.0)
+    # A round neckline: the neck runs on into the collar opening, shadowed under the chin.
+    cv.fill([cv.px(_ellipse(0, 1.98, w + 0.22, 0.3, n=20, a0=0, a1=np.pi))], ident.skin * 0.72)
+    cv.fill([cv.px(_ellipse(0, ident.chin + 0.05, w + 0.1, 0.22, n=20))], ident.skin * 0.5, alpha=0.6, blur=cv.unit / 12)
 
 
 def _eye(cv: _Canvas, ident: Identity, side: int, au4: float, gaze: np.ndarray) -> np.ndarray:
@@ -337,16 +340,19 @@ def _eye(cv: _Canvas, ident: Identity, side: int, au4: float, gaze: np.ndarray) 
         m = mask.astype(np.float32)[..., None] / 255.0
         cv.image[y0:y1, x0:x1] = before + (cv.image[y0:y1, x0:x1] - before) * m
     lid = max(1.5, cv.unit * 0.035)
-    cv.stroke(cv.px(upper, depth), (25, 18, 16), lid)
-    cv.stroke(cv.px(lower, depth), (90, 60, 50), lid * 0.5, alpha=0.6)
+    cv.stroke([cv.px(upper, depth)], (25, 18, 16), lid)
+    cv.stroke([cv.px(lower, depth)], (90, 60, 50), lid * 0.5, alpha=0.6)
     crease = _curve((cx - w * 0.9, -0.5 * h), (cx, -2.6 * h - 0.02), (cx + w * 0.9, -0.5 * h))
-    cv.stroke(cv.px(crease, depth), (60, 35, 30), lid * 0.6, alpha=0.35, blur=0.5)
+    cv.stroke([cv.px(crease, depth)], (60, 35, 30), lid * 0.6, alpha=0.35, blur=0.5)
     return cv.px(np.array([[cx, 0.0]]), depth)[0]
 
 
 def _brows(cv: _Canvas, ident: Identity, au4: float) -> None:
     q = au4 / MAX_INTENSITY
     colour = ident.hair * 0.8
+    t = _bezier_weights(14)[:, 2]
+    thick = ident.brow_thickness * (1.15 - 0.6 * t) * (1 + 0.15 * q)
+    polys = []
     for side in (-1, 1):
         inner_x = side * (0.2 - 0.08 * q)
         outer_x = side * (0.2 + ident.brow_length)
@@ -355,20 +361,20 @@ def _brows(cv: _Canvas, ident: Identity, au4: float) -> None:
         outer_y = base + 0.03
         peak = np.array([side * (0.2 + 0.65 * ident.brow_length), base - ident.brow_arch * (1 - 0.6 * q)])
         spine = _curve((inner_x, inner_y), peak, (outer_x, outer_y), n=14)
-        t = np.linspace(0, 1, len(spine))
-        thick = ident.brow_thickness * (1.15 - 0.6 * t) * (1 + 0.15 * q)
-        top = spine - np.stack([np.zeros_like(t), thick * 0.55], axis=1)
-        bottom = spine + np.stack([np.zeros_like(t), thick * 0.45], axis=1)
-        cv.fill([cv.px(np.concatenate([top, bottom[::-1]]), 0.45)], colour, alpha=0.9, blur=0.5)
+        top, bottom = spine.copy(), spine.copy()
+        top[:, 1] -= thick * 0.55
+        bottom[:, 1] += thick * 0.45
+        polys.append(cv.px(np.concatenate([top, bottom[::-1]]), 0.45))
+    cv.fill(polys, colour, alpha=0.9, blur=0.5)
     # Glabella: vertical furrows between the brows at higher intensities.
     furrow = np.clip((au4 - 1.5) / 3.0, 0, 1)
     if furrow > 0:
         y0 = -ident.brow_height + 0.03 * q
-        for x in (-0.05, 0.05):
-            line = _curve((x * 1.2, y0 - 0.03), (x * 0.6, y0 + 0.08), (x * 0.8, y0 + 0.2), n=8)
-            cv.stroke(cv.px(line, 0.5), ident.skin * 0.5, max(1.0, cv.unit * 0.018), alpha=0.7 * furrow, blur=0.3)
+        lines = [cv.px(_curve((x * 1.2, y0 - 0.03), (x * 0.6, y0 + 0.08), (x * 0.8, y0 + 0.2), n=8), 0.5)
+                 for x in (-0.05, 0.05)]
+        cv.stroke(lines, ident.skin * 0.5, max(1.0, cv.unit * 0.018), alpha=0.7 * furrow, blur=0.3)
         line = _curve((-0.12, 0.08), (0, 0.06 + 0.02 * q), (0.12, 0.08), n=8)
-        cv.stroke(cv.px(line, 0.6), ident.skin * 0.6, max(1.0, cv.unit * 0.015), alpha=0.4 * furrow, blur=0.5)
+        cv.stroke([cv.px(line, 0.6)], ident.skin * 0.6, max(1.0, cv.unit * 0.015), alpha=0.4 * furrow, blur=0.5)
 
 
 def _nose(cv: _Canvas, ident: Identity) -> np.ndarray:
@@ -376,17 +382,16 @@ def _nose(cv: _Canvas, ident: Identity) -> np.ndarray:
     ny, w = ident.nose_length, ident.nose_width / 2
     shadow = ident.skin * 0.6
     s = cv.unit / 55
-    for side in (-1, 1):
-        bridge = _curve((side * 0.1, 0.0), (side * 0.1, 0.3), (side * (w * 0.6), ny - 0.08), n=10)
-        cv.stroke(cv.px(bridge, 0.7), shadow, 2.5 * s, alpha=0.35, blur=1.6 * s)
-        wing = _curve((side * w * 0.55, ny - 0.14), (side * w * 1.15, ny - 0.02), (side * w * 0.6, ny + 0.04), n=10)
-        cv.stroke(cv.px(wing, 0.75), shadow, 2.0 * s, alpha=0.6, blur=0.8 * s)
+    bridges = [cv.px(_curve((k * 0.1, 0.0), (k * 0.1, 0.3), (k * (w * 0.6), ny - 0.08), n=10), 0.7) for k in (-1, 1)]
+    cv.stroke(bridges, shadow, 2.5 * s, alpha=0.35, blur=1.6 * s)
+    wings = [cv.px(_curve((k * w * 0.55, ny - 0.14), (k * w * 1.15, ny - 0.02), (k * w * 0.6, ny + 0.04), n=10), 0.75)
+             for k in (-1, 1)]
+    cv.stroke(wings, shadow, 2.0 * s, alpha=0.6, blur=0.8 * s)
     cv.fill([cv.px(_ellipse(0, ny + 0.03, w * 0.8, 0.06, n=20), 0.8)], shadow, alpha=0.35, blur=1.5 * s)
     cv.fill([cv.px(_ellipse(0, ny - 0.07, w * 0.45, 0.07, n=20), 1.0)], np.minimum(ident.skin * 1.12, 255), alpha=0.5,
             blur=1.2 * s)
-    for side in (-1, 1):
-        nostril = _ellipse(side * w * 0.38, ny + 0.025, w * 0.22, 0.033, n=16)
-        cv.fill([cv.px(nostril, 0.85)], ident.skin * 0.25, alpha=0.9, blur=0.4 * s)
+    nostrils = [cv.px(_ellipse(k * w * 0.38, ny + 0.025, w * 0.22, 0.033, n=16), 0.85) for k in (-1, 1)]
+    cv.fill(nostrils, ident.skin * 0.25, alpha=0.9, blur=0.4 * s)
     return cv.px(np.array([[0.0, ny - 0.04]]), 1.0)[0]
 
 
@@ -403,13 +408,12 @@ def _mouth(cv: _Canvas, ident: Identity, au12: float) -> np.ndarray:
     # Nasolabial folds deepen from intensity ~1.5 on.
     fold = np.clip((au12 - 1.2) / 3.0, 0, 1)
     if fold > 0:
-        for side in (-1, 1):
-            line = _curve((side * (ident.nose_width / 2 + 0.04), ident.nose_length - 0.06),
-                          (side * (hw + 0.1), my - 0.3 * r - 0.05), (side * (hw + 0.08), corner_y + 0.14), n=12)
-            cv.stroke(cv.px(line, 0.5), ident.skin * 0.55, max(1.5, cv.unit * 0.03), alpha=0.6 * fold, blur=cv.unit / 50)
-        for side in (-1, 1):  # raised cheeks
-            cv.fill([cv.px(_ellipse(side * 0.52, 0.55 - 0.06 * r, 0.2, 0.12, n=16), 0.4)],
-                    np.minimum(ident.skin * 1.1, 255), alpha=0.35 * fold, blur=cv.unit / 25)
+        folds = [cv.px(_curve((k * (ident.nose_width / 2 + 0.04), ident.nose_length - 0.06),
+                              (k * (hw + 0.1), my - 0.3 * r - 0.05), (k * (hw + 0.08), corner_y + 0.14), n=12), 0.5)
+                 for k in (-1, 1)]
+        cv.stroke(folds, ident.skin * 0.55, max(1.5, cv.unit * 0.03), alpha=0.6 * fold, blur=cv.unit / 50)
+        cheeks = [cv.px(_ellipse(k * 0.52, 0.55 - 0.06 * r, 0.2, 0.12, n=16), 0.4) for k in (-1, 1)]  # raised cheeks
+        cv.fill(cheeks, np.minimum(ident.skin * 1.1, 255), alpha=0.35 * fold, blur=cv.unit / 25)
     seam_mid = np.array([0.0, mid_y + 0.02 * r])
     upper_seam = _curve(left, seam_mid - [0, open_h / 2], right, n=20)
     lower_seam = _curve(left, seam_mid + [0, open_h / 2], right, n=20)
@@ -427,7 +431,7 @@ def _mouth(cv: _Canvas, ident: Identity, au12: float) -> np.ndarray:
         cv.fill([cv.px(gap, depth)], (60, 25, 25))
         teeth = np.concatenate([upper_seam, _curve(right, seam_mid + [0, open_h * 0.2], left, n=20)])
         cv.fill([cv.px(teeth, depth)], (225, 220, 205), alpha=0.9)
-    cv.stroke(cv.px(upper_seam, depth), (55, 25, 25), max(1.5, cv.unit * 0.03))
+    cv.stroke([cv.px(upper_seam, depth)], (55, 25, 25), max(1.5, cv.unit * 0.03))
     # Lower-lip highlight and the shadow under it, for relief.
     cv.fill([cv.px(_ellipse(0, mid_y + open_h + ident.lower_lip * 0.7, hw * 0.35, ident.lower_lip * 0.3, n=16), depth)],
             np.minimum(ident.lips * 1.25, 255), alpha=0.35, blur=cv.unit / 40)
