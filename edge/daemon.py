@@ -146,6 +146,7 @@ class Daemon:
             backoff=Backoff(config.reopen_backoff_s, config.reopen_backoff_max_s), heartbeat=self.notifier.ping,
             max_attempts=config.reopen_max_attempts)
         self._warn = RateLimitedLog(log)
+        self._generation = 0
         self.processed = 0
 
     def run(self) -> int:
@@ -190,6 +191,9 @@ class Daemon:
             self._warn.warning("estimate", f"estimate failed on frame {frame.index}: {exc!r}")
             return True
         t2 = time.perf_counter()
+        if self.supervisor.generation != self._generation:  # a reopened camera: no smoothing across the gap
+            self._generation = self.supervisor.generation
+            self.smoother.reset()
         smoothed = self.smoother.update(result.faces, frame.ts)
         t3 = time.perf_counter()
         timings = {"wait": (t1 - t0) * 1e3, **result.timings_ms, "estimate": (t2 - t1) * 1e3,

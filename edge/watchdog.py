@@ -129,6 +129,7 @@ class SourceSupervisor:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._reader: _Reader | None = None
         self._last_frame_at = time.monotonic()
+        self.generation = 0  # +1 per successful reopen: frames before and after are not continuous
 
     def start(self) -> None:
         source = self.factory()
@@ -181,6 +182,7 @@ class SourceSupervisor:
                             min(self.backoff.max_s, delay * self.backoff.factor))
                 continue
             log.info("source: reopened %r", source)
+            self.generation += 1
             self._start_reader(source)
             return True
         return False

@@ -148,8 +148,12 @@ def test_source_that_disappears_and_comes_back(tmp_path, fake_estimator, scripte
     code, metrics, made = run_loop(cfg, fake_estimator, [first, gone, gone, second])
     assert code == 0
     assert metrics.get("camera_reopens_total") == 3  # two failed attempts, then success
-    assert [r["frame"] for r in records(cfg)] == [0, 1, 2, 100, 101, 102]
+    out = records(cfg)
+    assert [r["frame"] for r in out] == [0, 1, 2, 100, 101, 102]
     assert made == [first, second] and first.closed.is_set()
+    tracks = [r["faces"][0]["track_id"] for r in out]
+    assert tracks[:3] == [tracks[0]] * 3 and tracks[3:] == [tracks[3]] * 3
+    assert tracks[3] != tracks[0]  # the smoother starts afresh after the camera came back
 
 
 def test_stalled_source_is_reopened(tmp_path, fake_estimator, scripted_source, solid_image):
