@@ -111,7 +111,8 @@ def save_png(image: np.ndarray, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
     os.close(fd)
     try:
-        Image.fromarray(image).save(tmp, format="PNG")
+        Image.fromarray(image).save(tmp, format="PNG", optimize=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a committed figure should be readable by all
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -323,22 +323,25 @@ def _eye(cv: _Canvas, ident: Identity, side: int, au4: float, gaze: np.ndarray) 
     outline = np.concatenate([upper, lower])
     depth = 0.4
     cv.fill([cv.px(_ellipse(cx, -0.04, w * 1.35, h * 2.4, n=28), depth)], (40, 20, 15), alpha=0.18, blur=2.0 * cv.unit / 55)
-    cv.fill([cv.px(outline, depth)], (235, 232, 226))
-    # Iris and pupil clipped by the eyelids: paint into a copy and keep only the inside of the eye.
-    poly = cv.px(outline, depth)
-    box = cv._box(np.rint(poly * 16).astype(np.int32), 2)
+    # Sclera, then iris, pupil and glint clipped by the eyelids: all through one coverage mask of the eye opening.
+    fixed = np.rint(cv.px(outline, depth) * 16).astype(np.int32)
+    box = cv._box(fixed, 2)
     if box is not None:
-        x0, y0, x1, y1 = box
-        before = cv.image[y0:y1, x0:x1].copy()
+        origin = np.array(box[:2], np.int32) * 16
+        shape = (box[3] - box[1], box[2] - box[0])
+        opening = np.zeros(shape, np.uint8)
+        cv2.fillPoly(opening, [fixed - origin], 255, cv2.LINE_AA, shift=4)
+        cv._blend(box, opening, np.array((235, 232, 226), np.float32), 1.0, 0.0)
         ir = ident.iris_radius
-        ic = np.array([cx + gaze[0], gaze[1] + 0.005])
-        cv.fill([cv.px(_ellipse(*ic, ir, ir, n=24), depth)], ident.iris)
-        cv.fill([cv.px(_ellipse(*ic, ir * 0.45, ir * 0.45, n=16), depth)], (12, 10, 10))
-        cv.fill([cv.px(_ellipse(ic[0] + 0.3 * ir, ic[1] - 0.35 * ir, ir * 0.2, ir * 0.2, n=10), depth)], (250, 250, 250), 0.85)
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [np.round((poly - box[:2]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-        m = mask.astype(np.float32)[..., None] / 255.0
-        cv.image[y0:y1, x0:x1] = before + (cv.image[y0:y1, x0:x1] - before) * m
+        ic = (cx + gaze[0], gaze[1] + 0.005)
+        for part, colour, alpha in (
+            (_ellipse(*ic, ir, ir, n=24), ident.iris, 1.0),
+            (_ellipse(*ic, ir * 0.45, ir * 0.45, n=16), (12, 10, 10), 1.0),
+            (_ellipse(ic[0] + 0.3 * ir, ic[1] - 0.35 * ir, ir * 0.2, ir * 0.2, n=10), (250, 250, 250), 0.85),
+        ):
+            mask = np.zeros(shape, np.uint8)
+            cv2.fillPoly(mask, [np.rint(cv.px(part, depth) * 16).astype(np.int32) - origin], 255, cv2.LINE_AA, shift=4)
+            cv._blend(box, cv2.multiply(mask, opening, scale=1 / 255), np.asarray(colour, np.float32), alpha, 0.0)
     lid = max(1.5, cv.unit * 0.035)
     cv.stroke([cv.px(upper, depth)], (25, 18, 16), lid)
     cv.stroke([cv.px(lower, depth)], (90, 60, 50), lid * 0.5, alpha=0.6)
@@ -523,6 +526,7 @@ def write_dataset(out_dir, n: int, seed: int, image_size: int = 192) -> Path:
     faces = generate(n, seed, image_size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the dataset should be readable like any other folder
         (tmp / "images").mkdir()
         with open(tmp / "manifest.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
