@@ -86,12 +86,12 @@ def load_run_crops(run: RunInfo, **overrides: Any):
     from auedge.train.data import load_crops
 
     cfg = run.config
-    kwargs: dict[str, Any] = dict(
-        cache_dir=cfg.cache_dir,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.seed,
-        limit=cfg.limit,
-        synthetic_sizes=tuple(cfg.synthetic_sizes),
-    )
+    kwargs: dict[str, Any] = {
+        "cache_dir": cfg.cache_dir,
+        "val_fraction": cfg.val_fraction,
+        "seed": cfg.seed,
+        "limit": cfg.limit,
+        "synthetic_sizes": tuple(cfg.synthetic_sizes),
+    }
     kwargs.update(overrides)
     return load_crops(cfg.dataset, cfg.data_dir, list(run.task.aus), run.crop, **kwargs)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from auedge.edge.align import CropParams, align_face, alignment_matrix, transform_points
 
 
@@ -28,7 +27,7 @@ def test_crop_samples_the_right_pixels():
     img[95:106, 95:106] = 255  # a white square at the left eye
     crop, m = align_face(img, (100, 100), (140, 100), CropParams(size=96))
     ex, ey = transform_points([(100, 100)], m)[0]
-    assert crop[int(round(ey)), int(round(ex))].min() > 200
+    assert crop[round(ey), round(ex)].min() > 200
     assert crop[90, 90].max() == 0
 
 

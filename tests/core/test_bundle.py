@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from auedge.edge.bundle import BundleError, load_bundle, sha256_file
 
 

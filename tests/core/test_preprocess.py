@@ -1,5 +1,4 @@
 import numpy as np
-
 from auedge.edge.preprocess import Normalization, QuantParams, dequantize, normalize, quantize
 
 

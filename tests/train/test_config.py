@@ -1,5 +1,4 @@
 import pytest
-
 from auedge.train.config import ConfigError, Task, build_config
 
 

@@ -2,7 +2,6 @@ import math
 
 import numpy as np
 import pytest
-
 from auedge.train import metrics as M
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges.

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from auedge.train.models import ModelError, build_model  # noqa: E402
+from auedge.train.models import ModelError, build_model
 
 
 def test_mobilenetv2_flat_binary_has_80513_parameters():

@@ -1,0 +1,88 @@
+"""On-the-fly augmentation of cached uint8 crops, in numpy/OpenCV, one sample at a time.
+
+Order matters: the occluder is pasted first, at the face's landmarks, so that geometric jitter and
+flips then move the face and its occluder together, as a real mask would move with the head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    hflip: bool = False
+    vflip: bool = False
+    brightness: tuple[float, float] | None = None
+    rotation: float = 0.0  # fraction of a full turn (Keras RandomRotation convention)
+    zoom: float = 0.0
+    translation: float = 0.0
+    occluder: str = "none"
+
+    @classmethod
+    def from_config(cls, cfg, occluder: str = "none") -> AugmentSpec:
+        flags = cfg.augment_set
+        return cls(
+            hflip="h" in flags,
+            vflip="v" in flags,
+            brightness=tuple(cfg.brightness) if "b" in flags else None,
+            rotation=cfg.rotation if "r" in flags else 0.0,
+            zoom=cfg.zoom if "z" in flags else 0.0,
+            translation=cfg.translation if "t" in flags else 0.0,
+            occluder=occluder,
+        )
+
+    @property
+    def geometric(self) -> bool:
+        return bool(self.rotation or self.zoom or self.translation)
+
+
+def random_affine(size: int, spec: AugmentSpec, rng: np.random.Generator) -> np.ndarray:
+    """A random rotation/zoom/shift about the crop centre, as a 2x3 matrix."""
+    angle = rng.uniform(-spec.rotation, spec.rotation) * 360.0 if spec.rotation else 0.0
+    scale = 1.0 + rng.uniform(-spec.zoom, spec.zoom) if spec.zoom else 1.0
+    centre = (size / 2.0, size / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+    if spec.translation:
+        matrix[:, 2] += rng.uniform(-spec.translation, spec.translation, size=2) * size
+    return matrix
+
+
+def augment_one(
+    image: np.ndarray, landmarks: np.ndarray, spec: AugmentSpec, rng: np.random.Generator
+) -> np.ndarray:
+    """Return an augmented copy of one uint8 crop."""
+    out = image
+    if spec.occluder != "none":
+        from auedge.train.occluders import apply_occluder
+
+        out = apply_occluder(out, landmarks, spec.occluder, rng)
+    if spec.geometric:
+        size = out.shape[0]
+        out = cv2.warpAffine(
+            out, random_affine(size, spec, rng), (size, size), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
+    if spec.hflip and rng.random() < 0.5:
+        out = out[:, ::-1]
+    if spec.vflip and rng.random() < 0.5:
+        out = out[::-1]
+    if spec.brightness is not None:
+        factor = rng.uniform(*spec.brightness)
+        out = np.clip(out.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(out)
+
+
+def occlude_fixed(images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int) -> np.ndarray:
+    """Occlude a whole evaluation set deterministically (same patch for the same image and seed)."""
+    if kind == "none":
+        return images
+    from auedge.train.occluders import apply_occluder
+
+    out = np.empty_like(images)
+    for i in range(len(images)):
+        out[i] = apply_occluder(images[i], landmarks[i], kind, np.random.default_rng([seed, i]))
+    return out

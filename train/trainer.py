@@ -1,0 +1,302 @@
+"""Fit a model on cached crops, select the checkpoint and threshold on validation, test once.
+
+The discipline is the point: every choice (checkpoint, decision threshold) is made on the
+validation split; the test split is predicted exactly once, after training, with those choices.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from auedge.edge.preprocess import Normalization, normalize
+from auedge.train import metrics as M
+from auedge.train.augment import AugmentSpec, augment_one, occlude_fixed
+from auedge.train.config import TrainConfig
+from auedge.train.models import build_model, normalization_for
+from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def task_targets(labels: np.ndarray, kind: str) -> np.ndarray:
+    """Occurrence targets from labels that may be 0-5 intensities (occurrence = intensity >= 1,
+    FACS' A level); NaN (unknown) stays NaN and is masked out of the loss."""
+    y = labels.astype(np.float32)
+    if kind == "occurrence" and np.nanmax(y, initial=0.0) > 1.0:
+        y = np.where(np.isfinite(y), (y >= 1.0).astype(np.float32), np.nan)
+    return y
+
+
+class CropSequence:
+    """Batches of augmented, normalised crops for one epoch; reshuffled every epoch."""
+
+    def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int):
+        import keras
+
+        class _Seq(keras.utils.PyDataset):
+            def __len__(inner) -> int:
+                return math.ceil(len(images) / batch)
+
+            def __getitem__(inner, idx: int):
+                order = self.order[idx * batch : (idx + 1) * batch]
+                rng = np.random.default_rng([seed, self.epoch, idx])
+                crops = np.stack([augment_one(images[i], landmarks[i], spec, rng) for i in order])
+                return normalize(crops, norm), targets[order]
+
+            def on_epoch_end(inner) -> None:
+                self.epoch += 1
+                self.order = np.random.default_rng([seed, self.epoch]).permutation(len(images))
+
+        self.epoch = 0
+        self.order = np.random.default_rng([seed, 0]).permutation(len(images))
+        self.dataset = _Seq(workers=1, use_multiprocessing=False)
+
+
+def masked_loss(kind: str, label_smoothing: float = 0.0):
+    """BCE or MSE that ignores NaN targets (a multi-AU set may lack some labels)."""
+    import keras
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        mask = ops.cast(ops.logical_not(ops.isnan(y_true)), "float32")
+        y = ops.where(mask > 0, y_true, ops.zeros_like(y_true))
+        if kind == "occurrence":
+            y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+            per = keras.losses.binary_crossentropy(y[..., None], y_pred[..., None])
+        else:
+            per = ops.square(y - y_pred)
+        return ops.sum(per * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    return loss
+
+
+def predict(model, images: np.ndarray, norm: Normalization, batch: int = 128, flip_average: bool = False) -> np.ndarray:
+    """Model outputs for uint8 crops, in batches, optionally averaged with the mirrored crop."""
+    outs = []
+    for start in range(0, len(images), batch):
+        x = normalize(images[start : start + batch], norm)
+        y = np.asarray(model(x, training=False))
+        if flip_average:
+            y = (y + np.asarray(model(x[:, :, ::-1], training=False))) / 2.0
+        outs.append(y)
+    return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
+
+
+def evaluate(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray,
+             thresholds: list[float] | None) -> dict[str, Any]:
+    """Per-AU metrics; the first AU's figures are also the top-level ones."""
+    per_au: dict[str, dict[str, float]] = {}
+    for j, au in enumerate(aus):
+        t, p = y_true[:, j], y_pred[:, j]
+        if kind == "occurrence":
+            per_au[au] = M.occurrence_metrics(t, p, thresholds[j] if thresholds else 0.5)
+        else:
+            per_au[au] = M.intensity_metrics(t, p)
+    result: dict[str, Any] = dict(per_au[aus[0]])
+    if len(aus) > 1:
+        result["per_au"] = per_au
+        key = "f1" if kind == "occurrence" else "icc31"
+        result[f"mean_{key}"] = float(np.nanmean([per_au[a][key] for a in aus]))
+    return result
+
+
+def selection_score(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]]:
+    """The validation figure that picks the checkpoint: mean best-threshold F1, or mean ICC."""
+    if kind == "occurrence":
+        picks = [M.best_threshold(y_true[:, j], y_pred[:, j]) for j in range(len(aus))]
+        return float(np.mean([f for _, f in picks])), [t for t, _ in picks]
+    iccs = [M.icc31(y_true[:, j], np.clip(y_pred[:, j], 0, 5)) for j in range(len(aus))]
+    return float(np.nanmean(iccs)) if not all(math.isnan(v) for v in iccs) else -1.0, []
+
+
+def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresholds) -> dict[str, Any]:
+    """Figures per pose and glasses group on test (MTFL has both labels)."""
+    groups: dict[str, Any] = {}
+    for key in ("pose", "glasses"):
+        if key not in meta:
+            continue
+        values = np.asarray(meta[key]).astype(str)
+        for value in sorted(set(values)):
+            sel = values == value
+            if sel.sum() < 5:
+                continue
+            t, p = y_true[sel, 0], y_pred[sel, 0]
+            if kind == "occurrence":
+                scores = M.binary_scores(t, p >= (thresholds[0] if thresholds else 0.5))
+                groups[f"{key}={value}"] = {"f1": scores["f1"], "n": scores["n"], "positives": scores["positives"]}
+            else:
+                groups[f"{key}={value}"] = {"icc31": M.icc31(t, np.clip(p, 0, 5)), "n": float(sel.sum())}
+    return groups
+
+
+@dataclass
+class RunResult:
+    out: Path
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def configure_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def save_model_atomic(model, path: Path) -> None:
+    """Checkpoint to a temporary name then rename, so an interrupt never leaves half a model."""
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def write_curve(history: list[dict[str, float]], path: Path, metric_name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax1 = plt.subplots(figsize=(7, 4))
+    ax1.plot(epochs, [h["loss"] for h in history], "o-", label="train loss")
+    ax1.plot(epochs, [h["val_loss"] for h in history], "s-", label="val loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax2 = ax1.twinx()
+    ax2.plot(epochs, [h[f"val_{metric_name}"] for h in history], "^-", color="tab:green", label=f"val {metric_name}")
+    ax2.set_ylabel(f"validation {metric_name}")
+    lines = ax1.get_lines() + ax2.get_lines()
+    ax1.legend(lines, [line.get_label() for line in lines], loc="center right")
+    ax1.set_title(path.parent.name)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def fit(cfg: TrainConfig, out: Path) -> RunResult:
+    """Train one model as configured and write the run folder ``out``."""
+    start = time.time()
+    configure_threads(cfg.threads)
+    import keras
+    from auedge.train.data import load_crops
+
+    keras.utils.set_random_seed(cfg.seed)
+    task = cfg.parsed_task
+    crop = cfg.crop_params()
+    norm = normalization_for(cfg.arch, cfg.weights)
+    data = load_crops(
+        cfg.dataset, cfg.data_dir, list(task.aus), crop, cache_dir=cfg.cache_dir,
+        val_fraction=cfg.val_fraction, seed=cfg.seed, limit=cfg.limit, synthetic_sizes=tuple(cfg.synthetic_sizes),
+    )
+    train, val, test = data.where("train"), data.where("val"), data.where("test")
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"dataset {cfg.dataset} gave {len(train)} training and {len(val)} validation images; need both")
+    y_train, y_val = task_targets(train.labels, task.kind), task_targets(val.labels, task.kind)
+    log(f"data: {len(train)} train, {len(val)} val, {len(test)} test crops of {crop.size}px ({cfg.dataset})")
+
+    model = build_model(cfg.arch, cfg.head, task.kind, outputs=len(task.aus), input_size=crop.size, weights=cfg.weights)
+    steps = math.ceil(len(train) / cfg.batch_size)
+    lr = (keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=steps * cfg.epochs, alpha=0.01)
+          if cfg.schedule == "cosine" else cfg.lr)
+    optimizer = keras.optimizers.Adam(lr) if cfg.optimizer == "adam" else keras.optimizers.SGD(lr, momentum=0.9)
+    model.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing))
+    log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch")
+
+    spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
+    seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed)
+    val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
+    x_val_norm_loss = masked_loss(task.kind, 0.0)
+    metric_name = "f1" if task.kind == "occurrence" else "icc31"
+
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / MODEL_FILE
+    history: list[dict[str, float]] = []
+    best = {"score": -math.inf, "epoch": 0, "thresholds": []}
+    best_weights = None
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal best_weights
+            pred = predict(model, val_images, norm, flip_average=cfg.flip_average)
+            score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
+            val_loss = float(x_val_norm_loss(y_val, pred.astype(np.float32)))
+            row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
+                   f"val_{metric_name}": score, "seconds": round(time.time() - start, 1)}
+            if thresholds:
+                row["val_threshold"] = thresholds[0]
+            history.append(row)
+            improved = score > best["score"]
+            if improved:
+                best.update(score=score, epoch=epoch + 1, thresholds=thresholds)
+                best_weights = model.get_weights()
+                save_model_atomic(model, model_path)
+            log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f} val_loss {val_loss:.4f} "
+                f"val_{metric_name} {score:.4f}{' (best, saved)' if improved else ''} [{row['seconds']:.0f}s]")
+
+    verbose = 1 if sys.stderr.isatty() else 2
+    model.fit(seq.dataset, epochs=cfg.epochs, callbacks=[EpochEnd()], verbose=verbose)
+    if best_weights is not None:
+        model.set_weights(best_weights)
+
+    thresholds = best["thresholds"] or None
+    val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)
+    result: dict[str, Any] = {
+        "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds),
+        "threshold": thresholds[0] if thresholds else None,
+        "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
+        "best_epoch": best["epoch"],
+        "selection": f"checkpoint and threshold chosen on validation ({metric_name})",
+    }
+    if len(test):
+        y_test = task_targets(test.labels, task.kind)
+        test_images = occlude_fixed(test.images, test.landmarks, cfg.occlude_val, seed=cfg.seed + 2)
+        test_pred = predict(model, test_images, norm, flip_average=cfg.flip_average)
+        result["test"] = evaluate(task.kind, list(task.aus), y_test, test_pred, thresholds)
+        result["test"]["groups"] = group_scores(test.meta, task.kind, y_test, test_pred, thresholds)
+        if cfg.occlude_val != "none":
+            # The same model on bare test faces, so every occluded figure has its bare twin.
+            bare_pred = predict(model, test.images, norm, flip_average=cfg.flip_average)
+            result["test_bare"] = evaluate(task.kind, list(task.aus), y_test, bare_pred, thresholds)
+    result["data"] = {
+        "dataset": cfg.dataset,
+        "synthetic": cfg.dataset == "synthetic",
+        "counts": {"train": len(train), "val": len(val), "test": len(test)},
+        "positives_train": float(np.nansum(y_train[:, 0] > 0.5)) if task.kind == "occurrence" else None,
+        "occlude_train": cfg.occlude_train,
+        "occlude_val": cfg.occlude_val,
+    }
+    result["config"] = cfg.to_dict()
+    result["parameters"] = int(model.count_params())
+    result["seconds"] = round(time.time() - start, 1)
+
+    config_dump = cfg.to_dict() | {"crop": crop.to_dict(), "normalization": norm.to_dict(),
+                                   "aus": list(task.aus), "task_kind": task.kind}
+    atomic_write_text(out / CONFIG_FILE, json.dumps(config_dump, indent=2))
+    atomic_write_text(out / METRICS_FILE, json.dumps(result, indent=2, default=float))
+    with open(out / f".{HISTORY_FILE}.tmp", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(out / f".{HISTORY_FILE}.tmp", out / HISTORY_FILE)
+    write_curve(history, out / CURVE_FILE, metric_name)
+    return RunResult(out=out, metrics=result, seconds=result["seconds"])
