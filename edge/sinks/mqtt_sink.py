@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auedge.edge.daemon_metrics import DaemonMetrics
-from auedge.edge.sinks.base import Record, Sink
+from auedge.edge.sinks.base import RateLimitedLog, Record, Sink
 from auedge.edge.sinks.disk_queue import DiskQueue
 
 log = logging.getLogger("auedge.edge.sinks.mqtt")
@@ -170,16 +170,23 @@ class MqttSink(Sink):
     def _send_loop(self) -> None:
         last_handed = 0
         deadline = None
+        warn = RateLimitedLog(log, interval_s=30.0)
         while True:
             self._wake.wait(0.25)
             self._wake.clear()
-            self._apply_acks()
-            self.metrics.set_gauge("mqtt_queue_depth", len(self.queue))
-            if self._stop.is_set():
-                deadline = deadline or time.monotonic() + self.options.flush_timeout_s
-                if len(self.queue) == 0 or time.monotonic() >= deadline:
+            try:
+                self._apply_acks()
+                self.metrics.set_gauge("mqtt_queue_depth", len(self.queue))
+                if self._stop.is_set():
+                    deadline = deadline or time.monotonic() + self.options.flush_timeout_s
+                    if len(self.queue) == 0 or time.monotonic() >= deadline:
+                        return
+                last_handed = self._hand_over(last_handed)
+            except Exception as exc:  # noqa: BLE001 - the sender thread must outlive a bad row or disk hiccup
+                self.metrics.inc("sink_errors_total", label=("sink", self.name))
+                warn.warning("send", f"mqtt: sender error, retrying: {exc!r}")
+                if self._stop.wait(1.0) and deadline is not None and time.monotonic() >= deadline:
                     return
-            last_handed = self._hand_over(last_handed)
 
     # --- Sink interface --------------------------------------------------------------------------
     def emit(self, record: Record) -> None:
