@@ -96,8 +96,11 @@ def _draw_identity(rng: np.random.Generator) -> Identity:
     skin = np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 255)
     hair = np.clip(HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.85, 1.15), 0, 255)
     lips = np.clip(skin * np.array([0.82, 0.52, 0.52]) * rng.uniform(0.85, 1.0) + np.array([20, 0, 5]), 0, 255)
-    u = rng.uniform()
-    split = next(name for name, edge in zip(("train", "val", "test"), np.cumsum([s for _, s in SPLIT_SHARES])) if u < edge)
+    u, split = rng.uniform(), SPLIT_SHARES[-1][0]
+    for name, upper in zip((name for name, _ in SPLIT_SHARES), np.cumsum([share for _, share in SPLIT_SHARES])):
+        if u < upper:
+            split = name
+            break
     return Identity(
         skin=skin.astype(np.float32),
         hair=hair.astype(np.float32),
