@@ -83,6 +83,9 @@ def save_entry(folder: Path, arrays: dict[str, np.ndarray], info: dict[str, Any]
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide a shared cache from other users
         np.save(tmp / IMAGES_FILE, arrays["images"])
         np.savez(tmp / ARRAYS_FILE, **{k: v for k, v in arrays.items() if k != "images"})
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
