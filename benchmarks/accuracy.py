@@ -339,7 +339,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         plots=[p.name for p in plots],
     )
     path_json = write_json(files.json_path, data)
-    return AccuracyResult(json_path=path_json, data=data, tables=tables_for(data, bundle))
+    return AccuracyResult(json_path=path_json, data=data, tables=tables_for(data))
 
 
 def _positive_share(crops: Any, bundle: Any) -> dict[str, float]:
@@ -350,26 +350,28 @@ def _positive_share(crops: Any, bundle: Any) -> dict[str, float]:
     return out
 
 
-def tables_for(data: dict[str, Any], bundle: Any) -> list[str]:
-    """One table per occlusion kind and AU, reference row first."""
+def tables_for(data: dict[str, Any]) -> list[str]:
+    """One table per occlusion kind and AU, reference row first (from a result JSON alone)."""
     tables = []
-    for kind, per_row in data["results"].items():
-        for spec in bundle.outputs:
+    kind_of_task = data["task"]["kind"]
+    ds = data["dataset"]
+    for occlusion, per_row in data["results"].items():
+        for au in data["task"]["aus"]:
             rows = []
             for name, per_au in per_row.items():
-                f = per_au[spec.au]
+                f = per_au[au]
                 drop = f.get("drop_vs_float")
                 ci = f"{drop['estimate']:+.4f} [{drop['low']:+.4f}, {drop['high']:+.4f}]" if drop else "(reference)"
-                if spec.kind == "occurrence":
+                if kind_of_task == "occurrence":
                     rows.append([name, f["f1"], f["precision"], f["recall"], f["accuracy"], f["roc_auc"],
                                  f.get("agreement_vs_float"), ci])
                 else:
                     rows.append([name, f["icc31"], f["mae"], f["pearson"], f.get("icc_vs_float"), f.get("mae_vs_float"), ci])
             head = (["variant", "F1", "precision", "recall", "accuracy", "ROC AUC", "agreement vs float",
-                     "F1 drop vs float [95% CI]"] if spec.kind == "occurrence" else
+                     "F1 drop vs float [95% CI]"] if kind_of_task == "occurrence" else
                     ["variant", "ICC(3,1)", "MAE", "Pearson r", "ICC vs float", "MAE vs float", "ICC drop vs float [95% CI]"])
-            tables.append(f"{spec.au} {spec.kind}, occlusion: {kind} ({data['dataset']['faces']} faces of "
-                          f"{data['dataset']['name']} {data['dataset']['split']})\n" + format_table(head, rows))
+            tables.append(f"{au} {kind_of_task}, occlusion: {occlusion} ({ds['faces']} faces of {ds['name']} "
+                          f"{ds['split']})\n" + format_table(head, rows))
     return tables
 
 

@@ -159,37 +159,72 @@ def face_crop(bundle: Any, frame: np.ndarray) -> np.ndarray:
     return crop
 
 
+def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, warmup: int) -> dict[str, dict[str, np.ndarray]]:
+    """Wall and process-CPU milliseconds per call for several callables timed in alternation.
+
+    On a shared machine the load drifts over seconds; timing variants one after the other would
+    fold that drift into their ratio. Alternating (and rotating who goes first) exposes every
+    variant to the same load, so ratios like int8/fp32 stay honest even when absolute figures do not.
+    CPU time (all threads of this process) is recorded too: it does not count time spent waiting
+    for a core that another process holds, so on a loaded machine it is closer to what an idle
+    device would show for one thread (for n threads it is the sum over threads).
+    """
+    names = list(calls)
+    if not names:
+        return {}
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    wall = {name: np.empty(runs, dtype=np.float64) for name in names}
+    cpu = {name: np.empty(runs, dtype=np.float64) for name in names}
+    for r in range(runs):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            cpu_start, start = time.process_time_ns(), time.perf_counter_ns()
+            calls[name]()
+            wall[name][r] = (time.perf_counter_ns() - start) / 1e6
+            cpu[name][r] = (time.process_time_ns() - cpu_start) / 1e6
+    return {name: {"wall": wall[name], "cpu": cpu[name]} for name in names}
+
+
 def bench_models(bundle: Any, models: list[Any], backends: list[str], options: LatencyOptions, crop: np.ndarray,
                  log: Log) -> list[dict[str, Any]]:
+    """Every variant a backend can run, per thread count, timed interleaved (see time_interleaved)."""
     from auedge.edge.backends import BackendError, create_backend
 
     rows = []
-    for entry in models:
-        for backend_name in backends:
-            if not can_run(backend_name, entry.format):
-                continue
-            for threads in options.threads:
+    for backend_name in backends:
+        for threads in options.threads:
+            group, loaded = [], {}
+            for entry in models:
+                if not can_run(backend_name, entry.format):
+                    continue
                 row = {"variant": entry.name, "format": entry.format, "precision": entry.precision,
                        "size_bytes": entry.path.stat().st_size, "backend": backend_name, "threads": threads,
                        "degraded": entry.degraded}
                 try:
                     backend = create_backend(entry.path, backend_name, threads)
-                    array = model_input(backend, entry, crop, bundle)
-                    samples = time_calls(partial(backend.run, array), options.runs, options.warmup)
-                    backend.close()
-                    row.update(summarize_latency(samples).to_dict())
+                    loaded[entry.name] = (backend, partial(backend.run, model_input(backend, entry, crop, bundle)))
                 except BackendError as exc:
                     row["error"] = str(exc)
-                rows.append(row)
-                log(f"model {entry.name:10s} {backend_name:14s} {threads}t: "
+                group.append(row)
+            samples = time_interleaved({name: call for name, (_, call) in loaded.items()}, options.runs, options.warmup)
+            for row in group:
+                if row["variant"] in samples:
+                    row.update(summarize_latency(samples[row["variant"]]["wall"]).to_dict())
+                    row["cpu_median_ms"] = float(np.median(samples[row["variant"]]["cpu"]))
+                    loaded[row["variant"]][0].close()
+                log(f"model {row['variant']:10s} {backend_name:14s} {threads}t: "
                     + (f"median {row['median_ms']:.3f} ms, p90 {row['p90_ms']:.3f}" if "median_ms" in row
                        else f"error {row.get('error')}"))
-    for row in rows:  # ratio to fp32 on the same backend and threads, same run
+            rows += group
+    for row in rows:  # ratio to fp32 on the same backend and threads, timed in the same rounds
         ref_name = FP32_REFERENCE[row["format"]]
         ref = next((r for r in rows if r["variant"] == ref_name and r["backend"] == row["backend"]
                     and r["threads"] == row["threads"] and "median_ms" in r), None)
         row["ratio_to_fp32"] = ratio(row.get("median_ms"), ref["median_ms"] if ref else None)
-    return rows
+    order = {m.name: i for i, m in enumerate(models)}
+    return sorted(rows, key=lambda r: (order[r["variant"]], r["backend"], r["threads"]))
 
 
 def bench_detector(bundle: Any, frame: np.ndarray, backends: list[str], options: LatencyOptions,
@@ -202,11 +237,15 @@ def bench_detector(bundle: Any, frame: np.ndarray, backends: list[str], options:
             detector = FaceDetector.create_from_options(FaceDetectorOptions(
                 **detector_settings(bundle), backend=backend_name, num_threads=threads))
             faces = len(detector.detect(frame))
-            detect = time_calls(partial(detector.detect, frame), options.runs, options.warmup)
-            network = time_calls(partial(detector.backend.run, detector._input), options.runs, options.warmup)
+            timed = time_interleaved({"detect": partial(detector.detect, frame),
+                                      "network": partial(detector.backend.run, detector._input)},
+                                     options.runs, options.warmup)
+            detect, network = timed["detect"]["wall"], timed["network"]["wall"]
             detector.backend.close()
             row = {"backend": backend_name, "threads": threads, "faces": faces, "frame": list(frame.shape[1::-1]),
-                   "detect": summarize_latency(detect).to_dict(), "network_only": summarize_latency(network).to_dict()}
+                   "detect": summarize_latency(detect).to_dict(), "network_only": summarize_latency(network).to_dict(),
+                   "detect_cpu_median_ms": float(np.median(timed["detect"]["cpu"])),
+                   "network_cpu_median_ms": float(np.median(timed["network"]["cpu"]))}
             rows.append(row)
             log(f"detector {backend_name:14s} {threads}t: detect median {row['detect']['median_ms']:.3f} ms "
                 f"(network {row['network_only']['median_ms']:.3f} ms), {faces} face(s)")
@@ -303,16 +342,18 @@ def model_table(rows: list[dict[str, Any]], memory: list[dict[str, Any]]) -> str
     for r in rows:
         m = mem.get((r["variant"], r["backend"]), {})
         out.append([r["variant"], r["backend"], r["threads"], r["size_bytes"] / 1024, r.get("median_ms"), r.get("p90_ms"),
-                    r.get("p99_ms"), r.get("ratio_to_fp32"), m.get("peak_mb"), m.get("baseline_mb")])
-    return format_table(["variant", "backend", "threads", "size KB", "median ms", "p90 ms", "p99 ms", "x fp32",
-                         "peak RSS MB", "baseline MB"], out)
+                    r.get("p99_ms"), r.get("min_ms"), r.get("cpu_median_ms"), r.get("ratio_to_fp32"), m.get("peak_mb"),
+                    m.get("baseline_mb")])
+    return format_table(["variant", "backend", "threads", "size KB", "median ms", "p90 ms", "p99 ms", "min ms",
+                         "CPU median ms", "x fp32", "peak RSS MB", "baseline MB"], out)
 
 
 def detector_table(rows: list[dict[str, Any]]) -> str:
     return format_table(
-        ["backend", "threads", "faces", "detect median ms", "p90 ms", "p99 ms", "network median ms"],
+        ["backend", "threads", "faces", "detect median ms", "p90 ms", "p99 ms", "min ms", "CPU median ms",
+         "network median ms"],
         [[r["backend"], r["threads"], r["faces"], r["detect"]["median_ms"], r["detect"]["p90_ms"], r["detect"]["p99_ms"],
-          r["network_only"]["median_ms"]] for r in rows])
+          r["detect"]["min_ms"], r.get("detect_cpu_median_ms"), r["network_only"]["median_ms"]] for r in rows])
 
 
 def pipeline_table(rows: list[dict[str, Any]]) -> str:
