@@ -154,10 +154,12 @@ def test_force_replaces_an_existing_bundle(run_dir, crop_files, tmp_path, capsys
     out.mkdir()
     (out / "stale.txt").write_text("old")
     code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--formats", "tflite-fp32", "--force",
-                                    "--val-data", crop_files["val"]])
+                                    "--val-data", crop_files["val"], "--detector", "full-range"])
     assert code == 0, err
     assert not (out / "stale.txt").exists()
-    assert [m.name for m in load_bundle(out).models] == ["fp32"]
+    loaded = load_bundle(out)
+    assert [m.name for m in loaded.models] == ["fp32"] and loaded.default_model == "fp32"
+    assert loaded.face_detector.kind == "blazeface-full-range" and loaded.face_detector.input_size == (192, 192)
     assert leftovers(tmp_path) == []
 
 
@@ -260,3 +262,27 @@ def test_default_data_comes_from_the_runs_own_splits(run_dir, tmp_path, capsys, 
     export = load_bundle(out).manifest["export"]
     assert export["calib_size"] == 30 and "split 'train'" in export["calib_source"]
     assert export["val_size"] == 10 and "split 'test'" in export["val_source"]
+
+
+def test_every_bundled_model_runs_on_the_edge_estimator(bundle, trained_model, make_crops):
+    """The device's own code path (auedge.edge.Estimator: LUT normalisation, int8 quantization from
+    bundle.json) reproduces the Keras outputs with every model of the bundle."""
+    from auedge.edge.estimator import Estimator
+    from auedge.edge.preprocess import normalize
+
+    crops, _ = make_crops(12, seed=9)
+    expected = np.asarray(trained_model(normalize(crops), training=False))
+    limits = {"fp32": 1e-4, "onnx-fp32": 1e-4, "fp16": 1e-2}
+    for name in sorted(ALL_NAMES):
+        estimator = Estimator.from_bundle(bundle, model=name)
+        try:
+            got = estimator.estimate_aligned(crops)
+        finally:
+            estimator.close()
+        assert np.max(np.abs(got - expected)) <= limits.get(name, 0.05), name
+
+
+def test_missing_face_detector_file_is_refused(run_dir, tmp_path, capsys):
+    code, _, err = run_cli(capsys, ["--run", run_dir, "--out", tmp_path / "b", "--face-detector", tmp_path / "nope.tflite"])
+    assert_one_error_line(code, err, "face detector", "nope.tflite", "--face-detector")
+    assert list(tmp_path.iterdir()) == []
