@@ -228,6 +228,22 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
     return None, None
 
 
+def _progress_figures(path: Path, figures: dict[str, Any], kind: str) -> str:
+    headline = "agreement" if kind == "occurrence" else "icc_vs_float"
+    return (f"{path.stat().st_size / 1024:.1f} KB, max abs diff {figures['max_abs_diff']:.2e}, "
+            f"{headline.replace('_', ' ')} {figures.get(headline)}")
+
+
+def _outputs(kind: str, aus: list[str], thresholds: list[float]) -> list[dict[str, Any]]:
+    """bundle.json ``outputs``: occurrence is a 0-1 probability with the run's threshold;
+    intensity is 0-5 (the device clips to this range)."""
+    return [
+        {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
+         "threshold": thresholds[k] if kind == "occurrence" else None}
+        for k, au in enumerate(aus)
+    ]
+
+
 def export_bundle(options: ExportOptions, log: Log = print) -> ExportResult:
     """Do the whole export; raises ExportError (one line) on anything the user must fix."""
     from auedge.convert.bundle_writer import find_face_detector
@@ -290,23 +306,21 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         records: list[ModelRecord] = []
         failures: list[str] = []
         for i, variant in enumerate(variants, 1):
+            tag = f"[{i}/{len(variants)}] {variant.name}"
+            log(f"{tag}: converting ({variant.format} {variant.precision})")
             started = time.monotonic()
-            log(f"[{i}/{len(variants)}] {variant.name}: converting ({variant.format} {variant.precision})")
             in_q, out_q = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
                                            options.opset, scratch)
             runner = tflite_runner if variant.format == "tflite" else onnx_runner
             predictions = runner(stage.path / variant.file, options.threads)(val_inputs)
-            verdict = judge(variant, figures_for(predictions, reference, val.labels, task_view), task_view,
-                            options.tolerances())
-            verdict.figures["passed"] = verdict.passed
-            kb = (stage.path / variant.file).stat().st_size / 1024
-            headline = "agreement" if kind == "occurrence" else "icc_vs_float"
-            log(f"[{i}/{len(variants)}] {variant.name}: {kb:.1f} KB, max abs diff {verdict.figures['max_abs_diff']:.2e}, "
-                f"{headline.replace('_', ' ')} {verdict.figures.get(headline)}, "
+            figures = figures_for(predictions, reference, val.labels, task_view)
+            verdict = judge(variant, figures, task_view, options.tolerances())
+            figures["passed"] = verdict.passed
+            log(f"{tag}: {_progress_figures(stage.path / variant.file, figures, kind)}, "
                 f"{'ok' if verdict.passed else 'OUT OF TOLERANCE'} ({time.monotonic() - started:.1f} s)")
             if not verdict.passed:
                 failures.append(verdict.failure or variant.name)
-            records.append(ModelRecord(variant, in_q, out_q, verdict.figures, degraded=not verdict.passed))
+            records.append(ModelRecord(variant, in_q, out_q, figures, degraded=not verdict.passed))
         if failures and not options.allow_degraded:
             raise ExportError("; ".join(failures) + " (pass --allow-degraded to bundle it marked degraded)")
 
@@ -316,11 +330,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         manifest = build_manifest(
             name=dest.name,
             task={"name": run.task.name, "kind": kind, "aus": aus},
-            outputs=[
-                {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
-                 "threshold": thresholds[k] if kind == "occurrence" else None}
-                for k, au in enumerate(aus)
-            ],
+            outputs=_outputs(kind, aus, thresholds),
             size=size,
             normalization=run.normalization.to_dict(),
             crop=run.crop.to_dict(),
