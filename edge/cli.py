@@ -35,7 +35,8 @@ def _build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     infer.add_argument("--score-threshold", type=float, default=None, help="face detector score threshold")
     infer.add_argument("--max-faces", type=int, default=10)
-    infer.add_argument("--flip-average", action="store_true", help="average with the mirrored crop")
+    infer.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                       help="average with the mirrored crop (default: as the bundle was validated)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image and line")
     infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 

@@ -31,7 +31,9 @@ class EstimatorOptions:
     ``backend`` applies to the AU model; the detector (a TFLite file) uses the same backend when it
     can run TFLite, else ``auto``. Detector settings left as ``None`` come from the bundle.
     ``min_face_px``: faces whose box is narrower are not reported (too small for a reliable crop).
-    ``flip_average``: also run the mirrored crop and average, for steadier (2x slower) outputs.
+    ``flip_average``: also run the mirrored crop and average (2x the AU model time). ``None`` follows
+    the bundle's ``inference.flip_average``: the decision threshold was chosen on validation with
+    that setting, so the device should do what training did.
     """
 
     bundle_path: str | Path
@@ -43,7 +45,7 @@ class EstimatorOptions:
     max_faces: int = 10
     detector_path: str | Path | None = None
     detector_kind: str | None = None
-    flip_average: bool = False
+    flip_average: bool | None = None
     min_face_px: float = 0.0
     check_hash: bool = True
 
@@ -90,6 +92,9 @@ class Estimator:
         self._highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
         self._lut = self._input_lut(info.dtype)
         self._model_input = np.zeros((1, height, width, 3), dtype=info.dtype)
+        inference = bundle.manifest.get("inference") or {}
+        flip = options.flip_average
+        self.flip_average = bool(inference.get("flip_average", False)) if flip is None else flip
 
     @classmethod
     def create_from_options(cls, options: EstimatorOptions) -> Estimator:
@@ -159,7 +164,7 @@ class Estimator:
     def _au_values(self, crop: np.ndarray) -> np.ndarray:
         """AU values in bundle output order, clipped to each output's range."""
         raw = self._run_crop(crop)
-        if self.options.flip_average:
+        if self.flip_average:
             raw = (raw + self._run_crop(np.ascontiguousarray(crop[:, ::-1]))) / 2.0
         if raw.size <= self._indices.max():
             raise BundleError(

@@ -182,3 +182,17 @@ def test_model_input_is_exactly_normalize_then_quantize(tmp_path, model):
         expected = quantize(expected, QuantParams.from_dict(manifest["models"][1]["quantization"]["input"]))
     (fed,) = est.backend.fed
     assert fed.dtype == expected.dtype and np.array_equal(fed[0], expected)
+
+
+def test_flip_average_follows_the_bundle_unless_told(bundle_dir, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(bundle_dir, copy)
+    manifest = json.loads((copy / "bundle.json").read_text())
+    manifest["inference"] = {"flip_average": True}
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    assert Estimator.from_bundle(copy, model="onnx-fp32").flip_average is True
+    assert Estimator.from_bundle(copy, model="onnx-fp32", flip_average=False).flip_average is False
+    assert Estimator.from_bundle(bundle_dir, model="onnx-fp32").flip_average is False
