@@ -253,8 +253,22 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f} val_loss {val_loss:.4f} "
                 f"val_{metric_name} {score:.4f}{' (best, saved)' if improved else ''} [{row['seconds']:.0f}s]")
 
-    verbose = 1 if sys.stderr.isatty() else 2
-    model.fit(seq.dataset, epochs=cfg.epochs, callbacks=[EpochEnd()], verbose=verbose)
+    class StepProgress(keras.callbacks.Callback):
+        """A line every ~10 % of an epoch with an ETA, for logs of background runs (no tty)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.t0 = epoch, time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            every = max(1, steps // 10)
+            if (batch + 1) % every == 0 and batch + 1 < steps:
+                rate = (time.time() - self.t0) / (batch + 1)
+                log(f"  epoch {self.epoch + 1}/{cfg.epochs} step {batch + 1}/{steps} "
+                    f"loss {float(logs.get('loss', float('nan'))):.4f} eta {rate * (steps - batch - 1):.0f}s")
+
+    tty = sys.stderr.isatty()
+    callbacks = [EpochEnd()] if tty else [StepProgress(), EpochEnd()]
+    model.fit(seq.dataset, epochs=cfg.epochs, callbacks=callbacks, verbose=1 if tty else 0)
     if best_weights is not None:
         model.set_weights(best_weights)
 
