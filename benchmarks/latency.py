@@ -262,34 +262,40 @@ def _estimate_once(estimator: Any, frame: np.ndarray, stages: dict[str, list[flo
 
 def bench_pipeline(bundle: Any, models: list[Any], frame: np.ndarray, options: LatencyOptions,
                    log: Log) -> list[dict[str, Any]]:
-    """Estimator.estimate on the frame: detect + crop + AU model, per variant and thread count."""
+    """Estimator.estimate on the frame (detect + crop + AU model) per variant, variants interleaved."""
     from auedge.edge.estimator import Estimator, EstimatorOptions
 
     rows = []
-    for entry in models:
-        for threads in options.threads:
-            estimator = Estimator.create_from_options(EstimatorOptions(
+    for threads in options.threads:
+        estimators, stages, faces, calls = {}, {}, {}, {}
+        for entry in models:
+            estimators[entry.name] = Estimator.create_from_options(EstimatorOptions(
                 bundle_path=bundle.root, model=entry.name, num_threads=threads, check_hash=False))
-            stages: dict[str, list[float]] = {}
-            faces: list[int] = []
-            once = partial(_estimate_once, estimator, frame, stages, faces)
+            stages[entry.name], faces[entry.name] = {}, []
+            calls[entry.name] = partial(_estimate_once, estimators[entry.name], frame, stages[entry.name],
+                                        faces[entry.name])
+        for name, call in calls.items():  # warm up here, so that only timed calls feed the stage medians
             for _ in range(options.warmup):
-                once()
-            stages.clear()
-            faces.clear()
-            wall = time_calls(once, options.runs, 0)
+                call()
+            stages[name].clear()
+            faces[name].clear()
+        timed = time_interleaved(calls, options.runs, 0)
+        for entry in models:
+            estimator = estimators[entry.name]
             row = {"variant": entry.name, "backend": estimator.backend.name,
                    "detector_backend": estimator.detector.backend.name if estimator.detector else None,
-                   "threads": threads, "faces_per_frame": int(np.median(faces)) if faces else 0,
-                   "wall": summarize_latency(wall).to_dict(),
-                   "stage_median_ms": {k: float(np.median(v)) for k, v in stages.items()}}
+                   "threads": threads, "faces_per_frame": int(np.median(faces[entry.name])) if faces[entry.name] else 0,
+                   "wall": summarize_latency(timed[entry.name]["wall"]).to_dict(),
+                   "cpu_median_ms": float(np.median(timed[entry.name]["cpu"])),
+                   "stage_median_ms": {k: float(np.median(v)) for k, v in stages[entry.name].items()}}
             estimator.close()
             rows.append(row)
             st = row["stage_median_ms"]
             log(f"pipeline {entry.name:10s} {row['backend']:14s} {threads}t: total median {row['wall']['median_ms']:.3f} ms "
-                f"(detect {st.get('detect', 0):.3f}, align {st.get('align', 0):.3f}, au_model {st.get('au_model', 0):.3f}), "
-                f"{row['faces_per_frame']} face(s)")
-    return rows
+                f"(detect {st.get('detect', 0):.3f}, align {st.get('align', 0):.3f}, au_model {st.get('au_model', 0):.3f}; "
+                f"CPU {row['cpu_median_ms']:.3f}), {row['faces_per_frame']} face(s)")
+    order = {m.name: i for i, m in enumerate(models)}
+    return sorted(rows, key=lambda r: (order[r["variant"]], r["threads"]))
 
 
 def run_probe(args: list[str]) -> dict[str, Any]:
@@ -358,9 +364,11 @@ def detector_table(rows: list[dict[str, Any]]) -> str:
 
 def pipeline_table(rows: list[dict[str, Any]]) -> str:
     return format_table(
-        ["variant", "backend", "threads", "faces", "total median ms", "p90 ms", "detect ms", "align ms", "au_model ms"],
+        ["variant", "backend", "threads", "faces", "total median ms", "p90 ms", "min ms", "CPU median ms", "detect ms",
+         "align ms", "au_model ms"],
         [[r["variant"], r["backend"], r["threads"], r["faces_per_frame"], r["wall"]["median_ms"], r["wall"]["p90_ms"],
-          r["stage_median_ms"].get("detect"), r["stage_median_ms"].get("align"), r["stage_median_ms"].get("au_model")]
+          r["wall"]["min_ms"], r.get("cpu_median_ms"), r["stage_median_ms"].get("detect"),
+          r["stage_median_ms"].get("align"), r["stage_median_ms"].get("au_model")]
          for r in rows])
 
 
