@@ -95,7 +95,7 @@ class MainActivity : AppCompatActivity() {
 
     private fun bindCamera() {
         val providerFuture = ProcessCameraProvider.getInstance(this)
-        providerFuture.addListener({
+        providerFuture.addListener(Runnable {
             val provider = providerFuture.get()
             val fourThree = AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY
             val preview = Preview.Builder()
@@ -113,7 +113,7 @@ class MainActivity : AppCompatActivity() {
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                 .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_YUV_420_888)
                 .build()
-            analysis.setAnalyzer(analysisExecutor, ::analyze)
+            analysis.setAnalyzer(analysisExecutor, ImageAnalysis.Analyzer { image -> analyze(image) })
             provider.unbindAll()
             provider.bindToLifecycle(this, CameraSelector.DEFAULT_FRONT_CAMERA, preview, analysis)
         }, ContextCompat.getMainExecutor(this))
