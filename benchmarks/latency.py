@@ -450,6 +450,7 @@ def plot_memory(rows: list[dict[str, Any]], edge: dict[str, Any], files: ResultF
 
 
 def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
+    from auedge.edge.backends import available_backends
     from auedge.edge.bundle import BundleError, load_bundle
 
     options.check()
@@ -500,7 +501,8 @@ def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
         task={"name": bundle.task_name, "kind": bundle.task_kind, "aus": bundle.au_names},
         training=bundle.manifest.get("training"),
         settings={"runs": options.runs, "warmup": options.warmup, "threads": list(options.threads),
-                  "backends": backends, "memory_runs": options.memory_runs},
+                  "backends": backends, "memory_runs": options.memory_runs,
+                  "backends_not_installed": [b for b in BENCH_BACKENDS if b not in available_backends()]},
         load_average_before=load_before,
         load_average_after=load_average(),
         frame=frame_note,

@@ -55,7 +55,8 @@ def latency_section(path: Path, data: dict[str, Any]) -> list[str]:
     out = [f"### Latency: `{data['bundle']}` ({data['task']['name']})", "",
            (f"{data['created']} - {_load(data)}; {data['settings']['runs']} timed runs after "
            f"{data['settings']['warmup']} warm-up, variants interleaved round by round. "
-           f"Frame: {data['frame']}. Raw: `{path.name}`."), "",
+           f"Frame: {data['frame']}. Backends not installed here: "
+           f"{', '.join(data['settings'].get('backends_not_installed', [])) or 'none'}. Raw: `{path.name}`."), "",
            ("AU model alone (one aligned face; ms). `x fp32` = median / fp32 median on the same backend and threads; "
            "`CPU` = process CPU time per call (insensitive to waiting for a core on a loaded machine); memory = "
            "VmHWM of a fresh process that loads only that variant (baseline: same process before loading)."), "",
