@@ -426,10 +426,14 @@ def write_chart(res: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.32 * len(rows)))
     ax.barh(y, means, xerr=errors, color=[SCENARIO_COLOURS.get(r["scenario"], "tab:purple") for r in rows],
             capsize=2)
+    from matplotlib.patches import Patch
+
+    shown = [s for s in SCENARIO_COLOURS if any(r["scenario"] == s for r in rows)]
+    handles = [Patch(color=SCENARIO_COLOURS[s], label=s) for s in shown]
     reported = [(yy, r["report"]) for yy, r in zip(y, rows) if r["report"] is not None]
     if reported:
-        ax.plot([v for _, v in reported], [yy for yy, _ in reported], "kx", markersize=8, label="report")
-        ax.legend(loc="lower right")
+        handles += ax.plot([v for _, v in reported], [yy for yy, _ in reported], "kx", markersize=8, label="report")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel(f"{res['metric_label']} on test faces (mean over seeds)")
     tags = [t for t, on in (("synthetic faces", res["synthetic"]), ("smoke scale", res["scale"]["smoke"])) if on]

@@ -105,7 +105,7 @@ def use_fake(monkeypatch, fake: FakeTraining) -> None:
     monkeypatch.setattr(ex, "evaluate_run", fake.evaluate)
 
 
-def test_second_invocation_trains_and_scores_nothing(tmp_path, monkeypatch):
+def test_second_invocation_trains_and_scores_nothing(tmp_path, monkeypatch, capsys):
     out = tmp_path / "grid"
     first = FakeTraining()
     use_fake(monkeypatch, first)
@@ -116,6 +116,10 @@ def test_second_invocation_trains_and_scores_nothing(tmp_path, monkeypatch):
 
     second = FakeTraining()
     use_fake(monkeypatch, second)
+    capsys.readouterr()
+    assert ex.main([*grid_args(out), "--dry-run"]) == 0
+    listing = capsys.readouterr().out.strip().splitlines()
+    assert len(listing) == 10 and all(line.endswith("[finished]") for line in listing)
     assert ex.main(grid_args(out)) == 0
     assert second.fits == [] and second.scored == []
     results = json.loads((out / "results.json").read_text())
