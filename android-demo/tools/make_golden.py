@@ -270,6 +270,23 @@ def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop
     return case
 
 
+def model_summary(est: Any) -> dict[str, Any]:
+    """Quantization parameters, and for a quantized output every level's dequantized value: a model
+    that barely varies across faces still proves the whole output arithmetic."""
+    from auedge.edge.preprocess import dequantize
+
+    summary: dict[str, Any] = {
+        "input_quant": None if est._input_quant is None else est._input_quant.to_dict(),
+        "output_quant": None if est._output_quant is None else est._output_quant.to_dict(),
+    }
+    if est._output_quant is not None:
+        lo, hi = est._output_quant.limits
+        levels = np.arange(lo, hi + 1)
+        summary["output_levels"] = [lo, hi]
+        summary["dequantized_levels"] = [float(v) for v in dequantize(levels.astype(est._output_quant.dtype), est._output_quant)]
+    return summary
+
+
 def newest_bundle(bundles: Path) -> Path:
     found = sorted((p.parent for p in bundles.glob("*/bundle.json")), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -362,9 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             "detector": {"kind": det_entry.kind, "input_size": detector.spec.input_size,
                          "score_threshold": det_entry.score_threshold, "nms_iou": det_entry.nms_iou,
                          "max_faces": detector.options.max_faces, "num_anchors": len(detector.anchors)},
-            "models": {name: {"input_quant": None if est._input_quant is None else est._input_quant.to_dict(),
-                              "output_quant": None if est._output_quant is None else est._output_quant.to_dict()}
-                       for name, est in estimators.items()},
+            "models": {name: model_summary(est) for name, est in estimators.items()},
             "faces": faces,
             "yuv": write_yuv(tmp, yuv_source, "yuv_" + yuv_face["id"]),
             "smoothing": smoothing_cases(),

@@ -83,6 +83,34 @@ public class GoldenModelIoTest {
     }
 
     @Test
+    public void everyInt8OutputLevelDequantizesExactly() throws Exception {
+        BundleManifest bundle = Golden.bundle();
+        Map<String, Object> models = Golden.obj(Golden.index().get("models"));
+        int tables = 0;
+        for (String name : models.keySet()) {
+            Map<String, Object> spec = Golden.obj(models.get(name));
+            if (!spec.containsKey("dequantized_levels")) {
+                continue;
+            }
+            double[] range = Json.asNumbers(spec.get("output_levels"), "output_levels");
+            double[] want = Json.asNumbers(spec.get("dequantized_levels"), "dequantized_levels");
+            QuantParams q = bundle.model(name).outputQuant;
+            assertEquals((int) range[0], q.min());
+            assertEquals((int) range[1], q.max());
+            byte[] levels = new byte[want.length];
+            for (int i = 0; i < levels.length; i++) {
+                levels[i] = (byte) ((int) range[0] + i);
+            }
+            float[] got = new AuOutputs(bundle.outputs, q).dequantize(levels);
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(name + " level " + ((int) range[0] + i), (float) want[i], got[i], 0f);
+            }
+            tables++;
+        }
+        assertEquals("the int8 model's output table", 1, tables);
+    }
+
+    @Test
     public void quantizeRoundsHalfToEvenAndClips() {
         QuantParams q = new QuantParams(0.5f, -1, "int8");
         assertEquals(-1, q.quantize(0.25f)); // 0.5 -> 0 (even), + zero point
