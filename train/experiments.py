@@ -43,6 +43,7 @@ CELL_FILE = "cell.json"
 TABLE_FILE, RESULTS_FILE, CHART_FILE = "table.md", "results.json", "chart.png"
 DEFAULT_SEEDS = 3
 DEFAULT_EPOCHS = 12
+NOT_LEARNED_BELOW = 0.1  # F1 or ICC: a model this poor on bare faces has learned nothing usable
 BARE_LOSS_ALLOWED = 0.02  # the issue's bound on what T-mix may lose on bare faces
 PROG = "python -m auedge.train.experiments"
 
@@ -355,6 +356,12 @@ LEGEND = (
 )
 
 
+def not_learned(rows: list[dict[str, Any]]) -> bool:
+    """True when every finished bare-face (T0/V0) figure is near chance: then no row means anything."""
+    bare = [r["mean"] for r in rows if r["scenario"] == "T0/V0" and r["mean"] is not None]
+    return bool(bare) and max(bare) < NOT_LEARNED_BELOW
+
+
 def render_markdown(res: dict[str, Any]) -> str:
     """table.md: the figures next to the report's, and exactly how and at what size they were made."""
     scale, metric = res["scale"], res["metric_label"]
@@ -371,6 +378,10 @@ def render_markdown(res: dict[str, Any]) -> str:
                   + (f", {scale['input_size']} px input" if scale.get("input_size") else "")
                   + (f", heads {', '.join(scale['heads'])} only" if scale.get("heads") else "")
                   + f". The full version (3 seeds, {DEFAULT_EPOCHS} epochs, all faces): `{res['full_command']}`", ""]
+    if not_learned(res["rows"]):
+        lines += [(f"> **Nothing learned at this scale.** Every bare-face figure is below {NOT_LEARNED_BELOW}: the "
+                   "models did not learn the AU, so differences between rows are noise. The table shows that the "
+                   "grid runs end to end, not an effect of occlusion."), ""]
     if res["cells_done"] < res["cells_total"]:
         lines += [(f"> **Partial:** {res['cells_done']} of {res['cells_total']} cells finished; run the same "
                    "command again to resume."), ""]

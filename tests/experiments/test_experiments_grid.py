@@ -183,7 +183,7 @@ def test_real_data_tables_carry_no_synthetic_label(tmp_path, monkeypatch):
                   "sd": 0.04, "report": 0.72, "setting": "s"}],
     }
     md = ex.render_markdown(res)
-    assert "Synthetic" not in md and "Smoke" not in md
+    assert "Synthetic" not in md and "Smoke" not in md and "Nothing learned" not in md
     assert "| ResNet50 | Adam | 1e-4 | Flat | H/V/B | none | T0/V0 | 0.740 ± 0.040 | 3 | 0.72 |" in md
 
 
@@ -207,3 +207,10 @@ def test_bad_invocations_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         ex.main(["--table", "9.9", "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()
+
+
+def test_a_table_of_models_that_learned_nothing_says_so():
+    rows = [{"scenario": "T0/V0", "mean": 0.003}, {"scenario": "T0/V1", "mean": 0.2}, {"scenario": "T0/V0", "mean": None}]
+    assert ex.not_learned(rows)
+    assert not ex.not_learned([{"scenario": "T0/V0", "mean": 0.4}, {"scenario": "T0/V0", "mean": 0.01}])
+    assert not ex.not_learned([{"scenario": "T0/V0", "mean": None}])
