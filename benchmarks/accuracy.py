@@ -48,6 +48,7 @@ class AccuracyOptions:
     keras: str | None = None
     variants: str = "all"
     limit: int | None = None
+    keras_limit: int | None = None
     threads: int = 1
     resamples: int = 1000
     seed: int = 0
@@ -164,6 +165,18 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
     return {"values": out, "ms_per_face": 1000.0 * seconds / max(1, total), "batch": 64}
 
 
+def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: str, pick: np.ndarray) -> dict[str, Any]:
+    """How closely a variant reproduces Keras on the faces Keras ran on (all conditions pooled)."""
+    diffs, agree = [], []
+    for kind, values in keras["values"].items():
+        other = predictions[name]["values"][kind][pick]
+        diffs.append(np.abs(values - other).ravel())
+        agree.append(((values >= 0.5) == (other >= 0.5)).ravel())
+    return {"variant": name, "faces": len(pick), "max_abs_diff": float(np.max(np.concatenate(diffs))),
+            "mean_abs_diff": float(np.mean(np.concatenate(diffs))), "agreement": float(np.mean(np.concatenate(agree))),
+            "keras_ms_per_face": keras["ms_per_face"], "source": keras["source"]}
+
+
 def _output_layout(bundle: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
     highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
@@ -274,26 +287,38 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
 
     images = {k: occlude_fixed(crops.images, crops.landmarks, k, OCCLUSION_SEED) for k in kinds}
     predictions: dict[str, dict[str, Any]] = {}
-    reference_name, reference_note = REFERENCE, ""
+    for name in names:
+        predictions[name] = variant_predictions(bundle, name, images, options.threads)
+        log(f"variant {name}: {predictions[name]['ms_per_face']:.2f} ms/face on {predictions[name]['backend']}")
+    reference_name, reference_note, keras_check = REFERENCE, "", None
     path = keras_path(options, bundle, training)
+    subset = options.keras_limit is not None and options.keras_limit < len(crops)
     if path is not None and path.is_file():
+        pick = np.sort(np.random.default_rng(options.seed).permutation(len(crops))[: options.keras_limit]) if subset \
+            else np.arange(len(crops))
         try:
-            predictions[REFERENCE] = keras_predictions(path, images, bundle, options.threads)
-            predictions[REFERENCE]["source"] = str(path)
+            keras = keras_predictions(path, {k: v[pick] for k, v in images.items()}, bundle, options.threads)
+            keras["source"] = str(path)
             reference_note = f"float Keras model {path}"
+            log(f"keras: {reference_note} ({keras['ms_per_face']:.2f} ms/face, batch 64, {len(pick)} faces per condition)")
+            if subset:
+                keras_check = keras_vs_variant(keras, predictions, "fp32" if "fp32" in names else names[0], pick)
+            else:
+                predictions[REFERENCE] = keras
         except ImportError as exc:
             reference_note = f"TensorFlow/Keras unavailable ({exc})"
     else:
         reference_note = f"Keras model not found (run {training.get('run')!r}; pass --keras runs/NAME/model.keras)"
     if REFERENCE not in predictions:
         reference_name = "fp32" if "fp32" in names else names[0]
-        log(f"note: {reference_note}; the reference row is the {reference_name} variant instead")
-        reference_note += f"; reference is the {reference_name} variant"
-    else:
-        log(f"reference: {reference_note} ({predictions[REFERENCE]['ms_per_face']:.2f} ms/face, batch 64)")
-    for name in names:
-        predictions[name] = variant_predictions(bundle, name, images, options.threads)
-        log(f"variant {name}: {predictions[name]['ms_per_face']:.2f} ms/face on {predictions[name]['backend']}")
+        if keras_check:
+            reference_note += (f" on a seeded subset of {keras_check['faces']} faces per condition (--keras-limit), where "
+                               f"it matches {reference_name} within {keras_check['max_abs_diff']:.2g} "
+                               f"(decision agreement {keras_check['agreement']:.4f}); the reference row on all faces "
+                               f"is therefore the {reference_name} variant")
+        else:
+            reference_note += f"; the reference row is the {reference_name} variant"
+        log(f"note: {reference_note}")
 
     rows = [reference_name] + [n for n in [REFERENCE, *names] if n in predictions and n != reference_name]
     results: dict[str, dict[str, Any]] = {}
@@ -330,7 +355,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         training=training,
         dataset={"name": dataset, "data_dir": data_dir, "split": options.split, "faces": len(crops), "note": data_note,
                  "limit": options.limit, "labels_positive_share": _positive_share(crops, bundle)},
-        reference={"row": reference_name, "note": reference_note},
+        reference={"row": reference_name, "note": reference_note, "keras_check": keras_check},
         occlusions=kinds,
         occlusion_seed=OCCLUSION_SEED,
         bootstrap={"resamples": options.resamples, "seed": options.seed, "level": 0.95, "paired": True},
@@ -436,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keras", help="float reference model (default runs/<training.run>/model.keras)")
     p.add_argument("--variants", default="all", help="all or a comma list of the bundle's model names")
     p.add_argument("--limit", type=int, help="evaluate at most this many faces (a seeded random subset)")
+    p.add_argument("--keras-limit", type=int,
+                   help="run the (slow) Keras model on only this many faces per condition; the fp32 variant, checked "
+                        "against Keras there, then stands in as the reference on all faces")
     p.add_argument("--threads", type=int, default=1, help="interpreter and TensorFlow threads (default 1)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and --limit")
