@@ -77,6 +77,7 @@ class PeersOptions:
     limit: int | None = None
     threads: int = 1
     keras: str | None = None
+    with_keras: bool = False
     out_dir: str | None = None
 
 
@@ -189,7 +190,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
     from auedge.benchmarks.accuracy import keras_path
 
     kpath = keras_path(argparse.Namespace(keras=options.keras), bundle, bundle.manifest.get("training") or {})
-    if kpath is not None and kpath.is_file():
+    if options.with_keras and kpath is not None and kpath.is_file():
         try:
             ours["keras-float"] = keras_predictions(kpath, images, bundle, options.threads)
         except ImportError as exc:
@@ -242,7 +243,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         "time (or has no wheel for this platform); see the candidates table. As the closest established offline "
         "peer, OpenCV's Haar smile cascade (an AU12 proxy, the label MTFL carries) ran on the same aligned MTFL "
         "testing crops; its neighbour threshold was chosen on MTFL training faces. Our rows are per face through "
-        "the device path (batch 1); Keras in batches of 64; the cascade per crop on one thread."
+        "the device path (batch 1); Keras (when run) in batches of 64; the cascade per crop on one thread."
         if "error" not in peer else
         f"No established AU estimator could run here (see candidates); the smile-cascade peer failed: {peer['error']}"
     )
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="pip download --no-deps each candidate and look for model files (uses the network)")
     p.add_argument("--limit", type=int, help="at most this many testing faces")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--with-keras", action="store_true",
+                   help="add the float Keras model as a row (slow: TensorFlow costs ~100 ms/face on a loaded 2-core "
+                        "machine); without it the fp32 variant is the float row (accuracy.py checks it against Keras)")
     p.add_argument("--keras", help="float reference model (default runs/<training.run>/model.keras)")
     p.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
     args = p.parse_args(argv)
