@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 if __package__ in (None, ""):  # run as a script: keep the package's folder off the import path
     sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
@@ -202,7 +204,7 @@ def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_ca
 
 def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras_model: Any, size: int,
                      calib_inputs: Any, opset: int, scratch: Path):
-    """Write one variant into the staging folder; returns (input quant, output quant)."""
+    """Write one variant into the staging folder; returns (input quant, output quant, notes)."""
     from auedge.convert import to_onnx, to_tflite
 
     target = stage_dir / variant.file
@@ -210,22 +212,34 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
         content = to_tflite.convert_tflite(saved_model, variant.precision, calib_inputs)
         facts = to_tflite.inspect_tflite(content, variant.name)
         if facts.input_shape != (1, size, size, 3):
-            raise ExportError(f"{variant.name}: converted input shape is {list(facts.input_shape)}, expected [1, {size}, {size}, 3]")
+            raise ExportError(f"{variant.name}: converted input shape is {list(facts.input_shape)}, "
+                              f"expected [1, {size}, {size}, 3]")
         if variant.precision == "int8" and (facts.input_dtype != "int8" or facts.output_dtype != "int8"):
-            raise ExportError(f"{variant.name}: converted model has {facts.input_dtype} input / {facts.output_dtype} output, expected int8")
+            raise ExportError(f"{variant.name}: converted model has {facts.input_dtype} input / "
+                              f"{facts.output_dtype} output, expected int8")
         target.write_bytes(content)
-        return facts.input_quant, facts.output_quant
+        return facts.input_quant, facts.output_quant, {"ops": list(facts.ops)}
+    notes: dict[str, Any] = {"opset": opset}
     fp32_onnx = stage_dir / "model_fp32.onnx"
     if variant.precision == "fp32" or not fp32_onnx.is_file():
         source = fp32_onnx if variant.precision == "fp32" else scratch / "model_fp32.onnx"
         to_onnx.convert_onnx_fp32(keras_model, size, source, opset)
         fp32_onnx = source
     if variant.precision == "int8":
-        to_onnx.quantize_onnx_int8(fp32_onnx, target, calib_inputs, scratch)
+        from auedge.convert.validation import keras_outputs, onnx_runner
+
+        probe = calib_inputs[:64]
+        expected = keras_outputs(keras_model, probe)
+
+        def error_of(path: Path) -> float:
+            return float(np.mean(np.abs(onnx_runner(path)(probe) - expected)))
+
+        notes["weights"] = to_onnx.quantize_onnx_int8_best(fp32_onnx, target, calib_inputs, scratch, error_of)
+        notes["quant_format"] = "QDQ"
     shape = to_onnx.onnx_input_shape(target)
     if shape != (1, size, size, 3):
         raise ExportError(f"{variant.name}: converted input shape is {list(shape)}, expected [1, {size}, {size}, 3]")
-    return None, None
+    return None, None, notes
 
 
 def _progress_figures(path: Path, figures: dict[str, Any], kind: str) -> str:
@@ -309,13 +323,14 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             tag = f"[{i}/{len(variants)}] {variant.name}"
             log(f"{tag}: converting ({variant.format} {variant.precision})")
             started = time.monotonic()
-            in_q, out_q = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
-                                           options.opset, scratch)
+            in_q, out_q, notes = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
+                                                  options.opset, scratch)
             runner = tflite_runner if variant.format == "tflite" else onnx_runner
             predictions = runner(stage.path / variant.file, options.threads)(val_inputs)
             figures = figures_for(predictions, reference, val.labels, task_view)
             verdict = judge(variant, figures, task_view, options.tolerances())
             figures["passed"] = verdict.passed
+            figures["conversion"] = notes
             log(f"{tag}: {_progress_figures(stage.path / variant.file, figures, kind)}, "
                 f"{'ok' if verdict.passed else 'OUT OF TOLERANCE'} ({time.monotonic() - started:.1f} s)")
             if not verdict.passed:

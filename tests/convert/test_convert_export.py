@@ -112,6 +112,8 @@ def test_validation_figures_are_recorded_and_within_tolerance(bundle):
     assert by_name["fp32"]["max_abs_diff"] <= 1e-4 and by_name["onnx-fp32"]["max_abs_diff"] <= 1e-4
     assert by_name["fp16"]["max_abs_diff"] <= 1e-2
     assert by_name["int8"]["agreement"] >= 0.98
+    assert by_name["onnx-int8"]["conversion"]["weights"] in ("per-channel", "per-tensor")
+    assert "FULLY_CONNECTED" in by_name["int8"]["conversion"]["ops"]
     # The quantized models really differ from float (the check compares real outputs).
     assert by_name["int8"]["max_abs_diff"] > 0
 
