@@ -473,7 +473,8 @@ def render_face(ident: Identity, rng: np.random.Generator, au12: float, au4: flo
     gain = rng.uniform(0.75, 1.15) * rng.uniform(0.93, 1.07, 3)
     # convertScaleAbs rounds and saturates to uint8 (all values are >= 0); the lens blur and the
     # sensor noise then run on 8-bit pixels, several times faster than on floats.
-    out = cv2.GaussianBlur(cv2.convertScaleAbs(cv2.multiply(image, (*gain.tolist(), 0.0))), (0, 0), rng.uniform(0.3, 0.7))
+    cv2.multiply(image, (*gain.tolist(), 0.0), dst=image)
+    out = cv2.GaussianBlur(cv2.convertScaleAbs(image), (0, 0), rng.uniform(0.3, 0.7))
     # Uniform luminance noise from raw bytes (std 1-4 levels): as good as Gaussian here and far cheaper.
     noise = np.frombuffer(rng.bytes(size * size), np.uint8).reshape(size, size)
     k = rng.uniform(1.0, 4.0) / 73.6
