@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 import pytest
-
 from auedge.train.metrics import icc31
 
 
