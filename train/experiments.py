@@ -377,7 +377,8 @@ def render_markdown(res: dict[str, Any]) -> str:
                   f"{len(scale['seeds'])} seed(s)"
                   + (f", {scale['input_size']} px input" if scale.get("input_size") else "")
                   + (f", heads {', '.join(scale['heads'])} only" if scale.get("heads") else "")
-                  + f". The full version (3 seeds, {DEFAULT_EPOCHS} epochs, all faces): `{res['full_command']}`", ""]
+                  + f". The full version (every head of the table, the backbone's own input size, "
+                  f"{DEFAULT_SEEDS} seeds, {DEFAULT_EPOCHS} epochs, all faces): `{res['full_command']}`", ""]
     if not_learned(res["rows"]):
         lines += [(f"> **Nothing learned at this scale.** Every bare-face figure is below {NOT_LEARNED_BELOW}: the "
                    "models did not learn the AU, so differences between rows are noise. The table shows that the "
@@ -412,7 +413,8 @@ def render_markdown(res: dict[str, Any]) -> str:
             change = "n/a" if c["delta"] is None else f"{c['delta']:+.3f}"
             lines.append(f"| {c['setting']} | {c['occluder']} | {c['against']} | {fmt(c['reference'])} | "
                          f"{fmt(c['mix'])} | {change} |")
-        lines += ["", mix_verdict(res["comparison"])]
+        verdict = mix_verdict(res["comparison"])
+        lines += ["", f"Not meaningful here (nothing learned): {verdict}" if not_learned(res["rows"]) else verdict]
     lines += ["", (f"Files: `{RESULTS_FILE}` (every figure and cell), `{CHART_FILE}`; cell run folders under "
                    "`cells/` (not committed).")]
     return "\n".join(lines) + "\n"
