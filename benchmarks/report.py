@@ -49,10 +49,21 @@ def _plots(data: dict[str, Any]) -> list[str]:
     return [f"![{name}]({name})" for name in data.get("plots", [])]
 
 
-def latency_section(path: Path, data: dict[str, Any]) -> list[str]:
+def bundle_line(data: dict[str, Any], notes: dict[str, str]) -> str:
+    """What the bundle is: its training run, dataset and backbone, and any note given with --note."""
+    training = data.get("training") or {}
+    test = (training.get("metrics") or {}).get("test") or {}
+    score = ", ".join(f"{k} {v:.3f}" for k, v in test.items() if k in ("f1", "icc31", "roc_auc") and isinstance(v, float))
+    line = (f"Bundle `{data['bundle']}`: run `{training.get('run')}`, dataset {training.get('dataset')}, "
+            f"{training.get('arch')} ({training.get('head')} head); test figures from training: {score or 'none'}.")
+    note = notes.get(str(data["bundle"]))
+    return line + (f" **{note}**" if note else "")
+
+
+def latency_section(path: Path, data: dict[str, Any], notes: dict[str, str]) -> list[str]:
     from auedge.benchmarks.latency import detector_table, model_table, pipeline_table
 
-    out = [f"### Latency: `{data['bundle']}` ({data['task']['name']})", "",
+    out = [f"### Latency: `{data['bundle']}` ({data['task']['name']})", "", bundle_line(data, notes), "",
            (f"{data['created']} - {_load(data)}; {data['settings']['runs']} timed runs after "
            f"{data['settings']['warmup']} warm-up, variants interleaved round by round. "
            f"Frame: {data['frame']}. Backends not installed here: "
@@ -79,11 +90,11 @@ def latency_section(path: Path, data: dict[str, Any]) -> list[str]:
     return out + _plots(data) + [""]
 
 
-def accuracy_section(path: Path, data: dict[str, Any]) -> list[str]:
+def accuracy_section(path: Path, data: dict[str, Any], notes: dict[str, str]) -> list[str]:
     from auedge.benchmarks.accuracy import tables_for
 
     ds = data["dataset"]
-    out = [f"### Accuracy: `{data['bundle']}` ({data['task']['name']})", "",
+    out = [f"### Accuracy: `{data['bundle']}` ({data['task']['name']})", "", bundle_line(data, notes), "",
            (f"{data['created']} - {ds['faces']} faces of {ds['name']} split `{ds['split']}` ({ds['note']}); "
            f"reference row: {data['reference']['note']}; drop = reference - variant with a paired bootstrap 95% CI "
            f"({data['bootstrap']['resamples']} resamples, seed {data['bootstrap']['seed']}); occluders pasted with "
@@ -137,8 +148,9 @@ def peers_section(path: Path, data: dict[str, Any]) -> list[str]:
     return out + _plots(data) + [""]
 
 
-def build_report(folder: Path) -> str:
+def build_report(folder: Path, notes: dict[str, str] | None = None) -> str:
     latest = latest_results(folder)
+    notes = notes or {}
     env = environment()
     lines = ["# AU-Edge benchmark report", "",
              (f"Generated {utc_now().isoformat(timespec='seconds')} by `python benchmarks/report.py` from the newest "
@@ -156,11 +168,11 @@ def build_report(folder: Path) -> str:
     if by_kind["latency"]:
         lines += ["## Latency and memory", ""]
         for path, data in by_kind["latency"]:
-            lines += latency_section(path, data)
+            lines += latency_section(path, data, notes)
     if by_kind["accuracy"]:
         lines += ["## Accuracy (variants vs float and labels)", ""]
         for path, data in by_kind["accuracy"]:
-            lines += accuracy_section(path, data)
+            lines += accuracy_section(path, data, notes)
     if by_kind["peers"]:
         lines += ["## Peers", ""]
         for path, data in by_kind["peers"]:
@@ -172,12 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="auedge-bench-report", description=__doc__.splitlines()[0].strip("`"))
     parser.add_argument("--results", default=str(RESULTS_DIR), help="results folder (default benchmarks/results)")
     parser.add_argument("--out", help="report file (default <results>/REPORT.md)")
+    parser.add_argument("--note", action="append", default=[], metavar="BUNDLE=TEXT",
+                        help="a sentence about a bundle, printed in bold with its sections (repeatable)")
     args = parser.parse_args(argv)
+    notes = dict(n.split("=", 1) for n in args.note if "=" in n)
     folder = Path(args.results)
     if not folder.is_dir():
         print(f"error: results folder {folder} not found; run benchmarks/latency.py first", file=sys.stderr)
         return 2
-    text = build_report(folder)
+    text = build_report(folder, notes)
     out = Path(args.out) if args.out else folder / REPORT_NAME
     atomic_write_text(out, text)
     print(text)
