@@ -40,6 +40,15 @@ class Frame:
     def bad_frame(cls, index: int, error: str, ts: float | None = None) -> Frame:
         return cls(image=None, ts=time.time() if ts is None else ts, index=index, bad=True, error=error)
 
+    @classmethod
+    def from_bgr(cls, bgr: np.ndarray, index: int) -> Frame:
+        """An OpenCV capture's BGR image as an RGB frame (a bad frame when it is not 3-channel)."""
+        import cv2
+
+        if bgr.ndim != 3 or bgr.shape[2] != 3:
+            return cls.bad_frame(index, f"unexpected frame shape {bgr.shape}")
+        return cls(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts=time.time(), index=index)
+
 
 class FrameSource:
     """Base class: ``open()``, ``read() -> Frame | None``, ``close()``, usable as a context manager.

@@ -6,8 +6,6 @@ device named, so the daemon's watchdog can reopen it (USB cameras do drop off th
 
 from __future__ import annotations
 
-import time
-
 import cv2
 from auedge.edge.sources.base import Frame, FrameSource, SourceError
 
@@ -44,10 +42,7 @@ class OpenCVCameraSource(FrameSource):
         ok, bgr = self._capture.read()
         if not ok or bgr is None:
             raise SourceError(f"camera:{self.index}: the camera stopped delivering frames (unplugged?)")
-        index = self._take_index()
-        if bgr.ndim != 3 or bgr.shape[2] != 3:
-            return Frame.bad_frame(index, f"unexpected frame shape {bgr.shape}")
-        return Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts=time.time(), index=index)
+        return Frame.from_bgr(bgr, self._take_index())
 
     def close(self) -> None:
         if self._capture is not None:

@@ -6,7 +6,6 @@ watchdog then see realistic timing); ``?loop=1`` rewinds at the end for soak run
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -49,10 +48,7 @@ class VideoFileSource(FrameSource):
             bgr = self._grab()
         if bgr is None:
             return None
-        index = self._take_index()
-        if bgr.ndim != 3 or bgr.shape[2] != 3:
-            return Frame.bad_frame(index, f"unexpected frame shape {bgr.shape}")
-        return Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts=time.time(), index=index)
+        return Frame.from_bgr(bgr, self._take_index())
 
     def close(self) -> None:
         if self._capture is not None:
