@@ -19,7 +19,8 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 from auedge.benchmarks.store import RESULTS_DIR, atomic_write_text, environment, format_table, utc_now
 
 REPORT_NAME = "REPORT.md"
-KINDS = ("latency", "accuracy", "peers")
+KINDS = ("latency", "accuracy", "peers", "int8probe")
+FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
 def latest_results(folder: Path) -> dict[tuple[str, str], tuple[Path, dict[str, Any]]]:
@@ -148,6 +149,13 @@ def peers_section(path: Path, data: dict[str, Any]) -> list[str]:
     return out + _plots(data) + [""]
 
 
+def int8probe_section(path: Path, data: dict[str, Any]) -> list[str]:
+    return [f"### int8 probe: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
+            (f"CPU flags that matter for int8: {', '.join(data.get('cpu_flags') or []) or 'none'}; {data['runs']} interleaved "
+            f"runs per row, one thread, CPU time; {_load(data)}."), "",
+            format_table(data["table"]["headers"], data["table"]["rows"]), ""]
+
+
 def build_report(folder: Path, notes: dict[str, str] | None = None) -> str:
     latest = latest_results(folder)
     notes = notes or {}
@@ -161,6 +169,8 @@ def build_report(folder: Path, notes: dict[str, str] | None = None) -> str:
              (f"- load average when this report was written: {env['load_average']} (the machine is shared by several "
              "developers; every section quotes the load during its own run)"),
              "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()), ""]
+    if FINDINGS.is_file():
+        lines += [FINDINGS.read_text(encoding="utf-8").strip(), ""]
     if not latest:
         return "\n".join(lines + ["No results yet: run benchmarks/latency.py and benchmarks/accuracy.py first.", ""])
     by_kind = {k: [latest[key] for key in sorted(latest) if key[0] == k] for k in KINDS}
@@ -173,6 +183,10 @@ def build_report(folder: Path, notes: dict[str, str] | None = None) -> str:
         lines += ["## Accuracy (variants vs float and labels)", ""]
         for path, data in by_kind["accuracy"]:
             lines += accuracy_section(path, data, notes)
+    if by_kind["int8probe"]:
+        lines += ["## Why int8 is not faster here", ""]
+        for path, data in by_kind["int8probe"]:
+            lines += int8probe_section(path, data)
     if by_kind["peers"]:
         lines += ["## Peers", ""]
         for path, data in by_kind["peers"]:
