@@ -95,3 +95,11 @@ def test_report_gathers_the_latest_result(tiny_bundle, tmp_path):
     text = (out / "REPORT.md").read_text()
     assert "## Machine" in text and "### Latency: `tiny`" in text and "load average" in text
     assert "| onnx-fp32 | onnxruntime | 1 " in text
+
+
+def test_int8_probe_refuses_a_bundle_without_tflite(tiny_bundle, tmp_path, capsys):
+    from auedge.benchmarks import int8_probe
+
+    code = int8_probe.main(["--bundle", str(tiny_bundle), "--out-dir", str(tmp_path)])
+    assert code == 2 and "no TFLite model" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.json"))
