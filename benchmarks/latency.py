@@ -332,6 +332,8 @@ def bench_edge_process(bundle: Any, frame_path: Path, options: LatencyOptions, l
     result["target_mb"] = EDGE_RSS_TARGET_MB
     if "peak_mb" in result:
         result["under_target"] = result["peak_mb"] < EDGE_RSS_TARGET_MB
+        result["assertions"] = {"tensorflow not in sys.modules": not result["tensorflow_imported"],
+                                f"peak RSS < {EDGE_RSS_TARGET_MB:.0f} MB": result["under_target"]}
         log(f"edge Estimator process ({bundle.default_model}): peak RSS {result['peak_mb']:.1f} MB "
             f"(baseline {result['baseline_mb']:.1f} MB), tensorflow imported: {result['tensorflow_imported']}")
     else:
