@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - only while auedge.train.metrics did no
     f1_score = icc31 = None  # type: ignore[assignment]
 
 Runner = Callable[[np.ndarray], np.ndarray]
+NEAR_THRESHOLD = 0.05  # probability distance from the threshold reported as "near"
 
 
 def _icc31(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -134,6 +135,8 @@ def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, ta
             t = task.thresholds[k]
             p_bin, r_bin = pred[:, k] >= t, ref[:, k] >= t
             entry["agreement"] = _clean(float(np.mean(p_bin == r_bin)))
+            # Context for the agreement figure: decisions this close to the threshold flip easily.
+            entry["float_near_threshold"] = _clean(float(np.mean(np.abs(ref[:, k] - t) < NEAR_THRESHOLD)))
             if truth is not None and keep.any():
                 entry["f1"] = _clean(_f1(truth[keep] >= 0.5, p_bin[keep]))
                 entry["f1_float"] = _clean(_f1(truth[keep] >= 0.5, r_bin[keep]))
