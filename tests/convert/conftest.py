@@ -96,3 +96,10 @@ def crop_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory, trained_model) -> Path:
     return write_run(tmp_path_factory.mktemp("runs") / "tiny_au12", trained_model)
+
+
+@pytest.fixture
+def make_patterned_crops():
+    """``patterned_crops`` for tests (a plain ``from conftest import`` would pick another folder's
+    conftest when the whole suite runs)."""
+    return patterned_crops

@@ -244,11 +244,10 @@ def test_script_without_runs_says_how_to_make_one(tmp_path):
     assert not (tmp_path / "bundles").exists()
 
 
-def test_default_data_comes_from_the_runs_own_splits(run_dir, tmp_path, capsys, monkeypatch):
+def test_default_data_comes_from_the_runs_own_splits(run_dir, tmp_path, capsys, monkeypatch, make_patterned_crops):
     from auedge.train import runs
-    from conftest import patterned_crops
 
-    crops, labels = patterned_crops(60, seed=5)
+    crops, labels = make_patterned_crops(60, seed=5)
     split = np.array(["train"] * 30 + ["val"] * 20 + ["test"] * 10)
     calls = []
 
