@@ -72,9 +72,11 @@ def read_run(path: str | Path) -> RunInfo:
 
 
 def find_latest_run(runs_dir: str | Path = "runs") -> Path:
-    """The newest folder under ``runs_dir`` that holds a ``model.keras``."""
+    """The newest finished run under ``runs_dir``: ``model.keras`` plus ``config.json``, which the
+    trainer writes only at the end, so a run still training is never picked."""
     base = Path(runs_dir)
-    candidates = sorted(base.glob(f"*/{MODEL_FILE}"), key=lambda p: p.stat().st_mtime) if base.is_dir() else []
+    finished = [p for p in base.glob(f"*/{MODEL_FILE}") if (p.parent / CONFIG_FILE).is_file()] if base.is_dir() else []
+    candidates = sorted(finished, key=lambda p: p.stat().st_mtime)
     if not candidates:
         raise RunError(f"no trained run under {base}/; make one with: python train/train.py --out {base}/NAME")
     return candidates[-1].parent

@@ -33,3 +33,20 @@ def test_bad_settings_name_the_setting(tmp_path):
     broken.write_text("epochs = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         build_config(broken)
+
+
+def test_latest_run_skips_runs_still_training(tmp_path):
+    import os
+
+    from auedge.train.runs import RunError, find_latest_run
+
+    done, busy = tmp_path / "done", tmp_path / "busy"
+    for folder in (done, busy):
+        folder.mkdir()
+        (folder / "model.keras").write_bytes(b"x")
+    (done / "config.json").write_text("{}")
+    os.utime(done / "model.keras", (1, 1))  # older than the busy run
+    assert find_latest_run(tmp_path) == done
+    (done / "config.json").unlink()
+    with pytest.raises(RunError, match="python train/train.py"):
+        find_latest_run(tmp_path)
