@@ -245,6 +245,7 @@ def build_manifest(
     default_model: str,
     training: dict[str, Any],
     export: dict[str, Any],
+    inference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """bundle.json, schema 1 (see auedge.edge.bundle for the keys a device relies on)."""
     return {
@@ -258,6 +259,8 @@ def build_manifest(
         "face_detector": face_detector,
         "models": models,
         "default_model": default_model,
+        # How the device should run the model so that the validation threshold still holds.
+        "inference": inference or {"flip_average": False},
         "training": training,
         "export": export,
         "versions": package_versions(),

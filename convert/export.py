@@ -352,6 +352,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             face_detector=detector,
             models=models,
             default_model=default_model_name([m["name"] for m in models]),
+            inference={"flip_average": bool(run.config.flip_average)},
             training={
                 "run": run.root.name,
                 "dataset": run.config.dataset,

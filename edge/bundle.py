@@ -16,6 +16,7 @@ Schema (version 1), the keys a device relies on::
               batch: 1, quantization: {input: QuantParams|null, output: QuantParams|null},
               validation: {...}, degraded: bool}]
     default_model: name of the model a device runs unless told otherwise (int8 when present)
+    inference: {flip_average: bool}  how training evaluated the model (and chose its threshold)
     training: {...}, versions: {...}
 """
 

@@ -56,6 +56,8 @@ def test_bundle_verifies_and_lists_every_variant(bundle):
     loaded = load_bundle(bundle)
     assert {m.name for m in loaded.models} == ALL_NAMES
     assert loaded.default_model == "int8"
+    # The run trained without flip averaging, so the device must not average either.
+    assert loaded.manifest["inference"] == {"flip_average": False}
     assert loaded.task_kind == "occurrence" and loaded.au_names == ["AU12"]
     assert loaded.input_size == (32, 32) and loaded.crop.size == 32
     assert loaded.outputs[0].threshold == 0.5
