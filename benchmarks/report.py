@@ -156,8 +156,8 @@ def int8probe_section(path: Path, data: dict[str, Any]) -> list[str]:
             format_table(data["table"]["headers"], data["table"]["rows"]), ""]
 
 
-def build_report(folder: Path, notes: dict[str, str] | None = None) -> str:
-    latest = latest_results(folder)
+def build_report(folder: Path, notes: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> str:
+    latest = {key: value for key, value in latest_results(folder).items() if key[1] not in skip}
     notes = notes or {}
     env = environment()
     lines = ["# AU-Edge benchmark report", "",
@@ -200,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="report file (default <results>/REPORT.md)")
     parser.add_argument("--note", action="append", default=[], metavar="BUNDLE=TEXT",
                         help="a sentence about a bundle, printed in bold with its sections (repeatable)")
+    parser.add_argument("--skip", action="append", default=[], metavar="BUNDLE", help="leave a bundle out (repeatable)")
     args = parser.parse_args(argv)
     notes = dict(n.split("=", 1) for n in args.note if "=" in n)
     folder = Path(args.results)
     if not folder.is_dir():
         print(f"error: results folder {folder} not found; run benchmarks/latency.py first", file=sys.stderr)
         return 2
-    text = build_report(folder, notes)
+    text = build_report(folder, notes, tuple(args.skip))
     out = Path(args.out) if args.out else folder / REPORT_NAME
     atomic_write_text(out, text)
     print(text)
