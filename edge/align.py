@@ -90,14 +90,44 @@ def reduction_factor(matrix: np.ndarray) -> int:
 
 
 def box_reduce(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean of each ``factor`` x ``factor`` block (the image is cut to a multiple of the factor)."""
+    """Mean of each ``factor`` x ``factor`` block, rounded half up, in integers (the image is cut
+    to a multiple of the factor). Summing ``factor**2`` strided views keeps it fast in numpy, and
+    integer maths makes it exactly reproducible on a phone."""
     if factor <= 1:
         return image
     h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
     if h == 0 or w == 0:
         return image
-    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, -1).astype(np.float32)
-    return (blocks.mean(axis=(1, 3)) + 0.5).astype(np.uint8).reshape(h // factor, w // factor, *image.shape[2:])
+    cut = image[:h, :w]
+    total = np.zeros((h // factor, w // factor, *image.shape[2:]), dtype=np.uint32)
+    for dy in range(factor):
+        for dx in range(factor):
+            total += cut[dy::factor, dx::factor]
+    area = factor * factor
+    return ((2 * total + area) // (2 * area)).astype(np.uint8)
+
+
+def _crop_footprint(matrix: np.ndarray, size: int) -> np.ndarray:
+    """Corners of the output square in image coordinates."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    return transform_points(corners, inverse)
+
+
+def _reduced_region_origin(matrix: np.ndarray, size: int, factor: int, shape: tuple[int, ...]) -> tuple[int, int]:
+    """Top-left of the region to reduce, on a block boundary, two blocks before the footprint."""
+    lo = _crop_footprint(matrix, size).min(axis=0)
+    x0 = int(np.clip((np.floor(lo[0] / factor) - 2) * factor, 0, shape[1] // factor * factor))
+    y0 = int(np.clip((np.floor(lo[1] / factor) - 2) * factor, 0, shape[0] // factor * factor))
+    return x0, y0
+
+
+def _reduced_region_end(matrix: np.ndarray, size: int, factor: int, cut: tuple[int, int]) -> tuple[int, int]:
+    """Bottom-right (exclusive) of the region, two blocks past the footprint, within the cut image."""
+    hi = _crop_footprint(matrix, size).max(axis=0)
+    x1 = int(np.clip((np.ceil(hi[0] / factor) + 2) * factor, 0, cut[1]))
+    y1 = int(np.clip((np.ceil(hi[1] / factor) + 2) * factor, 0, cut[0]))
+    return x1, y1
 
 
 def align_face(
@@ -112,12 +142,23 @@ def align_face(
         raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
     matrix = alignment_matrix(left_eye, right_eye, params)
     factor = reduction_factor(matrix)
-    source = box_reduce(image, factor)
     warp = matrix.copy()
+    source = image
     if factor > 1:
-        # Pixel centres of the reduced image: x_full = factor * x_small + (factor - 1) / 2.
+        # Reduce only the blocks the crop can sample (its square plus a margin), not the whole
+        # frame: the result is identical because the region starts on a block boundary, and a
+        # 1080p frame no longer costs a full-frame filter for one face.
+        x0, y0 = _reduced_region_origin(matrix, params.size, factor, image.shape)
+        h_full, w_full = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+        x1, y1 = _reduced_region_end(matrix, params.size, factor, (h_full, w_full))
+        if x1 > x0 and y1 > y0:
+            source = box_reduce(image[y0:y1, x0:x1], factor)
+        else:  # the crop lies wholly outside the image: reduce the whole frame as before
+            x0 = y0 = 0
+            source = box_reduce(image, factor)
+        # Pixel centres of the reduced region: x_full = x0 + factor * x_small + (factor - 1) / 2.
         warp[:, :2] = matrix[:, :2] * factor
-        warp[:, 2] = matrix[:, 2] + matrix[:, :2] @ np.array([(factor - 1) / 2.0] * 2)
+        warp[:, 2] = matrix[:, 2] + matrix[:, :2] @ np.array([x0 + (factor - 1) / 2.0, y0 + (factor - 1) / 2.0])
     crop = cv2.warpAffine(
         source,
         warp,

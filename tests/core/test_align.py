@@ -49,3 +49,46 @@ def test_bad_inputs_raise_clear_errors():
         CropParams(border="wrap")
     with pytest.raises(ValueError, match="unknown crop parameters"):
         CropParams.from_dict({"size": 160, "zoom": 2})
+
+
+def full_frame_reference(img, left, right, params):
+    """The straightforward definition: box-reduce the whole frame, then warp."""
+    import cv2
+    from auedge.edge.align import BORDERS, box_reduce, reduction_factor
+
+    m = alignment_matrix(left, right, params)
+    f = reduction_factor(m)
+    warp = m.copy()
+    warp[:, :2] = m[:, :2] * f
+    warp[:, 2] = m[:, 2] + m[:, :2] @ np.array([(f - 1) / 2.0] * 2)
+    return cv2.warpAffine(box_reduce(img, f), warp, (params.size, params.size), flags=cv2.INTER_LINEAR,
+                          borderMode=BORDERS[params.border]), f
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_region_reduction_equals_full_frame_reduction(seed):
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (1081, 1923, 3), dtype=np.uint8)
+    eye_distance = rng.uniform(200, 500)
+    # Faces anywhere, including half outside the frame.
+    left = rng.uniform([-200, -200], [1900, 1000])
+    angle = rng.uniform(-0.6, 0.6)
+    right = left + eye_distance * np.array([np.cos(angle), np.sin(angle)])
+    params = CropParams(size=int(rng.choice([64, 96, 160])), border=str(rng.choice(["replicate", "constant"])))
+    expected, _ = full_frame_reference(img, left, right, params)
+    crop, _ = align_face(img, left, right, params)
+    # Same pixels up to OpenCV's fixed-point sampling positions, which move with the origin.
+    diff = np.abs(crop.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01
+
+
+def test_box_reduce_is_the_rounded_block_mean():
+    from auedge.edge.align import box_reduce
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    for f in (2, 3, 4):
+        h, w = 37 // f * f, 50 // f * f
+        sums = img[:h, :w].astype(np.int64).reshape(h // f, f, w // f, f, 3).sum(axis=(1, 3))
+        expected = (2 * sums + f * f) // (2 * f * f)  # floor(mean + 1/2), in integers
+        assert np.array_equal(box_reduce(img, f), expected)
