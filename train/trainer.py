@@ -225,7 +225,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
     seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed)
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
-    x_val_norm_loss = masked_loss(task.kind, 0.0)
+    val_loss_fn = masked_loss(task.kind, 0.0)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"
 
     out.mkdir(parents=True, exist_ok=True)
@@ -239,7 +239,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
             nonlocal best_weights
             pred = predict(model, val_images, norm, flip_average=cfg.flip_average)
             score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
-            val_loss = float(x_val_norm_loss(y_val, pred.astype(np.float32)))
+            val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
                    f"val_{metric_name}": score, "seconds": round(time.time() - start, 1)}
             if thresholds:
