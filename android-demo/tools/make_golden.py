@@ -263,11 +263,21 @@ def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop
             "input_dtype": str(model_input.dtype),
             "input_sha256": sha256(model_input),
             "input_sum": float(model_input.astype(np.float64).sum()),
-            "raw_output": [float(v) if raw_out.dtype.kind == "f" else int(v) for v in raw_out],
+            "raw_output": as_json_numbers(raw_out),
             "values": [float(v) for v in values],
         }
+        if est.flip_average:
+            # The bundle averages each crop with its mirror; the phone must run both, so both go in.
+            mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
+            raw_mirrored = np.asarray(est.backend.run(mirrored[None])[0]).reshape(-1)
+            case["models"][name]["mirrored_input_sha256"] = sha256(mirrored)
+            case["models"][name]["raw_output_mirrored"] = as_json_numbers(raw_mirrored)
     case["_arrays"] = {"canvas": canvas, "logits": logits, "raw": raw[selected], "crop": crop}
     return case
+
+
+def as_json_numbers(raw: np.ndarray) -> list[float] | list[int]:
+    return [float(v) if raw.dtype.kind == "f" else int(v) for v in raw]
 
 
 def model_summary(est: Any) -> dict[str, Any]:
@@ -375,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         yuv_source = read_image_rgb(args.data / yuv_face["source"])[50:200, 25:225]
         index = {
             "generator": "android-demo/tools/make_golden.py",
-            "bundle": {"name": bundle.manifest.get("name"), "file": "bundle.json", "models_committed": False},
+            "bundle": {"name": bundle.manifest.get("name"), "file": "bundle.json", "models_committed": False,
+                       "flip_average": bool((bundle.manifest.get("inference") or {}).get("flip_average", False))},
             "detector": {"kind": det_entry.kind, "input_size": detector.spec.input_size,
                          "score_threshold": det_entry.score_threshold, "nms_iou": det_entry.nms_iou,
                          "max_faces": detector.options.max_faces, "num_anchors": len(detector.anchors)},

@@ -125,6 +125,10 @@ def test_committed_model_inputs_equal_python_preprocess() -> None:
             quant = QuantParams.from_dict(spec["input_quant"])
             tensor = quantize(tensor, quant) if quant else tensor.astype("<f4")
             assert hashlib.sha256(tensor.tobytes()).hexdigest() == face["models"][name]["input_sha256"], name
+            if bundle.get("inference", {}).get("flip_average"):
+                mirrored = normalize(np.ascontiguousarray(crop[:, ::-1]), norm)
+                mirrored = quantize(mirrored, quant) if quant else mirrored.astype("<f4")
+                assert hashlib.sha256(mirrored.tobytes()).hexdigest() == face["models"][name]["mirrored_input_sha256"]
 
 
 def _load_make_golden():

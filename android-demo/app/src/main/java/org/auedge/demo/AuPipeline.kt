@@ -88,6 +88,7 @@ class AuPipeline private constructor(
     private val auInput = direct(auModel.getInputTensor(0).numBytes())
     private val auOutput = direct(auModel.getOutputTensor(0).numBytes())
     private val crop = RgbImage(manifest.crop.size, manifest.crop.size)
+    private val mirroredCrop = RgbImage(manifest.crop.size, manifest.crop.size)
 
     /** Names of the AUs shown (outputs that are not occlusion flags). */
     val auNames: List<String> = manifest.outputs.map { it.au }.filterNot { it.endsWith(OCCLUDED_SUFFIX) }
@@ -148,17 +149,26 @@ class AuPipeline private constructor(
         )
     }
 
-    private fun estimate(face: Detection, timestampSeconds: Double): FaceReading {
-        modelInput.fill(crop, auInput)
+    /** Raw (dequantized) AU model outputs for one aligned crop. */
+    private fun runAuModel(image: RgbImage): FloatArray {
+        modelInput.fill(image, auInput)
         auOutput.rewind()
         auModel.run(auInput, auOutput)
         auOutput.rewind()
-        val raw = if (outputQuant != null) {
+        return if (outputQuant != null) {
             val bytes = ByteArray(auOutput.remaining())
             auOutput.get(bytes)
             auOutputs.dequantize(bytes)
         } else {
             FloatArray(auOutput.remaining() / 4).also { auOutput.asFloatBuffer().get(it) }
+        }
+    }
+
+    private fun estimate(face: Detection, timestampSeconds: Double): FaceReading {
+        var raw = runAuModel(crop)
+        if (manifest.flipAverage) {
+            // The threshold was chosen on the mean of crop and mirror (bundle.json inference.flip_average).
+            raw = AuOutputs.flipAverage(raw, runAuModel(crop.mirrorInto(mirroredCrop)))
         }
         val values = auOutputs.values(raw)
         val observable = HashMap<String, Boolean>()

@@ -31,6 +31,22 @@ public final class AuOutputs {
         return out;
     }
 
+    /**
+     * The mean of the raw outputs for a crop and for its mirror, in float32 exactly as
+     * edge/estimator.py computes {@code (raw + raw_mirrored) / 2.0}; used when the bundle says
+     * {@code inference.flip_average}.
+     */
+    public static float[] flipAverage(float[] raw, float[] rawMirrored) {
+        if (raw.length != rawMirrored.length) {
+            throw new IllegalArgumentException("outputs of " + raw.length + " and " + rawMirrored.length + " values");
+        }
+        float[] out = new float[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            out[i] = (raw[i] + rawMirrored[i]) / 2f;
+        }
+        return out;
+    }
+
     /** AU values in bundle output order, clipped to each output's range. */
     public float[] values(float[] raw) {
         float[] values = new float[specs.size()];

@@ -105,10 +105,15 @@ public final class BundleManifest {
     public final String defaultModel;
     /** null when the bundle has no face detector. */
     public final DetectorEntry faceDetector;
+    /**
+     * bundle.json {@code inference.flip_average}: the model was validated (and its threshold chosen)
+     * on the mean of the crop's and its mirror's outputs, so a device must average the same way.
+     */
+    public final boolean flipAverage;
 
     private BundleManifest(String name, String taskName, String taskKind, List<OutputSpec> outputs, int inputHeight,
                            int inputWidth, Normalization normalization, CropParams crop, List<ModelEntry> models,
-                           String defaultModel, DetectorEntry faceDetector) {
+                           String defaultModel, DetectorEntry faceDetector, boolean flipAverage) {
         this.name = name;
         this.taskName = taskName;
         this.taskKind = taskKind;
@@ -120,6 +125,7 @@ public final class BundleManifest {
         this.models = Collections.unmodifiableList(models);
         this.defaultModel = defaultModel;
         this.faceDetector = faceDetector;
+        this.flipAverage = flipAverage;
     }
 
     /** The model called {@code wanted}, or the bundle's default when {@code wanted} is null. */
@@ -264,10 +270,19 @@ public final class BundleManifest {
                     det.containsKey("score_threshold") ? (float) Json.asNumber(det.get("score_threshold"), w) : 0.5f,
                     det.containsKey("nms_iou") ? (float) Json.asNumber(det.get("nms_iou"), w) : 0.3f);
         }
+        boolean flipAverage = false;
+        Object inferenceObj = data.get("inference");
+        if (inferenceObj != null) {
+            Object flip = Json.asObject(inferenceObj, where + " inference").get("flip_average");
+            if (flip != null && !(flip instanceof Boolean)) {
+                throw new BundleException(where + ": inference.flip_average must be true or false");
+            }
+            flipAverage = Boolean.TRUE.equals(flip);
+        }
         Object nameObj = data.get("name");
         return new BundleManifest(nameObj instanceof String ? (String) nameObj : "",
                 task.get("name") instanceof String ? (String) task.get("name") : "", kind, outputs,
-                (int) size[0], (int) size[1], norm, crop, models, defaultModel, detector);
+                (int) size[0], (int) size[1], norm, crop, models, defaultModel, detector, flipAverage);
     }
 
     // --- verification -----------------------------------------------------------------------------

@@ -24,4 +24,25 @@ public final class RgbImage {
     public int get(int x, int y, int channel) {
         return pixels[(y * width + x) * 3 + channel] & 0xFF;
     }
+
+    /**
+     * This image mirrored left-right into {@code out} (same size), for flip averaging: the mirror of
+     * an aligned crop is what edge/estimator.py feeds the model as {@code crop[:, ::-1]}.
+     */
+    public RgbImage mirrorInto(RgbImage out) {
+        if (out.width != width || out.height != height || out == this) {
+            throw new IllegalArgumentException("mirror target must be a different " + width + "x" + height + " image");
+        }
+        for (int y = 0; y < height; y++) {
+            int row = y * width * 3;
+            for (int x = 0; x < width; x++) {
+                int src = row + x * 3;
+                int dst = row + (width - 1 - x) * 3;
+                out.pixels[dst] = pixels[src];
+                out.pixels[dst + 1] = pixels[src + 1];
+                out.pixels[dst + 2] = pixels[src + 2];
+            }
+        }
+        return out;
+    }
 }

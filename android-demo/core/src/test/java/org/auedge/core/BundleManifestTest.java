@@ -102,6 +102,7 @@ public class BundleManifestTest {
             manifest("m", "x").replace("\"precision\": \"int8\"", "\"precision\": \"int4\""),
             manifest("m", "x").replace("\"size\": [160, 160]", "\"size\": [128, 128]"),
             manifest("m", "x").replace("\"method\": \"eyes\"", "\"method\": \"box\""),
+            manifest("m", "x").replace("\"models\":", "\"inference\": {\"flip_average\": \"yes\"}, \"models\":"),
         };
         for (String text : bad) {
             try {
@@ -122,6 +123,23 @@ public class BundleManifestTest {
         assertTrue(outputs.present(0, 0.4f));
         assertFalse(outputs.present(0, 0.39f));
         assertEquals(Float.valueOf(1.0f), outputs.byName(values).get("AU12"));
+    }
+
+    @Test
+    public void flipAverageFollowsTheManifestAndAveragesInFloat32() throws Exception {
+        assertFalse("absent inference block: no averaging", BundleManifest.parse(manifest("m", "x"), "bundle.json").flipAverage);
+        BundleManifest flip = BundleManifest.parse(
+                manifest("m", "x").replace("\"models\":", "\"inference\": {\"flip_average\": true}, \"models\":"), "bundle.json");
+        assertTrue(flip.flipAverage);
+        float[] mean = AuOutputs.flipAverage(new float[] {0.1f, 16777216f}, new float[] {0.2f, 1f});
+        assertEquals((0.1f + 0.2f) / 2f, mean[0], 0f);
+        assertEquals("float32 sum, as numpy does", 8388608f, mean[1], 0f);
+
+        RgbImage image = new RgbImage(3, 1, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        RgbImage mirror = image.mirrorInto(new RgbImage(3, 1));
+        assertEquals(7, mirror.get(0, 0, 0));
+        assertEquals(5, mirror.get(1, 0, 1));
+        assertEquals(3, mirror.get(2, 0, 2));
     }
 
     @Test

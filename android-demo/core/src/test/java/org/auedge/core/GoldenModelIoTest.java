@@ -23,6 +23,7 @@ public class GoldenModelIoTest {
         double worstFp32 = 0;
         double worstInt8 = 0;
         int checked = 0;
+        int flipAveraged = 0;
         for (String name : models.keySet()) {
             BundleManifest.ModelEntry entry = bundle.model(name);
             ModelInput input = new ModelInput(bundle.normalization, entry.inputQuant);
@@ -47,18 +48,14 @@ public class GoldenModelIoTest {
                 }
                 assertEquals(id + " " + name + ": model input sha256", Golden.str(expected, "input_sha256"),
                         Sha256.of(buffer.array()));
-                double[] raw = Json.asNumbers(expected.get("raw_output"), "raw_output");
-                float[] rawValues = new float[raw.length];
-                if (quantized) {
-                    byte[] rawBytes = new byte[raw.length];
-                    for (int i = 0; i < raw.length; i++) {
-                        rawBytes[i] = (byte) (int) raw[i];
-                    }
-                    rawValues = outputs.dequantize(rawBytes);
-                } else {
-                    for (int i = 0; i < raw.length; i++) {
-                        rawValues[i] = (float) raw[i];
-                    }
+                float[] rawValues = rawOutput(expected.get("raw_output"), quantized, outputs);
+                if (bundle.flipAverage) {
+                    RgbImage mirror = crop.mirrorInto(new RgbImage(crop.width, crop.height));
+                    assertEquals(id + " " + name + ": mirrored input sha256", Golden.str(expected, "mirrored_input_sha256"),
+                            Sha256.of(tensorBytes(input, mirror, quantized)));
+                    rawValues = AuOutputs.flipAverage(rawValues,
+                            rawOutput(expected.get("raw_output_mirrored"), quantized, outputs));
+                    flipAveraged++;
                 }
                 float[] values = outputs.values(rawValues);
                 double[] want = Json.asNumbers(expected.get("values"), "values");
@@ -78,8 +75,40 @@ public class GoldenModelIoTest {
         Golden.report("model input/output cases (faces x models)", checked);
         Golden.report("worst fp32 AU value difference", worstFp32);
         Golden.report("worst int8 AU value difference", worstInt8);
+        Golden.report("cases averaged with the mirrored crop (bundle inference.flip_average)", flipAveraged);
+        assertEquals("flip averaging follows bundle.json", bundle.flipAverage, flipAveraged > 0);
         assertTrue("fp32 and int8, >= 20 faces each", checked >= 40);
         assertTrue("fp32 value difference " + worstFp32, worstFp32 <= FP32_VALUE_TOLERANCE);
+    }
+
+    /** Raw model output as recorded by make_golden.py: int8 levels (dequantized here) or floats. */
+    private static float[] rawOutput(Object recorded, boolean quantized, AuOutputs outputs) {
+        double[] raw = Json.asNumbers(recorded, "raw_output");
+        if (quantized) {
+            byte[] rawBytes = new byte[raw.length];
+            for (int i = 0; i < raw.length; i++) {
+                rawBytes[i] = (byte) (int) raw[i];
+            }
+            return outputs.dequantize(rawBytes);
+        }
+        float[] out = new float[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            out[i] = (float) raw[i];
+        }
+        return out;
+    }
+
+    private static byte[] tensorBytes(ModelInput input, RgbImage crop, boolean quantized) {
+        if (quantized) {
+            byte[] q = new byte[crop.pixels.length];
+            input.toQuantized(crop, q);
+            return q;
+        }
+        float[] f = new float[crop.pixels.length];
+        input.toFloat(crop, f);
+        ByteBuffer buffer = ByteBuffer.allocate(f.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        buffer.asFloatBuffer().put(f);
+        return buffer.array();
     }
 
     @Test
