@@ -103,3 +103,34 @@ def test_int8_probe_refuses_a_bundle_without_tflite(tiny_bundle, tmp_path, capsy
     code = int8_probe.main(["--bundle", str(tiny_bundle), "--out-dir", str(tmp_path)])
     assert code == 2 and "no TFLite model" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "pipeline.py"), "--bundle", str(tiny_bundle), "--model", "onnx-fp32",
+         "--backend", "onnxruntime", "--threads", "1", "--frames", "40", "--out-dir", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [path] = out.glob("pipeline-tiny-*.json")
+    data = json.loads(path.read_text())
+    assert [(r["source"], r["threads"]) for r in data["runs"]] == [("memory", 1), ("video", 1)]
+    for run in data["runs"]:
+        # Every frame of the video went through the daemon and became exactly one record.
+        assert run["frames"] == run["records"] == 40
+        assert run["frames_with_one_face"] + run["frames_without_face"] == 40
+        assert run["frames_with_one_face"] >= 36  # real faces, drifting: the detector keeps them
+        assert run["cpus"] and len(run["cpus"]) == 1  # one thread means one core
+        assert run["pipeline_fps"] == pytest.approx(1000.0 / run["pipeline_median_ms"])
+        assert {"wait", "estimator_detect", "estimator_au_model", "sinks", "loop"} <= set(run["stage_median_ms"])
+    assert "one_core_meets_target" in data and "pipeline fps" in proc.stdout
+
+
+def test_pipeline_refuses_a_missing_bundle_with_one_line(tmp_path, capsys):
+    from auedge.benchmarks import pipeline
+
+    code = pipeline.main(["--bundle", str(tmp_path / "nope"), "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "bundle.json" in err[0]
+    assert not list(tmp_path.glob("*.json"))
