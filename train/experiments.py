@@ -141,7 +141,7 @@ def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any
     import keras
     from auedge.train.augment import occlude_fixed
     from auedge.train.runs import load_run_crops, read_run
-    from auedge.train.trainer import evaluate, predict, task_targets
+    from auedge.train.trainer import evaluate, group_scores, predict, task_targets
 
     run = read_run(folder)
     data = load_run_crops(run)
@@ -157,7 +157,8 @@ def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any
     for cond in conditions:
         images = occlude_fixed(faces.images, faces.landmarks, cond, seed=run.config.seed + offset)
         pred = predict(model, images, run.normalization, flip_average=run.config.flip_average)
-        results[cond] = evaluate(run.task.kind, list(run.task.aus), y_true, pred, thresholds) | {"split": split}
+        results[cond] = evaluate(run.task.kind, list(run.task.aus), y_true, pred, thresholds) | {
+            "split": split, "groups": group_scores(faces.meta, run.task.kind, y_true, pred, thresholds)}
     keras.backend.clear_session()
     return results
 

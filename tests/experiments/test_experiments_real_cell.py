@@ -45,3 +45,36 @@ def test_one_real_cell_end_to_end(tmp_path, tiny_table):
     md = (out / "table.md").read_text()
     assert "| MobileNetV2 | Adam | 1e-3 | Flat | H/B | none | T0/V0 |" in md and "0.78 |" in md
     assert (out / "chart.png").stat().st_size > 1000
+
+
+def test_score_run_cli_reproduces_the_trainer_and_merges(tmp_path, tiny_table, capsys):
+    """train/score_run.py on a finished run: "none" equals the trainer's own test figure, a mask
+    changes it, and a second call adds conditions to evaluations.json instead of replacing them."""
+    from auedge.train import score_run
+
+    out = tmp_path / "grid"
+    assert ex.main(["--table", "tiny", "--dataset", "synthetic", "--out", str(out), "--limit", "32", "--epochs", "1",
+                    "--seeds", "1", "--input-size", "64", "--batch-size", "16",
+                    "--cache-dir", str(tmp_path / "cache")]) == 0
+    (folder,) = (out / "cells").iterdir()
+    (folder / "evaluations.json").unlink()
+    trained = json.loads((folder / "metrics.json").read_text())["test"]
+    assert score_run.main(["--run", str(folder), "--occlude", "none"]) == 0
+    assert score_run.main(["--run", str(folder), "--occlude", "mask-full"]) == 0
+    printed = capsys.readouterr().out
+    assert "| mask-full | test |" in printed
+    stored = json.loads((folder / "evaluations.json").read_text())
+    assert set(stored) == {"none", "mask-full"}
+    assert stored["none"]["mae"] == pytest.approx(trained["mae"], abs=1e-5)
+    assert stored["mask-full"]["mae"] != pytest.approx(trained["mae"], abs=1e-9)
+
+
+def test_score_run_refuses_bad_input_with_one_line(tmp_path, capsys):
+    from auedge.train import score_run
+
+    assert score_run.main(["--run", str(tmp_path), "--occlude", "scarf"]) == 2
+    assert score_run.main(["--run", str(tmp_path / "nope"), "--occlude", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+    assert "scarf" in err[0] and "config.json" in err[1]
+    assert not (tmp_path / "evaluations.json").exists()

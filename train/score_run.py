@@ -1,0 +1,88 @@
+"""Score a finished run on its test faces with occluders pasted: ``python train/score_run.py --run runs/NAME``.
+
+This is the report's T0/V1 cell for any trained model, without training again: the run's
+``model.keras`` is reloaded, every occluder in ``--occlude`` is pasted on the test faces exactly as
+the trainer pastes them (same landmarks, same seed), and the threshold chosen on validation is kept,
+so ``none`` reproduces the trainer's own test figure and the others are directly comparable with it.
+Writes ``evaluations.json`` into the run folder (merged with earlier conditions) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: this folder must not shadow real packages
+    sys.path.pop(0)
+
+from auedge.train.occluders import OCCLUDER_KINDS
+from auedge.train.runs import RunError
+
+CONDITIONS = ("none", *OCCLUDER_KINDS)
+
+EVALS_FILE = "evaluations.json"
+
+
+def score_run(run_dir: Path, conditions: list[str]) -> dict[str, dict[str, Any]]:
+    """Scores per condition, merged into ``run_dir/evaluations.json`` (written atomically)."""
+    from auedge.train.experiments import evaluate_run
+
+    results = evaluate_run(run_dir, conditions)
+    path = run_dir / EVALS_FILE
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    stored.update(results)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(stored, indent=2, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+    return results
+
+
+def render(results: dict[str, dict[str, Any]]) -> str:
+    """One row per condition: the headline figure, then per-pose F1 where the data has poses."""
+    first = next(iter(results.values()))
+    metric = "f1" if "f1" in first else "icc31"
+    poses = sorted({k for r in results.values() for k in r.get("groups", {}) if k.startswith("pose=")})
+    head = ["condition", "split", metric] + (["precision", "recall", "roc_auc"] if metric == "f1" else ["mae"]) + poses
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cond, r in results.items():
+        extra = [r.get(k) for k in (("precision", "recall", "roc_auc") if metric == "f1" else ("mae",))]
+        groups = [r.get("groups", {}).get(p, {}).get(metric) for p in poses]
+        cells = [cond, r.get("split", "")] + [r.get(metric)] + extra + groups
+        lines.append("| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="score_run.py", description=__doc__.splitlines()[0])
+    p.add_argument("--run", required=True, help="run folder written by train/train.py")
+    p.add_argument("--occlude", default="none,mask-full",
+                   help=f"comma list of conditions: {', '.join(CONDITIONS)}")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
+    args = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    conditions = [c.strip() for c in args.occlude.split(",") if c.strip()]
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown or not conditions:
+        print(f"error: --occlude {args.occlude!r}: use a comma list of {', '.join(CONDITIONS)}", file=sys.stderr)
+        return 2
+    run_dir = Path(args.run)
+    try:
+        if args.threads:
+            from auedge.train.trainer import configure_threads
+
+            configure_threads(args.threads)
+        results = score_run(run_dir, conditions)
+    except (RunError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(render(results))
+    print(f"written {run_dir / EVALS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
