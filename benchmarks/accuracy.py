@@ -152,17 +152,25 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
     first = next(iter(images_by_kind.values()), None)
     if first is not None and len(first):  # trace the graph once, outside the timing
         model(normalize(first[:1], bundle.normalization), training=False)
-    out, seconds = {}, 0.0
-    for kind, images in images_by_kind.items():
-        start = time.perf_counter()
-        raw = np.concatenate([
+    # The device averages with the mirrored crop when the bundle says so; the reference must too.
+    flip = bool((bundle.manifest.get("inference") or {}).get("flip_average", False))
+
+    def run(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([
             np.asarray(model(normalize(images[i : i + 64], bundle.normalization), training=False))
             for i in range(0, len(images), 64)
         ]).reshape(len(images), -1)
+
+    out, seconds = {}, 0.0
+    for kind, images in images_by_kind.items():
+        start = time.perf_counter()
+        raw = run(images)
+        if flip:
+            raw = (raw + run(np.ascontiguousarray(images[:, :, ::-1]))) / 2.0
         seconds += time.perf_counter() - start
         out[kind] = np.clip(raw[:, index], lows, highs)
     total = sum(len(v) for v in images_by_kind.values())
-    return {"values": out, "ms_per_face": 1000.0 * seconds / max(1, total), "batch": 64}
+    return {"values": out, "ms_per_face": 1000.0 * seconds / max(1, total), "batch": 64, "flip_average": flip}
 
 
 def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: str, pick: np.ndarray) -> dict[str, Any]:

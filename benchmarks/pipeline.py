@@ -89,7 +89,7 @@ def make_video(path: Path, frames: int, data_dir: str | Path | None) -> str:
             canvas = canvases[(i // per_face) % len(canvases)]
             step = i % per_face
             # A slow drift (up to 40 px) and back, like a patient shifting in bed.
-            shift = int(round(40 * np.sin(np.pi * step / per_face)))
+            shift = round(40 * float(np.sin(np.pi * step / per_face)))
             moved = cv2.warpAffine(canvas, np.float32([[1, 0, shift], [0, 1, shift // 4]]), FRAME_SIZE,
                                    borderMode=cv2.BORDER_REPLICATE)
             writer.write(cv2.cvtColor(moved, cv2.COLOR_RGB2BGR))

@@ -299,6 +299,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         from auedge.convert.validation import (
             TaskView,
             figures_for,
+            flip_averaged,
             judge,
             keras_outputs,
             onnx_runner,
@@ -311,7 +312,8 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         calib, val = load_data(options, run, size, len(aus), need_calib, log)
         calib_inputs = normalized(calib, run.normalization) if calib is not None else None
         val_inputs = normalized(val, run.normalization)
-        reference = keras_outputs(keras_model, val_inputs)
+        flip = bool(run.config.flip_average)  # judged as the device will decide: on the mirrored mean too
+        reference = keras_outputs(keras_model, val_inputs, flip_average=flip)
         thresholds = thresholds_for(run.metrics, aus)
         kind = run.task.kind
         task_view = TaskView(kind=kind, aus=tuple(aus), thresholds=tuple(thresholds), value_range=(0.0, 5.0))
@@ -326,8 +328,10 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             in_q, out_q, notes = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
                                                   options.opset, scratch)
             runner = tflite_runner if variant.format == "tflite" else onnx_runner
-            predictions = runner(stage.path / variant.file, options.threads)(val_inputs)
+            run_variant = runner(stage.path / variant.file, options.threads)
+            predictions = flip_averaged(run_variant, val_inputs) if flip else run_variant(val_inputs)
             figures = figures_for(predictions, reference, val.labels, task_view)
+            figures["flip_average"] = flip
             verdict = judge(variant, figures, task_view, options.tolerances())
             figures["passed"] = verdict.passed
             figures["conversion"] = notes

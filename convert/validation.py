@@ -85,10 +85,23 @@ def onnx_runner(path: Path, num_threads: int = 1) -> Runner:
     return run
 
 
-def keras_outputs(model: Any, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
-    """The float reference, in inference mode."""
-    rows = [np.asarray(model(inputs[i : i + batch], training=False)) for i in range(0, inputs.shape[0], batch)]
-    return np.concatenate(rows, axis=0).astype(np.float32)
+def keras_outputs(model: Any, inputs: np.ndarray, batch: int = 64, flip_average: bool = False) -> np.ndarray:
+    """The float reference, in inference mode (averaged with the mirrored inputs when asked)."""
+    def run(x: np.ndarray) -> np.ndarray:
+        rows = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, x.shape[0], batch)]
+        return np.concatenate(rows, axis=0).astype(np.float32)
+
+    return flip_averaged(run, inputs) if flip_average else run(inputs)
+
+
+def flip_averaged(run: Runner, inputs: np.ndarray) -> np.ndarray:
+    """Mean of the outputs for the inputs and their left-right mirrors, in float32.
+
+    A bundle with ``inference.flip_average`` is decided on this mean on the device (its threshold
+    was chosen on it), so a converted model is judged on the same figure it will be used with.
+    """
+    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
+    return ((run(inputs) + run(mirrored)) / 2.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from auedge.convert.bundle_writer import BundleStage
 from auedge.convert.calibration import CropData, load_crop_file, require_nonempty
 from auedge.convert.errors import ExportError
 from auedge.convert.export import thresholds_for
-from auedge.convert.validation import TaskView, figures_for, judge
+from auedge.convert.validation import TaskView, figures_for, flip_averaged, judge, keras_outputs
 from auedge.convert.variants import VARIANTS, Tolerances, default_model_name, parse_formats
 from PIL import Image
 
@@ -101,3 +101,27 @@ def test_stage_removes_itself_and_created_parents_on_error(tmp_path):
         stage.write_text("model.tflite", "half")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flip_averaging_judges_the_mean_of_crop_and_mirror():
+    """A model that looks only at the image-left half: averaging must see both halves, in float32."""
+    x = np.zeros((3, 4, 4, 3), np.float32)
+    x[:, :, :2] = 1.0  # left half bright
+    x[1, :, :2] = 0.0
+    x[1, :, 2:] = 1.0  # face 1: right half bright
+
+    def left_half(batch: np.ndarray) -> np.ndarray:
+        return batch[:, :, :2].mean(axis=(1, 2, 3))[:, None].astype(np.float32)
+
+    plain = left_half(x)
+    averaged = flip_averaged(left_half, x)
+    assert plain.ravel().tolist() == [1.0, 0.0, 1.0]
+    assert averaged.ravel().tolist() == [0.5, 0.5, 0.5] and averaged.dtype == np.float32
+
+    class Model:  # keras_outputs calls model(x, training=False)
+        def __call__(self, batch, training=False):
+            assert training is False
+            return left_half(batch)
+
+    assert np.array_equal(keras_outputs(Model(), x, batch=2), plain)
+    assert np.array_equal(keras_outputs(Model(), x, batch=2, flip_average=True), averaged)
