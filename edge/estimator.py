@@ -21,6 +21,9 @@ from auedge.edge.preprocess import dequantize, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
+# An occurrence output named "<AU>_occluded" flags that AU's face region as covered: the AU is then
+# reported with observable = False instead of being trusted (the Android app reads the same name).
+OCCLUDED_SUFFIX = "_occluded"
 
 
 @dataclass(frozen=True)
@@ -177,18 +180,27 @@ class Estimator:
         self, values: np.ndarray, box: tuple[float, float, float, float], score: float,
         keypoints: np.ndarray, timings: dict[str, float],
     ) -> FaceResult:
-        aus, present = {}, {}
+        aus, present, covered = {}, {}, {}
         for spec, value in zip(self.bundle.outputs, values):
-            aus[spec.au] = float(value)
+            decided = None
             if spec.kind == "occurrence":
                 threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
-                present[spec.au] = bool(value >= threshold)
+                decided = bool(value >= threshold)
+            if spec.au.endswith(OCCLUDED_SUFFIX):
+                # An occlusion flag output ("AU12_occluded"): says whether AU12's region is covered.
+                covered[spec.au[: -len(OCCLUDED_SUFFIX)]] = bool(decided)
+                continue
+            aus[spec.au] = float(value)
+            if decided is not None:
+                present[spec.au] = decided
+        observable = {au: not covered.get(au, False) for au in aus}
         return FaceResult(
             box=box,
             score=float(score),
             keypoints=[(float(x), float(y)) for x, y in np.asarray(keypoints).reshape(-1, 2)],
             aus=aus,
             present=present,
+            observable=observable,
             timings_ms=timings,
         )
 

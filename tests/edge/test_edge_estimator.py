@@ -196,3 +196,25 @@ def test_flip_average_follows_the_bundle_unless_told(bundle_dir, tmp_path):
     assert Estimator.from_bundle(copy, model="onnx-fp32").flip_average is True
     assert Estimator.from_bundle(copy, model="onnx-fp32", flip_average=False).flip_average is False
     assert Estimator.from_bundle(bundle_dir, model="onnx-fp32").flip_average is False
+
+
+def test_occlusion_flag_output_marks_its_au_not_observable(tmp_path):
+    """An output named "AU12_occluded" is a flag, not an AU: it sets observable["AU12"] (as the
+    Android app reads it) and does not appear among the AU values."""
+    root = write_bundle(tmp_path / "b", detector=None, with_int8=False)
+    manifest = json.loads((root / "bundle.json").read_text())
+    manifest["outputs"][1]["au"] = "AU12_occluded"
+    (root / "bundle.json").write_text(json.dumps(manifest))
+    est = Estimator.from_bundle(root)
+    left, right = np.array([60.0, 100.0]), np.array([100.0, 100.0])
+    seen = set()
+    for level in range(0, 256, 15):
+        for channel in range(3):
+            image = np.zeros((240, 320, 3), dtype=np.uint8)
+            image[..., channel] = level
+            face = est.estimate_with_landmarks(image, left, right)
+            flag = expected_aus(align_face(image, left, right, est.bundle.crop)[0])[1] >= 0.5
+            assert set(face.aus) == {"AU12"} and set(face.present) == {"AU12"}
+            assert face.observable == {"AU12": not flag}
+            seen.add(bool(flag))
+    assert seen == {True, False}  # both outcomes were exercised
