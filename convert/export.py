@@ -248,14 +248,19 @@ def _progress_figures(path: Path, figures: dict[str, Any], kind: str) -> str:
             f"{headline.replace('_', ' ')} {figures.get(headline)}")
 
 
-def _outputs(kind: str, aus: list[str], thresholds: list[float]) -> list[dict[str, Any]]:
+def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str] | None = None) -> list[dict[str, Any]]:
     """bundle.json ``outputs``: occurrence is a 0-1 probability with the run's threshold;
-    intensity is 0-5 (the device clips to this range)."""
-    return [
+    intensity is 0-5 (the device clips to this range). Occlusion flags ("AU12_occluded") follow the
+    AUs: 0-1 with the threshold chosen on validation; a device marks the AU not observable above it."""
+    outputs = [
         {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
          "threshold": thresholds[k] if kind == "occurrence" else None}
         for k, au in enumerate(aus)
     ]
+    for j, flag in enumerate(flags or []):
+        outputs.append({"au": flag, "index": len(aus) + j, "kind": "occurrence", "range": [0.0, 1.0],
+                        "threshold": thresholds[len(aus) + j]})
+    return outputs
 
 
 def export_bundle(options: ExportOptions, log: Log = print) -> ExportResult:
@@ -291,6 +296,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
     from auedge.convert.report import report_markdown, summary_table
 
     size, aus = run.crop.size, run.task.au_names
+    flags = run.config.flag_names  # occlusion-flag outputs follow the AU outputs
     with BundleStage(dest, force=options.force) as stage, tempfile.TemporaryDirectory(prefix="auedge-export-") as tmp:
         scratch = Path(tmp)
         _setup_tensorflow(options.threads)
@@ -307,16 +313,16 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         )
 
         keras_model = load_keras_model(model_path)
-        check_model_shape(keras_model, size, len(aus), model_path)
+        check_model_shape(keras_model, size, len(aus) + len(flags), model_path)
         need_calib = any(v.precision == "int8" for v in variants)
         calib, val = load_data(options, run, size, len(aus), need_calib, log)
         calib_inputs = normalized(calib, run.normalization) if calib is not None else None
         val_inputs = normalized(val, run.normalization)
         flip = bool(run.config.flip_average)  # judged as the device will decide: on the mirrored mean too
         reference = keras_outputs(keras_model, val_inputs, flip_average=flip)
-        thresholds = thresholds_for(run.metrics, aus)
+        thresholds = thresholds_for(run.metrics, aus + flags)
         kind = run.task.kind
-        task_view = TaskView(kind=kind, aus=tuple(aus), thresholds=tuple(thresholds), value_range=(0.0, 5.0))
+        task_view = TaskView(kind=kind, aus=tuple(aus + flags), thresholds=tuple(thresholds), value_range=(0.0, 5.0))
         saved_model = export_saved_model(keras_model, size, scratch / "saved_model")
 
         records: list[ModelRecord] = []
@@ -349,7 +355,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         manifest = build_manifest(
             name=dest.name,
             task={"name": run.task.name, "kind": kind, "aus": aus},
-            outputs=_outputs(kind, aus, thresholds),
+            outputs=_outputs(kind, aus, thresholds, flags),
             size=size,
             normalization=run.normalization.to_dict(),
             crop=run.crop.to_dict(),

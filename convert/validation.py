@@ -142,7 +142,8 @@ def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, ta
     per_au: dict[str, dict[str, Any]] = {}
     for k, au in enumerate(task.aus):
         entry: dict[str, Any] = {"max_abs_diff": _clean(float(diff[:, k].max()))}
-        truth = None if labels is None else labels[:, k]
+        # Outputs past the label columns (occlusion flags) have no labels here: compared with float only.
+        truth = None if labels is None or k >= labels.shape[1] else labels[:, k]
         keep = None if truth is None else np.isfinite(truth)
         if task.kind == "occurrence":
             t = task.thresholds[k]

@@ -55,11 +55,18 @@ def augment_one(
     image: np.ndarray, landmarks: np.ndarray, spec: AugmentSpec, rng: np.random.Generator
 ) -> np.ndarray:
     """Return an augmented copy of one uint8 crop."""
-    out = image
-    if spec.occluder != "none":
-        from auedge.train.occluders import apply_occluder
+    return augment_one_with_kind(image, landmarks, spec, rng)[0]
 
-        out = apply_occluder(out, landmarks, spec.occluder, rng)
+
+def augment_one_with_kind(
+    image: np.ndarray, landmarks: np.ndarray, spec: AugmentSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
+    """An augmented copy of one uint8 crop and the occluder kind pasted on it ("none" if none)."""
+    out, kind = image, "none"
+    if spec.occluder != "none":
+        from auedge.train.occluders import apply_occluder_kind
+
+        out, kind = apply_occluder_kind(out, landmarks, spec.occluder, rng)
     if spec.geometric:
         size = out.shape[0]
         out = cv2.warpAffine(
@@ -73,16 +80,33 @@ def augment_one(
     if spec.brightness is not None:
         factor = rng.uniform(*spec.brightness)
         out = np.clip(out.astype(np.float32) * factor, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(out), kind
 
 
 def occlude_fixed(images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int) -> np.ndarray:
     """Occlude a whole evaluation set deterministically (same patch for the same image and seed)."""
+    return occlude_fixed_with_kinds(images, landmarks, kind, seed)[0]
+
+
+def occlude_fixed_with_kinds(
+    images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`occlude_fixed` plus the concrete kind pasted on each image ("mix" resolved)."""
     if kind == "none":
-        return images
-    from auedge.train.occluders import apply_occluder
+        return images, ["none"] * len(images)
+    from auedge.train.occluders import apply_occluder_kind
 
     out = np.empty_like(images)
+    kinds = []
     for i in range(len(images)):
-        out[i] = apply_occluder(images[i], landmarks[i], kind, np.random.default_rng([seed, i]))
-    return out
+        out[i], chosen = apply_occluder_kind(images[i], landmarks[i], kind, np.random.default_rng([seed, i]))
+        kinds.append(chosen)
+    return out, kinds
+
+
+def occlusion_flags(kinds: list[str], aus: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(N, len(aus)) float32 targets: 1 where the pasted occluder covers that AU's face region."""
+    from auedge.train.occluders import region_covered
+
+    return np.array([[float(region_covered(au, k)) for au in aus] for k in kinds], dtype=np.float32).reshape(
+        len(kinds), len(aus))

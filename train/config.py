@@ -77,6 +77,7 @@ class TrainConfig:
     occlude_val: str = "none"
     label_smoothing: float = 0.0
     flip_average: bool = False
+    occlusion_flags: bool = False  # extra "<AU>_occluded" outputs: is that AU's face region covered?
     input_size: int | None = None
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
@@ -93,6 +94,11 @@ class TrainConfig:
     @property
     def parsed_task(self) -> Task:
         return Task.parse(self.task)
+
+    @property
+    def flag_names(self) -> list[str]:
+        """Names of the occlusion-flag outputs, after the AU outputs (empty without flags)."""
+        return [f"{au}_occluded" for au in self.parsed_task.au_names] if self.occlusion_flags else []
 
     @property
     def augment_set(self) -> frozenset[str]:
@@ -127,6 +133,11 @@ class TrainConfig:
             raise ConfigError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
         if self.dataset != "synthetic" and not self.data_dir:
             raise ConfigError(f"--dataset {self.dataset} needs --data-dir PATH (or use --dataset synthetic)")
+        if self.occlusion_flags and self.occlude_train != "mix":
+            raise ConfigError(
+                f"occlusion_flags needs occlude_train = \"mix\" (faces with every occluder and none), not "
+                f"{self.occlude_train!r}: with one occluder on every face the flags could not learn anything"
+            )
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         try:

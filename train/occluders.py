@@ -27,6 +27,13 @@ _COVERED = {
     "glasses-big": frozenset({"eyes", "brows"}),
     "glasses-eyehole": frozenset({"brows"}),
 }
+# The face region each AU is read from, for occlusion flags ("AU12_occluded" = its region is covered).
+AU_REGIONS = {
+    "au1": "brows", "au2": "brows", "au4": "brows",
+    "au5": "eyes", "au6": "eyes", "au7": "eyes", "au43": "eyes",
+    "au9": "mouth", "au10": "mouth", "au12": "mouth", "au14": "mouth", "au15": "mouth", "au17": "mouth",
+    "au20": "mouth", "au23": "mouth", "au25": "mouth", "au26": "mouth",
+}
 # Fabric colours (RGB): surgical blue, surgical green, white, black, grey, pink.
 MASK_COLOURS = ((118, 170, 214), (142, 196, 176), (236, 236, 232), (32, 32, 36), (150, 150, 155), (226, 170, 180))
 # Plastic cup colours for the small mask: clear-green, clear, white, blue.
@@ -213,15 +220,31 @@ def _texture(kind: str, frame: _FaceFrame, h: int, w: int, rng: np.random.Genera
     return np.clip(colour, 0, 255), 1.0
 
 
+def region_covered(au: str, kind: str) -> bool:
+    """Whether occluder ``kind`` (a concrete kind or "none") covers the region AU ``au`` is read from."""
+    region = AU_REGIONS.get(au.lower())
+    if region is None:
+        raise ValueError(f"no face region is known for {au!r}; known: {', '.join(AU_REGIONS)}")
+    return region in covered_regions(kind)
+
+
 def apply_occluder(image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """A new uint8 image with the occluder drawn; "none" copies, "mix" picks a kind or none uniformly."""
+    return apply_occluder_kind(image, landmarks, kind, rng)[0]
+
+
+def apply_occluder_kind(
+    image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
+    """:func:`apply_occluder` that also says which concrete kind was drawn ("mix" resolved), so a
+    training target can tell which face regions are covered."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
     kind = parse_occluder(kind)
     if kind == "mix":
         kind = ("none", *OCCLUDER_KINDS)[int(rng.integers(len(OCCLUDER_KINDS) + 1))]
     if kind == "none":
-        return image.copy()
+        return image.copy(), kind
     h, w = image.shape[:2]
     shape = occluder_polygon(landmarks, kind, rng)
     colour, opacity = _texture(kind, _FaceFrame(landmarks), h, w, rng)
@@ -240,4 +263,4 @@ def apply_occluder(image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.
         else:
             rim = np.array((235, 235, 235) if rng.uniform() < 0.5 else (60, 60, 65), np.float32)
         out = _blend(out, line_mask.astype(np.float32) / 255.0, rim)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), kind

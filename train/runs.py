@@ -64,7 +64,7 @@ def read_run(path: str | Path) -> RunInfo:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
     except json.JSONDecodeError as exc:
         raise RunError(f"{root}: a JSON file is damaged ({exc}); train the run again") from exc
-    resolved = {k: raw.pop(k) for k in ("crop", "normalization", "aus", "task_kind") if k in raw}
+    resolved = {k: raw.pop(k) for k in ("crop", "normalization", "aus", "task_kind", "flags") if k in raw}
     config = TrainConfig(**_coerce(raw, str(config_path)))
     crop = CropParams.from_dict(resolved["crop"]) if "crop" in resolved else config.crop_params()
     norm = Normalization.from_dict(resolved["normalization"]) if "normalization" in resolved else Normalization()

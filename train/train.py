@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--occlude-val", help="occluder pasted on validation and test images")
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--flip-average", action="store_true", default=None, help="average with the mirrored crop")
+    p.add_argument("--occlusion-flags", action="store_true", default=None,
+                   help="also learn <AU>_occluded outputs (is the AU's region covered?); needs --occlude-train mix")
     p.add_argument("--input-size", type=int)
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--limit", type=int, help="at most this many images per split (quick runs)")

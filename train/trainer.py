@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 from auedge.edge.preprocess import Normalization, normalize
 from auedge.train import metrics as M
-from auedge.train.augment import AugmentSpec, augment_one, occlude_fixed
+from auedge.train.augment import (
+    AugmentSpec,
+    augment_one_with_kind,
+    occlude_fixed,
+    occlude_fixed_with_kinds,
+    occlusion_flags,
+)
 from auedge.train.config import TrainConfig
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
@@ -40,29 +46,60 @@ def task_targets(labels: np.ndarray, kind: str) -> np.ndarray:
     return y
 
 
+def _py_dataset_base():
+    import keras
+
+    return keras.utils.PyDataset
+
+
 class CropSequence:
-    """Batches of augmented, normalised crops for one epoch; reshuffled every epoch."""
+    """Batches of augmented, normalised crops for one epoch; reshuffled every epoch.
 
-    def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int):
-        import keras
+    With ``flag_aus`` the targets gain one column per AU saying whether the occluder pasted on that
+    face (``spec.occluder``, usually "mix") covers the AU's region: the occlusion-flag outputs.
+    ``dataset`` is the Keras PyDataset that ``model.fit`` consumes.
+    """
 
-        class _Seq(keras.utils.PyDataset):
-            def __len__(inner) -> int:
-                return math.ceil(len(images) / batch)
-
-            def __getitem__(inner, idx: int):
-                order = self.order[idx * batch : (idx + 1) * batch]
-                rng = np.random.default_rng([seed, self.epoch, idx])
-                crops = np.stack([augment_one(images[i], landmarks[i], spec, rng) for i in order])
-                return normalize(crops, norm), targets[order]
-
-            def on_epoch_end(inner) -> None:
-                self.epoch += 1
-                self.order = np.random.default_rng([seed, self.epoch]).permutation(len(images))
-
+    def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int,
+                 flag_aus: tuple[str, ...] = ()):
+        self.images, self.landmarks, self.targets = images, landmarks, targets
+        self.spec, self.norm, self.batch, self.seed, self.flag_aus = spec, norm, batch, seed, flag_aus
         self.epoch = 0
         self.order = np.random.default_rng([seed, 0]).permutation(len(images))
-        self.dataset = _Seq(workers=1, use_multiprocessing=False)
+        self.dataset = _make_py_dataset(self)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.images) / self.batch)
+
+    def batch_at(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        order = self.order[idx * self.batch : (idx + 1) * self.batch]
+        rng = np.random.default_rng([self.seed, self.epoch, idx])
+        made = [augment_one_with_kind(self.images[i], self.landmarks[i], self.spec, rng) for i in order]
+        crops = np.stack([m[0] for m in made])
+        y = self.targets[order]
+        if self.flag_aus:
+            y = np.concatenate([y, occlusion_flags([m[1] for m in made], self.flag_aus)], axis=1)
+        return normalize(crops, self.norm), y
+
+    def next_epoch(self) -> None:
+        self.epoch += 1
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+
+
+def _make_py_dataset(seq: CropSequence):
+    """The Keras side of :class:`CropSequence` (Keras is imported only when training)."""
+
+    class _Dataset(_py_dataset_base()):
+        def __len__(self) -> int:
+            return len(seq)
+
+        def __getitem__(self, idx: int):
+            return seq.batch_at(idx)
+
+        def on_epoch_end(self) -> None:
+            seq.next_epoch()
+
+    return _Dataset(workers=1, use_multiprocessing=False)
 
 
 def masked_loss(kind: str, label_smoothing: float = 0.0):
@@ -142,6 +179,49 @@ def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresho
     return groups
 
 
+FLAG_SEED_OFFSET = 3  # the "mix" occluders of the flag evaluation differ from every other pasted set
+
+
+def flag_report(model, norm: Normalization, flip: bool, val, test, flag_aus: tuple[str, ...], first: int,
+                seed: int) -> dict[str, Any]:
+    """How well the occlusion-flag outputs (columns ``first:``) tell covered regions.
+
+    Thresholds are chosen on validation faces with random occluders ("mix", seeded); testing faces
+    get their own seeded "mix" and are scored once, per flag and per occluder kind (the share of
+    faces flagged). On bare testing faces the share flagged is a false-alarm rate, split by the
+    dataset's real glasses label when it has one (MTFL does).
+    """
+    names = [f"{au.upper()}_occluded" for au in flag_aus]
+    v_images, v_kinds = occlude_fixed_with_kinds(val.images, val.landmarks, "mix", seed + FLAG_SEED_OFFSET)
+    v_true = occlusion_flags(v_kinds, flag_aus)
+    v_pred = predict(model, v_images, norm, flip_average=flip)[:, first:]
+    thresholds = [M.best_threshold(v_true[:, j], v_pred[:, j])[0] for j in range(len(names))]
+    report: dict[str, Any] = {
+        "thresholds": dict(zip(names, thresholds)),
+        "val_mix": {n: M.occurrence_metrics(v_true[:, j], v_pred[:, j], thresholds[j]) for j, n in enumerate(names)},
+    }
+    if not len(test):
+        return report
+    t_images, t_kinds = occlude_fixed_with_kinds(test.images, test.landmarks, "mix", seed + FLAG_SEED_OFFSET + 1)
+    t_true = occlusion_flags(t_kinds, flag_aus)
+    t_pred = predict(model, t_images, norm, flip_average=flip)[:, first:]
+    report["test_mix"] = {n: M.occurrence_metrics(t_true[:, j], t_pred[:, j], thresholds[j]) for j, n in enumerate(names)}
+    kinds = np.asarray(t_kinds)
+    report["test_mix_flagged_by_kind"] = {
+        kind: {n: float(np.mean(t_pred[kinds == kind, j] >= thresholds[j])) for j, n in enumerate(names)}
+        for kind in sorted(set(t_kinds))
+    }
+    bare = predict(model, test.images, norm, flip_average=flip)[:, first:] >= np.asarray(thresholds)
+    report["test_bare_flagged"] = {n: float(bare[:, j].mean()) for j, n in enumerate(names)}
+    if "glasses" in test.meta:
+        glasses = np.asarray(test.meta["glasses"]).astype(str)
+        report["test_bare_flagged_by_glasses"] = {
+            f"glasses={g}": {n: float(bare[glasses == g, j].mean()) for j, n in enumerate(names)}
+            for g in sorted(set(glasses))
+        }
+    return report
+
+
 @dataclass
 class RunResult:
     out: Path
@@ -214,7 +294,10 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     y_train, y_val = task_targets(train.labels, task.kind), task_targets(val.labels, task.kind)
     log(f"data: {len(train)} train, {len(val)} val, {len(test)} test crops of {crop.size}px ({cfg.dataset})")
 
-    model = build_model(cfg.arch, cfg.head, task.kind, outputs=len(task.aus), input_size=crop.size, weights=cfg.weights)
+    flag_aus = tuple(task.aus) if cfg.occlusion_flags else ()
+    n_aus = len(task.aus)
+    model = build_model(cfg.arch, cfg.head, task.kind, outputs=n_aus + len(flag_aus), input_size=crop.size,
+                        weights=cfg.weights)
     steps = math.ceil(len(train) / cfg.batch_size)
     lr = (keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=steps * cfg.epochs, alpha=0.01)
           if cfg.schedule == "cosine" else cfg.lr)
@@ -223,7 +306,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch")
 
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
-    seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed)
+    seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus)
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
     val_loss_fn = masked_loss(task.kind, 0.0)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"
@@ -237,7 +320,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             nonlocal best_weights
-            pred = predict(model, val_images, norm, flip_average=cfg.flip_average)
+            pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
             score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
             val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
@@ -273,7 +356,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         model.set_weights(best_weights)
 
     thresholds = best["thresholds"] or None
-    val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)
+    val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
     result: dict[str, Any] = {
         "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds),
         "threshold": thresholds[0] if thresholds else None,
@@ -284,13 +367,19 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     if len(test):
         y_test = task_targets(test.labels, task.kind)
         test_images = occlude_fixed(test.images, test.landmarks, cfg.occlude_val, seed=cfg.seed + 2)
-        test_pred = predict(model, test_images, norm, flip_average=cfg.flip_average)
+        test_pred = predict(model, test_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
         result["test"] = evaluate(task.kind, list(task.aus), y_test, test_pred, thresholds)
         result["test"]["groups"] = group_scores(test.meta, task.kind, y_test, test_pred, thresholds)
         if cfg.occlude_val != "none":
             # The same model on bare test faces, so every occluded figure has its bare twin.
-            bare_pred = predict(model, test.images, norm, flip_average=cfg.flip_average)
+            bare_pred = predict(model, test.images, norm, flip_average=cfg.flip_average)[:, :n_aus]
             result["test_bare"] = evaluate(task.kind, list(task.aus), y_test, bare_pred, thresholds)
+    if flag_aus:
+        flags = flag_report(model, norm, cfg.flip_average, val, test, flag_aus, n_aus, cfg.seed)
+        result["occlusion_flags"] = flags
+        result["thresholds"] = (result["thresholds"] or {}) | flags["thresholds"]
+        log("occlusion flags: " + ", ".join(
+            f"{name} val F1 {flags['val_mix'][name]['f1']:.3f}" for name in flags["thresholds"]))
     result["data"] = {
         "dataset": cfg.dataset,
         "synthetic": cfg.dataset == "synthetic",
@@ -304,7 +393,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     result["seconds"] = round(time.time() - start, 1)
 
     config_dump = cfg.to_dict() | {"crop": crop.to_dict(), "normalization": norm.to_dict(),
-                                   "aus": list(task.aus), "task_kind": task.kind}
+                                   "aus": list(task.aus), "task_kind": task.kind, "flags": cfg.flag_names}
     atomic_write_text(out / CONFIG_FILE, json.dumps(config_dump, indent=2))
     atomic_write_text(out / METRICS_FILE, json.dumps(result, indent=2, default=float))
     with open(out / f".{HISTORY_FILE}.tmp", "w", newline="", encoding="utf-8") as handle:
