@@ -185,6 +185,13 @@ def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: s
             "keras_ms_per_face": keras["ms_per_face"], "source": keras["source"]}
 
 
+def labelled_outputs(bundle: Any) -> list[tuple[int, Any]]:
+    """The AU outputs that have label columns: occlusion flags ("AU12_occluded") are not AUs."""
+    from auedge.edge.estimator import OCCLUDED_SUFFIX
+
+    return [(j, spec) for j, spec in enumerate(bundle.outputs) if not spec.au.endswith(OCCLUDED_SUFFIX)]
+
+
 def _output_layout(bundle: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
     highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
@@ -334,7 +341,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         per_row: dict[str, Any] = {}
         for row in rows:
             per_au = {}
-            for j, spec in enumerate(bundle.outputs):
+            for j, spec in labelled_outputs(bundle):
                 truth = crops.labels[:, j].astype(np.float64)
                 values = predictions[row]["values"][kind][:, j].astype(np.float64)
                 ref = predictions[reference_name]["values"][kind][:, j].astype(np.float64)
@@ -380,7 +387,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
 
 def _positive_share(crops: Any, bundle: Any) -> dict[str, float]:
     out = {}
-    for j, spec in enumerate(bundle.outputs):
+    for j, spec in labelled_outputs(bundle):
         truth = occurrence_truth(crops.labels[:, j])
         out[spec.au] = float(np.nanmean(truth)) if np.isfinite(truth).any() else float("nan")
     return out
