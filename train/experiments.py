@@ -141,8 +141,9 @@ def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any
     import keras
     from auedge.train.augment import occlude_fixed
     from auedge.train.runs import load_run_crops, read_run
-    from auedge.train.trainer import evaluate, group_scores, predict, task_targets
+    from auedge.train.trainer import evaluate, group_scores, keep_freed_memory, predict, task_targets
 
+    keep_freed_memory()
     run = read_run(folder)
     data = load_run_crops(run)
     split, offset = "test", 2
