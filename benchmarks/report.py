@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 from auedge.benchmarks.store import RESULTS_DIR, atomic_write_text, environment, format_table, utc_now
 
 REPORT_NAME = "REPORT.md"
-KINDS = ("latency", "accuracy", "peers", "int8probe")
+KINDS = ("latency", "pipeline", "accuracy", "peers", "int8probe")
 FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
@@ -149,6 +149,21 @@ def peers_section(path: Path, data: dict[str, Any]) -> list[str]:
     return out + _plots(data) + [""]
 
 
+def pipeline_section(path: Path, data: dict[str, Any]) -> list[str]:
+    from auedge.benchmarks.pipeline import render
+
+    out = [f"### Daemon end to end: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
+           (f"{data.get('video')}; the real `au-edge daemon` loop (detector, crop, AU model, smoothing, JSON-lines "
+            f"sink), uncapped, each thread count pinned to as many cores; {_load(data)}."), "",
+           render(data["runs"]), ""]
+    if "one_core_meets_target" in data:
+        one = next(r for r in data["runs"] if r["threads"] == 1 and r["source"] == "memory")
+        verdict = "meets" if data["one_core_meets_target"] else "misses"
+        out += [(f"One core, frames from memory: {one['pipeline_fps']:.0f} fps, {verdict} the "
+                 f"{data['target_pipeline_fps_one_core']:.0f} fps target."), ""]
+    return out
+
+
 def int8probe_section(path: Path, data: dict[str, Any]) -> list[str]:
     return [f"### int8 probe: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
             (f"CPU flags that matter for int8: {', '.join(data.get('cpu_flags') or []) or 'none'}; {data['runs']} interleaved "
@@ -179,6 +194,10 @@ def build_report(folder: Path, notes: dict[str, str] | None = None, skip: tuple[
         lines += ["## Latency and memory", ""]
         for path, data in by_kind["latency"]:
             lines += latency_section(path, data, notes)
+    if by_kind["pipeline"]:
+        lines += ["## Whole pipeline (daemon on a video)", ""]
+        for path, data in by_kind["pipeline"]:
+            lines += pipeline_section(path, data)
     if by_kind["accuracy"]:
         lines += ["## Accuracy (variants vs float and labels)", ""]
         for path, data in by_kind["accuracy"]:

@@ -125,6 +125,9 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
         assert run["pipeline_fps"] == pytest.approx(1000.0 / run["pipeline_median_ms"])
         assert {"wait", "estimator_detect", "estimator_au_model", "sinks", "loop"} <= set(run["stage_median_ms"])
     assert "one_core_meets_target" in data and "pipeline fps" in proc.stdout
+    assert report.main(["--results", str(out)]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "### Daemon end to end: `tiny`" in text and "| memory | 1 " in text and "fps target" in text
 
 
 def test_pipeline_refuses_a_missing_bundle_with_one_line(tmp_path, capsys):
