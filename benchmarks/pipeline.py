@@ -107,6 +107,7 @@ class ChildRun:
     model: str
     backend: str
     source: str = "video"  # "video" (decode in the loop) or "memory" (pre-decoded frames)
+    flip_average: str = "bundle"  # the daemon's option: bundle, on or off
 
 
 def decode_all(video: str) -> list[np.ndarray]:
@@ -144,7 +145,8 @@ def run_child(spec: ChildRun) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="auedge-pipeline-") as tmp:
         records_path = Path(tmp) / "records.jsonl"
         config = DaemonConfig(device="bench", source=f"video:{spec.video}", bundle=spec.bundle, model=spec.model,
-                              backend=spec.backend, threads=spec.threads, target_fps=0.0, log_level="WARNING")
+                              backend=spec.backend, threads=spec.threads, target_fps=0.0, log_level="WARNING",
+                              flip_average=spec.flip_average)
         config.jsonl.path = str(records_path)
         config.validate()
         logging.basicConfig(level=logging.WARNING)
@@ -166,6 +168,7 @@ def run_child(spec: ChildRun) -> dict[str, Any]:
     medians = {stage: float(np.median(samples[stage])) for stage in STAGES if samples.get(stage)}
     return {
         "source": spec.source,
+        "flip_average": spec.flip_average,
         "threads": spec.threads,
         "cpus": cpus,
         "frames": frames,
@@ -224,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", help="bundle folder written by convert/export.py")
     p.add_argument("--model", default="int8", help="model name inside the bundle")
     p.add_argument("--backend", default="litert", help="interpreter backend (litert, tflite-runtime, onnxruntime, auto)")
+    p.add_argument("--flip-average", default="bundle", choices=("bundle", "on", "off"),
+                   help="the daemon's flip averaging (bundle: as bundle.json says; off halves the AU model time)")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts (each pinned to as many cores)")
     p.add_argument("--frames", type=int, default=600, help="frames in the generated video")
     p.add_argument("--sources", default="memory,video", help="memory (pre-decoded: the pipeline alone), video (decoded in the loop)")
@@ -261,12 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                 for t in threads:
                     print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s) ...", flush=True)
                     runs.append(run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
-                                                    args.model, args.backend, source)))
+                                                    args.model, args.backend, source, args.flip_average)))
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     one_core = next((r for r in runs if r["threads"] == 1 and r["source"] == "memory"), None)
-    data = files.header(video=description, target_pipeline_fps_one_core=TARGET_FPS_ONE_CORE, runs=runs,
+    data = files.header(video=description, flip_average=args.flip_average, target_pipeline_fps_one_core=TARGET_FPS_ONE_CORE, runs=runs,
                         load_average_before=load_before, load_average_after=load_average())
     if one_core:
         data["one_core_meets_target"] = bool(one_core["pipeline_fps"] >= TARGET_FPS_ONE_CORE)

@@ -85,8 +85,9 @@ def build_estimator(config: DaemonConfig):
         raise ConfigError("bundle is not set: set bundle = \"/path/to/bundle\" in the config or pass --bundle DIR")
     from auedge.edge.estimator import Estimator
 
+    flip = {"bundle": None, "on": True, "off": False}[config.flip_average]
     return Estimator.from_bundle(config.bundle, model=config.model or None, backend=config.backend,
-                                 num_threads=config.threads)
+                                 num_threads=config.threads, flip_average=flip)
 
 
 def build_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:

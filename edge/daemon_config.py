@@ -51,6 +51,9 @@ class DaemonConfig:
     model: str = ""  # model name inside the bundle ("" = the bundle's default_model)
     backend: str = "auto"
     threads: int = 2
+    # "bundle": average each crop with its mirror when bundle.json says the model was validated so
+    # (its threshold was chosen that way); "off" halves the AU model time at some accuracy cost.
+    flip_average: str = "bundle"
     target_fps: float = 10.0  # cap; 0 = as fast as possible
     stall_timeout_s: float = 10.0  # no frame for this long -> reopen the source
     reopen_backoff_s: float = 1.0
@@ -70,6 +73,8 @@ class DaemonConfig:
             raise ConfigError(f"source: {exc}") from None
         if not self.device or "/" in self.device or "+" in self.device or "#" in self.device:
             raise ConfigError(f"device {self.device!r} must be non-empty without '/', '+', '#' (it is an MQTT topic level)")
+        if self.flip_average not in ("bundle", "on", "off"):
+            raise ConfigError(f"flip_average must be bundle, on or off (got {self.flip_average!r})")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {self.threads}): set threads = 2 or pass --threads 2")
         if self.target_fps < 0:

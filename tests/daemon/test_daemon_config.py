@@ -59,6 +59,7 @@ def test_every_option_has_a_flag():
 def test_example_config_is_valid():
     cfg = parse(["--config", str(EXAMPLE)])
     assert cfg.source.startswith("picamera2") and cfg.jsonl.path and cfg.http.host == "127.0.0.1"
+    assert cfg.flip_average == "bundle" and parse(["--config", str(EXAMPLE), "--flip-average", "off"]).flip_average == "off"
 
 
 @pytest.mark.parametrize(("text", "needles"), [
@@ -70,6 +71,7 @@ def test_example_config_is_valid():
     ("[smoothing]\nmethod = \"kalman\"\n", ["smoothing.method", "one_euro"]),
     ("http = 3\n", ["http must be a table"]),
     ("threads = 0\n", ["threads must be >= 1", "--threads"]),
+    ("flip_average = \"maybe\"\n", ["flip_average must be bundle, on or off"]),
     ("[debug]\nlog_records = \"yes\"\n", ["'debug.log_records'", "true or false"]),
     ("device = \"a/b\"\n", ["device", "MQTT topic"]),
     ("this is not toml\n", ["not valid TOML"]),
