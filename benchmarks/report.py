@@ -154,7 +154,8 @@ def pipeline_section(path: Path, data: dict[str, Any]) -> list[str]:
 
     out = [f"### Daemon end to end: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
            (f"{data.get('video')}; the real `au-edge daemon` loop (detector, crop, AU model, smoothing, JSON-lines "
-            f"sink), uncapped, each thread count pinned to as many cores; {_load(data)}."), "",
+            f"sink), uncapped, each thread count pinned to as many cores; flip averaging "
+            f"`{data.get('flip_average', 'bundle')}`; {_load(data)}."), "",
            render(data["runs"]), ""]
     if "one_core_meets_target" in data:
         one = next(r for r in data["runs"] if r["threads"] == 1 and r["source"] == "memory")
