@@ -145,7 +145,7 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
     except RuntimeError:
         pass
     import keras
-    from auedge.edge.preprocess import normalize
+    from auedge.edge.preprocess import flip_averaged, normalize
 
     model = keras.models.load_model(str(path), compile=False)
     lows, highs, index = _output_layout(bundle)
@@ -164,9 +164,7 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
     out, seconds = {}, 0.0
     for kind, images in images_by_kind.items():
         start = time.perf_counter()
-        raw = run(images)
-        if flip:
-            raw = (raw + run(np.ascontiguousarray(images[:, :, ::-1]))) / 2.0
+        raw = flip_averaged(run, images) if flip else run(images)
         seconds += time.perf_counter() - start
         out[kind] = np.clip(raw[:, index], lows, highs)
     total = sum(len(v) for v in images_by_kind.values())
@@ -187,7 +185,7 @@ def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: s
 
 def labelled_outputs(bundle: Any) -> list[tuple[int, Any]]:
     """The AU outputs that have label columns: occlusion flags ("AU12_occluded") are not AUs."""
-    from auedge.edge.estimator import OCCLUDED_SUFFIX
+    from auedge.edge.bundle import OCCLUDED_SUFFIX
 
     return [(j, spec) for j, spec in enumerate(bundle.outputs) if not spec.au.endswith(OCCLUDED_SUFFIX)]
 

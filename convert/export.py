@@ -305,12 +305,12 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         from auedge.convert.validation import (
             TaskView,
             figures_for,
-            flip_averaged,
             judge,
             keras_outputs,
             onnx_runner,
             tflite_runner,
         )
+        from auedge.edge.preprocess import flip_averaged
 
         keras_model = load_keras_model(model_path)
         check_model_shape(keras_model, size, len(aus) + len(flags), model_path)

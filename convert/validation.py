@@ -18,7 +18,7 @@ import numpy as np
 from auedge.convert.to_onnx import open_session
 from auedge.convert.to_tflite import open_interpreter
 from auedge.convert.variants import CHECK_EXACT, Tolerances, Variant
-from auedge.edge.preprocess import dequantize, quantize
+from auedge.edge.preprocess import dequantize, flip_averaged, quantize
 
 try:  # the training stage's metrics are the project's single definition when present
     from auedge.train.metrics import f1_score, icc31
@@ -92,16 +92,6 @@ def keras_outputs(model: Any, inputs: np.ndarray, batch: int = 64, flip_average:
         return np.concatenate(rows, axis=0).astype(np.float32)
 
     return flip_averaged(run, inputs) if flip_average else run(inputs)
-
-
-def flip_averaged(run: Runner, inputs: np.ndarray) -> np.ndarray:
-    """Mean of the outputs for the inputs and their left-right mirrors, in float32.
-
-    A bundle with ``inference.flip_average`` is decided on this mean on the device (its threshold
-    was chosen on it), so a converted model is judged on the same figure it will be used with.
-    """
-    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
-    return ((run(inputs) + run(mirrored)) / 2.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

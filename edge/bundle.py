@@ -36,6 +36,9 @@ MANIFEST_NAME = "bundle.json"
 FORMATS = ("tflite", "onnx")
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 TASK_KINDS = ("occurrence", "intensity")
+# An occurrence output named "<AU>_occluded" flags that AU's face region as covered: devices report
+# the AU as not observable instead of trusting its value (the Android app reads the same name).
+OCCLUDED_SUFFIX = "_occluded"
 
 
 class BundleError(ValueError):

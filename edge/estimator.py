@@ -15,15 +15,12 @@ import cv2
 import numpy as np
 from auedge.edge.align import align_face, transform_points
 from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
-from auedge.edge.bundle import Bundle, BundleError, ModelEntry, load_bundle
+from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
 from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions
 from auedge.edge.preprocess import dequantize, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
-# An occurrence output named "<AU>_occluded" flags that AU's face region as covered: the AU is then
-# reported with observable = False instead of being trusted (the Android app reads the same name).
-OCCLUDED_SUFFIX = "_occluded"
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,13 @@ def quantize(values: np.ndarray, q: QuantParams) -> np.ndarray:
 
 def dequantize(values: np.ndarray, q: QuantParams) -> np.ndarray:
     return (values.astype(np.float32) - q.zero_point) * np.float32(q.scale)
+
+
+def flip_averaged(run, batch: np.ndarray) -> np.ndarray:
+    """Mean of ``run``'s outputs for an NHWC ``batch`` and its left-right mirror, in float32.
+
+    A bundle with ``inference.flip_average`` decides on this mean (its threshold was chosen on it),
+    so training, export validation and the benchmarks all average through this one function.
+    """
+    mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+    return ((np.asarray(run(batch)) + np.asarray(run(mirrored))) / 2.0).astype(np.float32)

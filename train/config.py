@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from auedge.edge.align import CropParams
+from auedge.edge.bundle import OCCLUDED_SUFFIX
 from auedge.train.models import ARCHS, HEADS, default_input_size
 
 DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
@@ -98,7 +99,7 @@ class TrainConfig:
     @property
     def flag_names(self) -> list[str]:
         """Names of the occlusion-flag outputs, after the AU outputs (empty without flags)."""
-        return [f"{au}_occluded" for au in self.parsed_task.au_names] if self.occlusion_flags else []
+        return [f"{au}{OCCLUDED_SUFFIX}" for au in self.parsed_task.au_names] if self.occlusion_flags else []
 
     @property
     def augment_set(self) -> frozenset[str]:

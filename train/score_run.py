@@ -19,25 +19,19 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: this folder must not shadow real packages
     sys.path.pop(0)
 
+from auedge.train.experiments import EVALS_FILE, atomic_write_text, evaluate_run
 from auedge.train.occluders import OCCLUDER_KINDS
 from auedge.train.runs import RunError
 
 CONDITIONS = ("none", *OCCLUDER_KINDS)
 
-EVALS_FILE = "evaluations.json"
-
 
 def score_run(run_dir: Path, conditions: list[str]) -> dict[str, dict[str, Any]]:
     """Scores per condition, merged into ``run_dir/evaluations.json`` (written atomically)."""
-    from auedge.train.experiments import evaluate_run
-
     results = evaluate_run(run_dir, conditions)
     path = run_dir / EVALS_FILE
     stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    stored.update(results)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(stored, indent=2, default=float), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(stored | results, indent=2, default=float))
     return results
 
 

@@ -12,12 +12,13 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from auedge.edge.preprocess import Normalization, normalize
+from auedge.edge.preprocess import Normalization, flip_averaged, normalize
 from auedge.train import metrics as M
 from auedge.train.augment import (
     AugmentSpec,
@@ -44,12 +45,6 @@ def task_targets(labels: np.ndarray, kind: str) -> np.ndarray:
     if kind == "occurrence" and np.nanmax(y, initial=0.0) > 1.0:
         y = np.where(np.isfinite(y), (y >= 1.0).astype(np.float32), np.nan)
     return y
-
-
-def _py_dataset_base():
-    import keras
-
-    return keras.utils.PyDataset
 
 
 class CropSequence:
@@ -88,8 +83,9 @@ class CropSequence:
 
 def _make_py_dataset(seq: CropSequence):
     """The Keras side of :class:`CropSequence` (Keras is imported only when training)."""
+    import keras
 
-    class _Dataset(_py_dataset_base()):
+    class _Dataset(keras.utils.PyDataset):
         def __len__(self) -> int:
             return len(seq)
 
@@ -122,13 +118,14 @@ def masked_loss(kind: str, label_smoothing: float = 0.0):
 
 def predict(model, images: np.ndarray, norm: Normalization, batch: int = 128, flip_average: bool = False) -> np.ndarray:
     """Model outputs for uint8 crops, in batches, optionally averaged with the mirrored crop."""
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        return model(x, training=False)
+
     outs = []
     for start in range(0, len(images), batch):
         x = normalize(images[start : start + batch], norm)
-        y = np.asarray(model(x, training=False))
-        if flip_average:
-            y = (y + np.asarray(model(x[:, :, ::-1], training=False))) / 2.0
-        outs.append(y)
+        outs.append(flip_averaged(infer, x) if flip_average else np.asarray(infer(x)))
     return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
 
 
@@ -182,19 +179,21 @@ def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresho
 FLAG_SEED_OFFSET = 3  # the "mix" occluders of the flag evaluation differ from every other pasted set
 
 
-def flag_report(model, norm: Normalization, flip: bool, val, test, flag_aus: tuple[str, ...], first: int,
-                seed: int) -> dict[str, Any]:
-    """How well the occlusion-flag outputs (columns ``first:``) tell covered regions.
+def flag_report(predict_flags: Callable[[np.ndarray], np.ndarray], val, test, flag_aus: tuple[str, ...],
+                names: list[str], seed: int, bare_scores: np.ndarray | None) -> dict[str, Any]:
+    """How well the occlusion-flag outputs tell covered regions.
+
+    ``predict_flags`` gives the flag columns for uint8 crops; ``bare_scores`` are those columns
+    already predicted for the bare testing faces (the trainer has them from its own test pass).
 
     Thresholds are chosen on validation faces with random occluders ("mix", seeded); testing faces
     get their own seeded "mix" and are scored once, per flag and per occluder kind (the share of
     faces flagged). On bare testing faces the share flagged is a false-alarm rate, split by the
     dataset's real glasses label when it has one (MTFL does).
     """
-    names = [f"{au.upper()}_occluded" for au in flag_aus]
     v_images, v_kinds = occlude_fixed_with_kinds(val.images, val.landmarks, "mix", seed + FLAG_SEED_OFFSET)
     v_true = occlusion_flags(v_kinds, flag_aus)
-    v_pred = predict(model, v_images, norm, flip_average=flip)[:, first:]
+    v_pred = predict_flags(v_images)
     thresholds = [M.best_threshold(v_true[:, j], v_pred[:, j])[0] for j in range(len(names))]
     report: dict[str, Any] = {
         "thresholds": dict(zip(names, thresholds)),
@@ -204,14 +203,14 @@ def flag_report(model, norm: Normalization, flip: bool, val, test, flag_aus: tup
         return report
     t_images, t_kinds = occlude_fixed_with_kinds(test.images, test.landmarks, "mix", seed + FLAG_SEED_OFFSET + 1)
     t_true = occlusion_flags(t_kinds, flag_aus)
-    t_pred = predict(model, t_images, norm, flip_average=flip)[:, first:]
+    t_pred = predict_flags(t_images)
     report["test_mix"] = {n: M.occurrence_metrics(t_true[:, j], t_pred[:, j], thresholds[j]) for j, n in enumerate(names)}
     kinds = np.asarray(t_kinds)
     report["test_mix_flagged_by_kind"] = {
         kind: {n: float(np.mean(t_pred[kinds == kind, j] >= thresholds[j])) for j, n in enumerate(names)}
         for kind in sorted(set(t_kinds))
     }
-    bare = predict(model, test.images, norm, flip_average=flip)[:, first:] >= np.asarray(thresholds)
+    bare = bare_scores >= np.asarray(thresholds)
     report["test_bare_flagged"] = {n: float(bare[:, j].mean()) for j, n in enumerate(names)}
     if "glasses" in test.meta:
         glasses = np.asarray(test.meta["glasses"]).astype(str)
@@ -395,15 +394,18 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     if len(test):
         y_test = task_targets(test.labels, task.kind)
         test_images = occlude_fixed(test.images, test.landmarks, cfg.occlude_val, seed=cfg.seed + 2)
-        test_pred = predict(model, test_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
+        test_full = predict(model, test_images, norm, flip_average=cfg.flip_average)
+        test_pred, bare_full = test_full[:, :n_aus], test_full
         result["test"] = evaluate(task.kind, list(task.aus), y_test, test_pred, thresholds)
         result["test"]["groups"] = group_scores(test.meta, task.kind, y_test, test_pred, thresholds)
         if cfg.occlude_val != "none":
             # The same model on bare test faces, so every occluded figure has its bare twin.
-            bare_pred = predict(model, test.images, norm, flip_average=cfg.flip_average)[:, :n_aus]
-            result["test_bare"] = evaluate(task.kind, list(task.aus), y_test, bare_pred, thresholds)
+            bare_full = predict(model, test.images, norm, flip_average=cfg.flip_average)
+            result["test_bare"] = evaluate(task.kind, list(task.aus), y_test, bare_full[:, :n_aus], thresholds)
     if flag_aus:
-        flags = flag_report(model, norm, cfg.flip_average, val, test, flag_aus, n_aus, cfg.seed)
+        flags = flag_report(
+            lambda images: predict(model, images, norm, flip_average=cfg.flip_average)[:, n_aus:],
+            val, test, flag_aus, cfg.flag_names, cfg.seed, bare_full[:, n_aus:] if len(test) else None)
         result["occlusion_flags"] = flags
         result["thresholds"] = (result["thresholds"] or {}) | flags["thresholds"]
         log("occlusion flags: " + ", ".join(
