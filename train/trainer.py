@@ -28,6 +28,7 @@ from auedge.train.augment import (
     occlusion_flags,
 )
 from auedge.train.config import TrainConfig
+from auedge.train.fused_batchnorm import training_twin
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
 
@@ -329,8 +330,12 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     lr = (keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=steps * cfg.epochs, alpha=0.01)
           if cfg.schedule == "cosine" else cfg.lr)
     optimizer = keras.optimizers.Adam(lr) if cfg.optimizer == "adam" else keras.optimizers.SGD(lr, momentum=0.9)
-    model.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing))
-    log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch")
+    # Train a twin with fused BatchNorm (20 % faster per step on CPU); ``model`` stays plain Keras
+    # and receives the twin's weights before every save.
+    twin, fused = training_twin(model)
+    twin.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing))
+    log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch"
+        f"{f'; {fused} BatchNorm layers fused for training' if fused else ''}")
 
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
     seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus)
@@ -347,7 +352,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             nonlocal best_weights
-            pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
+            pred = predict(twin, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
             score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
             val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
@@ -358,7 +363,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
             improved = score > best["score"]
             if improved:
                 best.update(score=score, epoch=epoch + 1, thresholds=thresholds)
-                best_weights = model.get_weights()
+                best_weights = twin.get_weights()
+                model.set_weights(best_weights)
                 save_model_atomic(model, model_path)
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f} val_loss {val_loss:.4f} "
                 f"val_{metric_name} {score:.4f}{' (best, saved)' if improved else ''} [{row['seconds']:.0f}s]")
@@ -378,9 +384,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
 
     tty = sys.stderr.isatty()
     callbacks = [EpochEnd()] if tty else [StepProgress(), EpochEnd()]
-    model.fit(seq.dataset, epochs=cfg.epochs, callbacks=callbacks, verbose=1 if tty else 0)
-    if best_weights is not None:
-        model.set_weights(best_weights)
+    twin.fit(seq.dataset, epochs=cfg.epochs, callbacks=callbacks, verbose=1 if tty else 0)
+    model.set_weights(best_weights if best_weights is not None else twin.get_weights())
 
     thresholds = best["thresholds"] or None
     val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
