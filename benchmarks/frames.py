@@ -33,6 +33,19 @@ def place_on_canvas(image: np.ndarray, size: tuple[int, int] = FRAME_SIZE, heigh
     return canvas
 
 
+def default_mtfl_dir() -> str | None:
+    """The MTFL folder the benchmarks use when ``--data-dir`` is not given, or None without data.
+
+    ``$AUEDGE_DATA/mtfl`` (as training reads it), else ``../shared/data/mtfl`` from the working
+    directory, else the same path beside this checkout; the first that holds ``labels.csv``.
+    """
+    import os
+
+    candidates = [Path(os.environ["AUEDGE_DATA"]) / "mtfl"] if os.environ.get("AUEDGE_DATA") else []
+    candidates += [Path("..") / "shared" / "data" / "mtfl", Path(__file__).resolve().parents[2] / "shared" / "data" / "mtfl"]
+    return next((str(path) for path in candidates if (path / "labels.csv").is_file()), None)
+
+
 def mtfl_candidates(data_dir: Path, limit: int = 40) -> list[Path]:
     """Frontal, smiling, unoccluded MTFL testing images, largest first (clearest face)."""
     labels = data_dir / "labels.csv"

@@ -471,13 +471,11 @@ def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
     log(f"bundle {bundle.root} ({bundle.task_name}), variants {', '.join(m.name for m in models)}; "
         f"backends {', '.join(backends)}; threads {list(options.threads)}; {options.runs} runs; load {load_before}")
 
-    from auedge.benchmarks.frames import make_frame
+    from auedge.benchmarks.frames import default_mtfl_dir, make_frame
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
 
     counter = FaceDetector.create_from_options(FaceDetectorOptions(**detector_settings(bundle)))
-    data_dir = options.data_dir
-    if data_dir is None and (Path("..") / "shared" / "data" / "mtfl" / "labels.csv").is_file():
-        data_dir = str(Path("..") / "shared" / "data" / "mtfl")
+    data_dir = options.data_dir or default_mtfl_dir()
     frame, frame_note = make_frame(lambda image: len(counter.detect(image)), data_dir)
     counter.backend.close()
     crop = face_crop(bundle, frame)

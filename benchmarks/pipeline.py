@@ -248,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.bundle or not (Path(args.bundle) / "bundle.json").is_file():
             raise BenchmarkError(f"no bundle.json in {args.bundle!r}: pass --bundle bundles/NAME (python convert/export.py)")
         threads = [int(t) for t in args.threads.split(",") if t.strip()]
-        data_dir = args.data_dir or next((str(p) for p in [Path(__file__).resolve().parents[2] / "shared/data/mtfl"]
-                                          if (p / "labels.csv").is_file()), None)
+        from auedge.benchmarks.frames import default_mtfl_dir
+
+        data_dir = args.data_dir or default_mtfl_dir()
         files = ResultFiles("pipeline", Path(args.bundle).resolve().name, args.out_dir)
         with tempfile.TemporaryDirectory(prefix="auedge-video-") as tmp:
             if args.video:

@@ -1,0 +1,290 @@
+"""`python benchmarks/detection.py`: how often BlazeFace finds the labelled face, bare and occluded.
+
+The AU model only ever sees faces the detector found, so a detector that loses masked faces would
+hide the very patients this project is for. For every image of a labelled face set (MTFL testing by
+default; the embedded synthetic set without data) this runs the short- and full-range BlazeFace
+through the edge runtime and counts a face as *found* when a detection puts both eye keypoints
+within half an eye distance of the labelled eyes (the crop is built from those keypoints, so a box
+around the wrong spot does not count). Conditions:
+
+* occluders pasted on the face with the training occluder code (``--occlude none,mask-full,...``);
+* scenes: ``native`` (the photo as it is) and ``far-Npx`` (the photo shrunk onto a 640x480 canvas
+  so the eyes are N px apart). With a 60-degree lens at 640 px, a 63 mm eye distance is about 35 px
+  at 1 m, 18 px at 2 m and 12 px at 3 m: a camera beside a bed, the case the full-range model is for.
+  ``far-Npx-region``: the same frame with the search limited to its central third
+  (``EstimatorOptions.detect_region``, the daemon's ``detect_region``), as for a camera aimed at a
+  pillow.
+
+Prints a table (found rate, per-pose rates, median eye error, CPU ms per detection) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: keep the package's folder off the import path
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np
+from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, write_json
+
+DETECTOR_KINDS = ("short-range", "full-range")
+SCENES = ("native", "far")
+FAR_EYE_PX = (35.0, 18.0, 12.0)  # 1, 2 and 3 m from a 60-degree 640x480 camera
+FAR_FRAME = (640, 480)
+FOUND_EYE_ERROR = 0.5  # mean eye-keypoint error, in labelled eye distances
+
+
+@dataclass(frozen=True)
+class Scene:
+    """How a labelled photo is shown to the detector."""
+
+    name: str
+    eye_px: float | None = None  # None: the photo as it is
+    region: tuple[float, float, float, float] | None = None
+
+
+def make_scenes(names: tuple[str, ...], eye_px: tuple[float, ...], region_zoom: float) -> list[Scene]:
+    scenes = [Scene("native")] if "native" in names else []
+    if "far" in names:
+        for px in eye_px:
+            scenes.append(Scene(f"far-{px:g}px", px))
+            if region_zoom > 1:
+                side = 1.0 / region_zoom
+                region = ((1 - side) / 2, (1 - side) / 2, side, side)
+                scenes.append(Scene(f"far-{px:g}px-region", px, region))
+    return scenes
+
+
+@dataclass
+class DetectionOptions:
+    data_dir: str | None = None
+    synthetic: bool = False
+    split: str = "test"
+    detectors: tuple[str, ...] = DETECTOR_KINDS
+    occluders: tuple[str, ...] = ("none", "mask-full")
+    scenes: tuple[str, ...] = SCENES
+    far_eye_px: tuple[float, ...] = FAR_EYE_PX
+    region_zoom: float = 3.0
+    limit: int | None = None
+    seed: int = 0
+    out_dir: str | None = None
+    detector_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Face:
+    """One labelled face: RGB pixels, (5, 2) landmarks (MTFL order: eyes first), pose group."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    pose: str
+    name: str
+
+
+def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
+              frame: tuple[int, int] = FAR_FRAME) -> tuple[np.ndarray, np.ndarray]:
+    """The image shrunk so its eyes are ``eye_px`` apart, pasted at the centre of a grey frame."""
+    import cv2
+
+    eye_distance = float(np.hypot(*(landmarks[1] - landmarks[0])))
+    scale = min(1.0, eye_px / max(eye_distance, 1e-6))
+    width, height = frame
+    new_w = min(width, max(1, round(image.shape[1] * scale)))
+    new_h = min(height, max(1, round(image.shape[0] * scale)))
+    small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 118, dtype=np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    canvas[y0 : y0 + new_h, x0 : x0 + new_w] = small
+    points = landmarks * np.array([new_w / image.shape[1], new_h / image.shape[0]], np.float32) + (x0, y0)
+    return canvas, points.astype(np.float32)
+
+
+def eye_error(keypoints: np.ndarray, landmarks: np.ndarray) -> float:
+    """Mean distance of the detected eyes to the labelled eyes, in labelled eye distances."""
+    eye_distance = float(np.hypot(*(landmarks[1] - landmarks[0])))
+    errors = np.hypot(*(keypoints[:2] - landmarks[:2]).T)
+    return float(errors.mean()) / max(eye_distance, 1e-6)
+
+
+def best_match(detections: list[Any], landmarks: np.ndarray) -> float:
+    """The smallest eye error over the detections (inf when there are none)."""
+    return min((eye_error(d.keypoints, landmarks) for d in detections), default=float("inf"))
+
+
+def load_faces(options: DetectionOptions, log: Callable[[str], None]) -> tuple[list[Face], str]:
+    """MTFL faces of the asked split when the data is there, else the embedded synthetic test faces."""
+    from auedge.benchmarks.frames import default_mtfl_dir
+    from auedge.train.data.images import decode_image
+    from auedge.train.data.manifest import DataError
+
+    folder = Path(options.data_dir or default_mtfl_dir() or "no-mtfl-data")
+    if not options.synthetic and (folder / "labels.csv").is_file():
+        from auedge.train.data import mtfl
+
+        rows = [r for r in mtfl.build_manifest(folder) if r.split == options.split and r.landmarks is not None]
+        rows = rows[: options.limit] if options.limit else rows
+        faces = []
+        for i, row in enumerate(rows):
+            try:
+                image = decode_image(row.path)
+            except DataError as exc:
+                log(f"skipped: {exc}")
+                continue
+            faces.append(Face(image, np.asarray(row.landmarks, np.float32), row.meta.get("pose", "?"), Path(row.path).name))
+            if (i + 1) % 500 == 0:
+                log(f"decoded {i + 1}/{len(rows)}")
+        return faces, f"MTFL {options.split} ({folder})"
+    if options.data_dir and not options.synthetic:
+        raise BenchmarkError(f"{folder}/labels.csv not found; pass --data-dir the MTFL folder, or omit it for synthetic")
+    from auedge.train.data import synthetic
+
+    count = options.limit or 300
+    made = synthetic.generate(count, seed=11, image_size=320)
+    faces = [Face(img, lm.astype(np.float32), "synthetic", f"synthetic_{i}")
+             for i, (img, lm) in enumerate(zip(made.images, made.landmarks))]
+    return faces, f"synthetic test faces (embedded default; {count} at 320 px) - not real photos"
+
+
+def open_detector(kind: str, options: DetectionOptions) -> Any:
+    from auedge.convert.bundle_writer import find_face_detector
+    from auedge.convert.errors import ExportError
+    from auedge.edge.backends import BackendError
+    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
+
+    try:
+        path = options.detector_paths.get(kind) or find_face_detector(kind, None)
+        return FaceDetector.create_from_options(FaceDetectorOptions(model_path=path, kind=kind, num_threads=1))
+    except (ExportError, BackendError) as exc:
+        raise BenchmarkError(f"{kind} face detector: {exc}") from None
+
+
+def run_condition(detector: Any, faces: list[Face], occluder: str, scene: Scene,
+                  options: DetectionOptions) -> dict[str, Any]:
+    """Detect every face under one occluder and scene; found rate overall and per pose."""
+    from auedge.train.occluders import apply_occluder
+
+    errors, poses, cpu_ms = [], [], []
+    for i, face in enumerate(faces):
+        image, points = face.image, face.landmarks
+        if occluder != "none":
+            image = apply_occluder(image, points, occluder, np.random.default_rng([options.seed, i]))
+        if scene.eye_px is not None:
+            image, points = far_scene(image, points, scene.eye_px)
+        start = time.process_time()
+        detections = detector.detect(image, scene.region)
+        cpu_ms.append((time.process_time() - start) * 1e3)
+        errors.append(best_match(detections, points))
+        poses.append(face.pose)
+    errors_arr, poses_arr = np.array(errors), np.array(poses)
+    found = errors_arr < FOUND_EYE_ERROR
+    per_pose = {
+        pose: {"n": int((poses_arr == pose).sum()), "found_rate": float(found[poses_arr == pose].mean())}
+        for pose in sorted(set(poses))
+    }
+    return {
+        "n": len(faces),
+        "found": int(found.sum()),
+        "found_rate": float(found.mean()) if len(faces) else float("nan"),
+        "median_eye_error": float(np.median(errors_arr[found])) if found.any() else None,
+        "per_pose": per_pose,
+        "cpu_ms_median": float(np.median(cpu_ms)) if cpu_ms else None,
+    }
+
+
+def run_detection(options: DetectionOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    faces, source = load_faces(options, log)
+    if not faces:
+        raise BenchmarkError("no labelled faces to run the detector on")
+    log(f"{len(faces)} faces from {source}")
+    rows = []
+    for kind in options.detectors:
+        detector = open_detector(kind, options)
+        scenes = make_scenes(options.scenes, options.far_eye_px, options.region_zoom)
+        try:
+            for scene in scenes:
+                for occluder in options.occluders:
+                    result = run_condition(detector, faces, occluder, scene, options)
+                    rows.append({"detector": kind, "scene": scene.name, "region": scene.region, "occluder": occluder,
+                                 **result})
+                    log(f"{kind:11s} {scene.name:16s} {occluder:12s} found {result['found']}/{result['n']} "
+                        f"({result['found_rate']:.1%}), {result['cpu_ms_median']:.2f} ms CPU per image")
+        finally:
+            detector.backend.close()
+    files = ResultFiles("detection", "blazeface", options.out_dir)
+    data = files.header(
+        source=source, synthetic=source.startswith("synthetic"), split=options.split,
+        found_rule=f"both detected eyes within {FOUND_EYE_ERROR} labelled eye distances (mean)",
+        far_scene={"frame": list(FAR_FRAME), "eye_px": list(options.far_eye_px), "region_zoom": options.region_zoom},
+        rows=rows,
+    )
+    data["json_path"] = str(write_json(files.json_path, data))
+    return data
+
+
+def detection_table(rows: list[dict[str, Any]]) -> str:
+    poses = sorted({p for r in rows for p in r["per_pose"]})
+    headers = ["detector", "scene", "occluder", "found", "rate", *[f"pose {p}" for p in poses],
+               "eye err (IOD)", "CPU ms"]
+    body = []
+    for r in rows:
+        body.append([
+            r["detector"], r["scene"], r["occluder"], f"{r['found']}/{r['n']}", f"{r['found_rate']:.1%}",
+            *[f"{r['per_pose'][p]['found_rate']:.1%}" if p in r["per_pose"] else "-" for p in poses],
+            f"{r['median_eye_error']:.3f}" if r["median_eye_error"] is not None else "-",
+            f"{r['cpu_ms_median']:.2f}",
+        ])
+    return format_table(headers, body)
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="auedge-bench-detection", description=__doc__.splitlines()[0].strip("`"))
+    p.add_argument("--data-dir", help="MTFL folder (default $AUEDGE_DATA/mtfl or ../shared/data/mtfl; synthetic if absent)")
+    p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="MTFL split (test = AFLW)")
+    p.add_argument("--detectors", type=_csv, default=DETECTOR_KINDS, help="short-range,full-range")
+    p.add_argument("--occlude", dest="occluders", type=_csv, default=("none", "mask-full"),
+                   help="comma list of occluders pasted on the face (default none,mask-full)")
+    p.add_argument("--scenes", type=_csv, default=SCENES, help="native,far")
+    p.add_argument("--far-eye-px", type=lambda t: tuple(float(v) for v in _csv(t)), default=FAR_EYE_PX,
+                   help="eye distances of the far scenes (default 35,18,12 px: 1, 2, 3 m)")
+    p.add_argument("--region-zoom", type=float, default=3.0,
+                   help="far scenes also searched in the central 1/Z of the frame (default 3; 0 = skip)")
+    p.add_argument("--limit", type=int, help="first N faces only")
+    p.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from auedge.train.occluders import parse_occluder
+
+    try:
+        for occluder in args.occluders:
+            parse_occluder(occluder)
+        bad = [d for d in args.detectors if d not in DETECTOR_KINDS] + [s for s in args.scenes if s not in SCENES]
+        if bad:
+            raise BenchmarkError(f"unknown detector or scene {bad}; detectors: {DETECTOR_KINDS}, scenes: {SCENES}")
+        options = DetectionOptions(**{k: v for k, v in vars(args).items() if k in DetectionOptions.__dataclass_fields__})
+        data = run_detection(options, log=lambda line: print(line, flush=True))
+    except (BenchmarkError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(detection_table(data["rows"]))
+    print(f"\nwritten {data['json_path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
