@@ -37,6 +37,8 @@ def _build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--max-faces", type=int, default=10)
     infer.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
                        help="average with the mirrored crop (default: as the bundle was validated)")
+    infer.add_argument("--detect-region", default="", metavar="X,Y,W,H",
+                       help="search faces only there (fractions of the image, e.g. 0.25,0.1,0.5,0.6)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image and line")
     infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
@@ -70,9 +72,12 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.estimator import Estimator, EstimatorOptions
     from auedge.edge.images_io import ImageReadError, read_image_rgb
 
+    from auedge.edge.face_detector import parse_region
+
     try:
         estimator = Estimator.create_from_options(
             EstimatorOptions(
+                detect_region=parse_region(args.detect_region),
                 bundle_path=args.bundle,
                 model=args.model,
                 backend=args.backend,

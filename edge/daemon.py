@@ -84,10 +84,12 @@ def build_estimator(config: DaemonConfig):
     if not config.bundle:
         raise ConfigError("bundle is not set: set bundle = \"/path/to/bundle\" in the config or pass --bundle DIR")
     from auedge.edge.estimator import Estimator
+    from auedge.edge.face_detector import parse_region
 
     flip = {"bundle": None, "on": True, "off": False}[config.flip_average]
     return Estimator.from_bundle(config.bundle, model=config.model or None, backend=config.backend,
-                                 num_threads=config.threads, flip_average=flip)
+                                 num_threads=config.threads, flip_average=flip,
+                                 detect_region=parse_region(config.detect_region))
 
 
 def build_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:

@@ -54,6 +54,9 @@ class DaemonConfig:
     # "bundle": average each crop with its mirror when bundle.json says the model was validated so
     # (its threshold was chosen that way); "off" halves the AU model time at some accuracy cost.
     flip_average: str = "bundle"
+    # "x,y,w,h" fractions of the frame to search for faces ("" = all): e.g. the pillow, for a camera
+    # 1-3 m from a bed, where the whole frame would show the face too small to the detector.
+    detect_region: str = ""
     target_fps: float = 10.0  # cap; 0 = as fast as possible
     stall_timeout_s: float = 10.0  # no frame for this long -> reopen the source
     reopen_backoff_s: float = 1.0
@@ -75,6 +78,12 @@ class DaemonConfig:
             raise ConfigError(f"device {self.device!r} must be non-empty without '/', '+', '#' (it is an MQTT topic level)")
         if self.flip_average not in ("bundle", "on", "off"):
             raise ConfigError(f"flip_average must be bundle, on or off (got {self.flip_average!r})")
+        from auedge.edge.face_detector import parse_region  # here: keeps this module free of OpenCV
+
+        try:
+            parse_region(self.detect_region)
+        except ValueError as exc:
+            raise ConfigError(f"detect_region: {exc}") from None
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {self.threads}): set threads = 2 or pass --threads 2")
         if self.target_fps < 0:

@@ -16,8 +16,8 @@ import numpy as np
 from auedge.edge.align import align_face, transform_points
 from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
 from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
-from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions
-from auedge.edge.preprocess import dequantize, normalize, quantize
+from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions, check_region
+from auedge.edge.preprocess import dequantize, flip_averaged, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
@@ -34,6 +34,9 @@ class EstimatorOptions:
     ``flip_average``: also run the mirrored crop and average (2x the AU model time). ``None`` follows
     the bundle's ``inference.flip_average``: the decision threshold was chosen on validation with
     that setting, so the device should do what training did.
+    ``detect_region``: (x, y, w, h) fractions of the frame where faces are searched (``None``: all of
+    it). A camera beside a bed sees the head small; searching only around the pillow lets the
+    detector see it larger, while the crop is still cut from the full-resolution frame.
     """
 
     bundle_path: str | Path
@@ -48,6 +51,11 @@ class EstimatorOptions:
     flip_average: bool | None = None
     min_face_px: float = 0.0
     check_hash: bool = True
+    detect_region: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.detect_region is not None:
+            object.__setattr__(self, "detect_region", check_region(self.detect_region))
 
 
 def _first(*values: float | None) -> float:
@@ -163,9 +171,10 @@ class Estimator:
 
     def _au_values(self, crop: np.ndarray) -> np.ndarray:
         """AU values in bundle output order, clipped to each output's range."""
-        raw = self._run_crop(crop)
-        if self.flip_average:
-            raw = (raw + self._run_crop(np.ascontiguousarray(crop[:, ::-1]))) / 2.0
+        if self.flip_average:  # the same mirror mean that training and export validation use
+            raw = flip_averaged(lambda batch: self._run_crop(batch[0]), crop[None])
+        else:
+            raw = self._run_crop(crop)
         if raw.size <= self._indices.max():
             raise BundleError(
                 f"AU model {self.model.path} gives {raw.size} values, bundle.json maps output index "
@@ -243,7 +252,7 @@ class Estimator:
             raise BundleError(
                 f"bundle {self.bundle.root} has no face_detector entry; pass EstimatorOptions(detector_path=...)"
             )
-        return self.detector.detect(image_rgb)
+        return self.detector.detect(image_rgb, self.options.detect_region)
 
     def estimate(self, image_rgb: np.ndarray) -> EstimateResult:
         """All faces of an RGB uint8 image (H, W, 3); ``image_size`` is (width, height)."""

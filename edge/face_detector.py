@@ -150,6 +150,39 @@ def _downscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(double, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def check_region(region: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A detection region (x, y, w, h, fractions of the frame) that lies inside the frame, or ValueError."""
+    values = tuple(float(v) for v in region)
+    if len(values) != 4:
+        raise ValueError(f"a detection region is 4 numbers x,y,w,h (fractions of the frame), got {list(region)}")
+    x, y, w, h = values
+    if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0 and w > 0.0 and h > 0.0 and x + w <= 1.0 + 1e-9 and y + h <= 1.0 + 1e-9):
+        raise ValueError(
+            f"detection region {list(values)} is not inside the frame: x,y,w,h are fractions with x+w <= 1 and y+h <= 1, "
+            "e.g. 0.25,0.1,0.5,0.6"
+        )
+    return x, y, w, h
+
+
+def parse_region(text: str) -> tuple[float, float, float, float] | None:
+    """``"x,y,w,h"`` (fractions of the frame) from a config or flag; ``""`` means the whole frame."""
+    if not text.strip():
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"detection region {text!r} is not 4 numbers x,y,w,h, e.g. 0.25,0.1,0.5,0.6") from None
+    return check_region(values)
+
+
+def region_pixels(region: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixel bounds of a fractional region, at least 1 px each way."""
+    x, y, w, h = check_region(region)
+    x0, y0 = min(width - 1, int(round(x * width))), min(height - 1, int(round(y * height)))
+    x1, y1 = max(x0 + 1, min(width, int(round((x + w) * width)))), max(y0 + 1, min(height, int(round((y + h) * height))))
+    return x0, y0, x1, y1
+
+
 @dataclass(frozen=True)
 class Detection:
     """One face: ``box`` (x, y, w, h) and ``keypoints`` (6, 2) in original image pixels."""
@@ -259,10 +292,27 @@ class FaceDetector:
         cv2.LUT(self._canvas, self._to_unit_range, dst=self._input[0])
         return new_w / width, new_h / height, pad_x, pad_y
 
-    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
-        """Faces in an RGB uint8 image (H, W, 3), best first, in original image pixels."""
+    def detect(self, image_rgb: np.ndarray, region: tuple[float, float, float, float] | None = None) -> list[Detection]:
+        """Faces in an RGB uint8 image (H, W, 3), best first, in original image pixels.
+
+        ``region`` (x, y, w, h as fractions of the image) limits the search to that part of the
+        frame, e.g. the pillow seen by a camera 2 m from a bed: BlazeFace sees the whole input at
+        128 or 192 px, so a face 30 px wide in a 640 px frame is too small for it, but not in a
+        third of the frame. Results are still in whole-image pixels.
+        """
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image_rgb.dtype} {image_rgb.shape}")
+        if region is None:
+            return self._detect_whole(image_rgb)
+        x0, y0, x1, y1 = region_pixels(region, image_rgb.shape[1], image_rgb.shape[0])
+        found = self._detect_whole(image_rgb[y0:y1, x0:x1])
+        shift = np.array([x0, y0], dtype=np.float32)
+        return [
+            Detection(box=(d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3]), score=d.score, keypoints=d.keypoints + shift)
+            for d in found
+        ]
+
+    def _detect_whole(self, image_rgb: np.ndarray) -> list[Detection]:
         scale_x, scale_y, pad_x, pad_y = self._letterbox(image_rgb)
         outputs = self.backend.run(self._input)
         raw = outputs[self._regressor_index].reshape(-1, NUM_COORDS)

@@ -60,6 +60,7 @@ def test_example_config_is_valid():
     cfg = parse(["--config", str(EXAMPLE)])
     assert cfg.source.startswith("picamera2") and cfg.jsonl.path and cfg.http.host == "127.0.0.1"
     assert cfg.flip_average == "bundle" and parse(["--config", str(EXAMPLE), "--flip-average", "off"]).flip_average == "off"
+    assert cfg.detect_region == "" and parse(["--detect-region", "0.3,0.2,0.4,0.5"]).detect_region == "0.3,0.2,0.4,0.5"
 
 
 @pytest.mark.parametrize(("text", "needles"), [
@@ -72,6 +73,8 @@ def test_example_config_is_valid():
     ("http = 3\n", ["http must be a table"]),
     ("threads = 0\n", ["threads must be >= 1", "--threads"]),
     ("flip_average = \"maybe\"\n", ["flip_average must be bundle, on or off"]),
+    ("detect_region = \"0.5,0.5,0.6,0.2\"\n", ["detect_region:", "not inside the frame"]),
+    ("detect_region = \"pillow\"\n", ["detect_region:", "x,y,w,h"]),
     ("[debug]\nlog_records = \"yes\"\n", ["'debug.log_records'", "true or false"]),
     ("device = \"a/b\"\n", ["device", "MQTT topic"]),
     ("this is not toml\n", ["not valid TOML"]),

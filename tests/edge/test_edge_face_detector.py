@@ -178,3 +178,64 @@ def test_full_range_model_decodes_too(mtfl_dir):
     rows = _frontal_sample(mtfl_dir, 40)
     errors = np.array([_eye_error(detector.detect(read_image_rgb(mtfl_dir / r["path"])), r) for r in rows])
     assert np.mean(errors < 0.25) >= 0.85
+
+
+def test_region_search_maps_back_to_frame_pixels():
+    anchors = generate_anchors(ANCHOR_SPECS["short_range"]) * 128
+    regressors = np.zeros((896, 16), dtype=np.float32)
+    logits = np.full(896, -10.0, dtype=np.float32)
+    first = 272  # anchor centre (68, 68) input px
+    assert np.allclose(anchors[first], [68, 68])
+    regressors[first, :4] = [-4.0, -4.0, 40.0, 40.0]
+    regressors[first, 4:6] = [-10.0, -8.0]
+    logits[first] = 50.0
+    backend = ScriptedBackend(regressors, logits)
+    detector = FaceDetector(FaceDetectorOptions(model_path="scripted.tflite"), backend)
+    frame = np.full((480, 640, 3), 255, dtype=np.uint8)
+    frame[120:280, 160:320] = 7  # the region below: x 160-320, y 120-280 (160 x 160 px)
+
+    faces = detector.detect(frame, region=(0.25, 0.25, 0.25, 1 / 3))
+    # Only the region reaches the model: 160x160 -> 128x128 (scale 0.8), no letterbox padding.
+    assert np.all(backend.fed[-1] == np.float32(7 / 127.5 - 1.0))
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces[0].box, [160 + 44 / 0.8, 120 + 44 / 0.8, 50.0, 50.0], atol=1e-3)
+    np.testing.assert_allclose(faces[0].image_left_eye, [160 + 58 / 0.8, 120 + 60 / 0.8], atol=1e-3)
+
+
+@pytest.mark.parametrize("region", [(0.5, 0.0, 0.6, 0.5), (0.0, 0.0, 0.0, 1.0), (1.0, 0.0, 0.1, 0.1), (0.1, 0.2, 0.3)])
+def test_regions_outside_the_frame_are_refused(region):
+    from auedge.edge.face_detector import check_region
+
+    with pytest.raises(ValueError, match="region"):
+        check_region(region)
+
+
+def test_parse_region_reads_config_text():
+    from auedge.edge.face_detector import parse_region
+
+    assert parse_region("") is None
+    assert parse_region("0.25, 0.1, 0.5, 0.6") == (0.25, 0.1, 0.5, 0.6)
+    with pytest.raises(ValueError, match="e.g. 0.25,0.1,0.5,0.6"):
+        parse_region("left half")
+
+
+def test_region_finds_a_face_too_small_for_the_whole_frame():
+    """A face with eyes 18 px apart in 640x480 (about 2 m from a 60-degree camera): BlazeFace short
+    range misses it in the whole frame and finds it in the central third."""
+    import cv2
+    from auedge.train.data import synthetic
+
+    made = synthetic.generate(1, seed=5, image_size=320)
+    image, landmarks = made.images[0], made.landmarks[0]
+    scale = 18.0 / float(np.hypot(*(landmarks[1] - landmarks[0])))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 118, dtype=np.uint8)
+    y0, x0 = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
+    frame[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    eyes = landmarks[:2] * scale + (x0, y0)
+
+    detector = FaceDetector.create_from_options(FaceDetectorOptions(detector_file()))
+    assert detector.detect(frame) == []
+    faces = detector.detect(frame, region=(1 / 3, 1 / 3, 1 / 3, 1 / 3))
+    assert len(faces) == 1
+    assert np.abs(faces[0].keypoints[:2] - eyes).max() < 0.5 * 18
