@@ -69,11 +69,12 @@ def _format_face_row(path: str, index: int, face: dict[str, Any]) -> str:
 def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError
-    from auedge.edge.estimator import Estimator, EstimatorOptions
+    from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
     from auedge.edge.images_io import ImageReadError, read_image_rgb
 
     from auedge.edge.face_detector import parse_region
 
+    size_opencv_threads(args.threads)
     try:
         estimator = Estimator.create_from_options(
             EstimatorOptions(

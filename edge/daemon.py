@@ -83,9 +83,10 @@ def build_estimator(config: DaemonConfig):
     """The real estimator from the bundle (imported here: it pulls in an interpreter)."""
     if not config.bundle:
         raise ConfigError("bundle is not set: set bundle = \"/path/to/bundle\" in the config or pass --bundle DIR")
-    from auedge.edge.estimator import Estimator
+    from auedge.edge.estimator import Estimator, size_opencv_threads
     from auedge.edge.face_detector import parse_region
 
+    size_opencv_threads(config.threads)
     flip = {"bundle": None, "on": True, "off": False}[config.flip_average]
     return Estimator.from_bundle(config.bundle, model=config.model or None, backend=config.backend,
                                  num_threads=config.threads, flip_average=flip,

@@ -58,6 +58,22 @@ class EstimatorOptions:
             object.__setattr__(self, "detect_region", check_region(self.detect_region))
 
 
+def size_opencv_threads(threads: int) -> int:
+    """Give OpenCV's thread pool as many threads as the interpreter has (and the process has cores).
+
+    OpenCV starts one worker per core of the machine. Pinned to fewer cores, or sharing them with
+    the interpreter's threads, its per-frame resize and warp (a fraction of a millisecond each)
+    then mostly wait for each other. The process owner (daemon, CLI) calls this once; it is
+    process-wide, which is why the Estimator itself does not.
+    """
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = max(1, min(int(threads), cores))
+    cv2.setNumThreads(count)
+    return count
+
+
 def _first(*values: float | None) -> float:
     return next(float(v) for v in values if v is not None)
 

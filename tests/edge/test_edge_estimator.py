@@ -218,3 +218,18 @@ def test_occlusion_flag_output_marks_its_au_not_observable(tmp_path):
             assert face.observable == {"AU12": not flag}
             seen.add(bool(flag))
     assert seen == {True, False}  # both outcomes were exercised
+
+
+def test_opencv_threads_follow_the_interpreter_threads_and_the_cores():
+    import os
+
+    import cv2
+    from auedge.edge.estimator import size_opencv_threads
+
+    before = cv2.getNumThreads()
+    try:
+        assert size_opencv_threads(1) == 1 and cv2.getNumThreads() == 1
+        cores = len(os.sched_getaffinity(0))
+        assert size_opencv_threads(64) == cores and cv2.getNumThreads() == cores
+    finally:
+        cv2.setNumThreads(before)
