@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 from auedge.benchmarks.store import RESULTS_DIR, atomic_write_text, environment, format_table, utc_now
 
 REPORT_NAME = "REPORT.md"
-KINDS = ("latency", "pipeline", "accuracy", "peers", "int8probe")
+KINDS = ("latency", "pipeline", "detection", "accuracy", "peers", "int8probe")
 FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
@@ -165,6 +165,17 @@ def pipeline_section(path: Path, data: dict[str, Any]) -> list[str]:
     return out
 
 
+def detection_section(path: Path, data: dict[str, Any]) -> list[str]:
+    from auedge.benchmarks.detection import detection_table
+
+    far = data.get("far_scene", {})
+    return [f"### Face detection rate ({data['created']}; raw: `{path.name}`)", "",
+            (f"{data.get('source')}; found = {data.get('found_rule')}; far scenes: the photo shrunk onto a "
+             f"{far.get('frame')} frame with the eyes {far.get('eye_px')} px apart (about 1, 2, 3 m from a 60-degree "
+             f"camera), `-region`: searched only in the central 1/{far.get('region_zoom')} of the frame; one thread."), "",
+            detection_table(data["rows"]), ""]
+
+
 def int8probe_section(path: Path, data: dict[str, Any]) -> list[str]:
     return [f"### int8 probe: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
             (f"CPU flags that matter for int8: {', '.join(data.get('cpu_flags') or []) or 'none'}; {data['runs']} interleaved "
@@ -199,6 +210,10 @@ def build_report(folder: Path, notes: dict[str, str] | None = None, skip: tuple[
         lines += ["## Whole pipeline (daemon on a video)", ""]
         for path, data in by_kind["pipeline"]:
             lines += pipeline_section(path, data)
+    if by_kind["detection"]:
+        lines += ["## Face detection (bare, masked, near and far)", ""]
+        for path, data in by_kind["detection"]:
+            lines += detection_section(path, data)
     if by_kind["accuracy"]:
         lines += ["## Accuracy (variants vs float and labels)", ""]
         for path, data in by_kind["accuracy"]:

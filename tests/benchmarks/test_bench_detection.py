@@ -53,6 +53,12 @@ def test_run_on_synthetic_faces_writes_json(tmp_path, capsys):
     assert rows[("native", "none")]["found_rate"] >= 0.9
     assert rows[("far-12px", "none")]["found_rate"] <= 0.2
 
+    from auedge.benchmarks import report
+
+    assert report.main(["--results", str(tmp_path)]) == 0
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "## Face detection" in text and "| short-range | far-12px-region |" in text
+
 
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys):
     assert detection.main(["--data-dir", str(tmp_path / "missing")]) == 2
