@@ -24,7 +24,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ class DetectionOptions:
     limit: int | None = None
     seed: int = 0
     out_dir: str | None = None
-    detector_paths: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,8 +89,10 @@ class Face:
 
 def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
               frame: tuple[int, int] = FAR_FRAME) -> tuple[np.ndarray, np.ndarray]:
-    """The image shrunk so its eyes are ``eye_px`` apart, pasted at the centre of a grey frame."""
+    """The image shrunk so its eyes are ``eye_px`` apart, pasted at the centre of a grey frame
+    (the grey of the latency benchmark's frame; unlike ``frames.place_on_canvas`` the landmarks come along)."""
     import cv2
+    from auedge.benchmarks.frames import CANVAS_GREY
 
     eye_distance = float(np.hypot(*(landmarks[1] - landmarks[0])))
     scale = min(1.0, eye_px / max(eye_distance, 1e-6))
@@ -99,7 +100,7 @@ def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
     new_w = min(width, max(1, round(image.shape[1] * scale)))
     new_h = min(height, max(1, round(image.shape[0] * scale)))
     small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 118, dtype=np.uint8)
+    canvas = np.full((height, width, 3), CANVAS_GREY, dtype=np.uint8)
     x0, y0 = (width - new_w) // 2, (height - new_h) // 2
     canvas[y0 : y0 + new_h, x0 : x0 + new_w] = small
     points = landmarks * np.array([new_w / image.shape[1], new_h / image.shape[0]], np.float32) + (x0, y0)
@@ -159,7 +160,7 @@ def open_detector(kind: str, options: DetectionOptions) -> Any:
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
 
     try:
-        path = options.detector_paths.get(kind) or find_face_detector(kind, None)
+        path = find_face_detector(kind, None)
         return FaceDetector.create_from_options(FaceDetectorOptions(model_path=path, kind=kind, num_threads=1))
     except (ExportError, BackendError) as exc:
         raise BenchmarkError(f"{kind} face detector: {exc}") from None
