@@ -31,6 +31,7 @@ from auedge.train.config import TrainConfig
 from auedge.train.fused_batchnorm import training_twin
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
+from auedge.train.weight_average import WeightAverage
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -335,7 +336,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     twin, fused = training_twin(model)
     twin.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing))
     log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch"
-        f"{f'; {fused} BatchNorm layers fused for training' if fused else ''}")
+        f"{f'; {fused} BatchNorm layers fused for training' if fused else ''}"
+        f"{f'; checkpoints hold the weight average (decay {cfg.weight_average})' if cfg.weight_average else ''}")
 
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
     seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus)
@@ -349,10 +351,22 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     best = {"score": -math.inf, "epoch": 0, "thresholds": []}
     best_weights = None
 
+    average = WeightAverage(cfg.weight_average) if cfg.weight_average else None
+
+    class AverageWeights(keras.callbacks.Callback):
+        """Fold every step's weights (BatchNorm statistics included) into the running average."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            average.update(twin.get_weights())
+
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             nonlocal best_weights
-            pred = predict(twin, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
+            # Validation scores the weights a checkpoint would hold: the average when one is kept.
+            raw = twin.get_weights()
+            candidate = average.weights(raw) if average else raw
+            model.set_weights(candidate)
+            pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
             score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
             val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
@@ -363,8 +377,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
             improved = score > best["score"]
             if improved:
                 best.update(score=score, epoch=epoch + 1, thresholds=thresholds)
-                best_weights = twin.get_weights()
-                model.set_weights(best_weights)
+                best_weights = candidate
                 save_model_atomic(model, model_path)
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f} val_loss {val_loss:.4f} "
                 f"val_{metric_name} {score:.4f}{' (best, saved)' if improved else ''} [{row['seconds']:.0f}s]")
@@ -383,7 +396,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
                     f"loss {float(logs.get('loss', float('nan'))):.4f} eta {rate * (steps - batch - 1):.0f}s")
 
     tty = sys.stderr.isatty()
-    callbacks = [EpochEnd()] if tty else [StepProgress(), EpochEnd()]
+    callbacks = ([AverageWeights()] if average else []) + ([EpochEnd()] if tty else [StepProgress(), EpochEnd()])
     twin.fit(seq.dataset, epochs=cfg.epochs, callbacks=callbacks, verbose=1 if tty else 0)
     model.set_weights(best_weights if best_weights is not None else twin.get_weights())
 
@@ -394,7 +407,9 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         "threshold": thresholds[0] if thresholds else None,
         "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
         "best_epoch": best["epoch"],
-        "selection": f"checkpoint and threshold chosen on validation ({metric_name})",
+        "selection": f"checkpoint and threshold chosen on validation ({metric_name})"
+                     + (f"; weights averaged over training steps (decay {cfg.weight_average})"
+                        if cfg.weight_average else ""),
     }
     if len(test):
         y_test = task_targets(test.labels, task.kind)
