@@ -250,7 +250,9 @@ def keep_freed_memory() -> bool:
     page faults and 0.9 s of kernel time per step late in a run, when epochs had slowed from 220 s
     to 350 s. One arena for every thread removes them: measured on the same 2 cores, 25 training
     steps of the MTFL recipe took 1.81-1.97 s each against 2.38-2.51 s, with 800-1,000 page faults
-    per step instead of 233,000-279,000. Call this before TensorFlow starts its threads.
+    per step instead of 233,000-279,000. In a whole MTFL run the gain is smaller: quiet epochs stayed
+    at 247-286 s where, without it, they had risen from 220 s to 350 s (experiments/mtfl_au12.md,
+    runs 7 and 8). Call this before TensorFlow starts its threads.
     No-op (False) where glibc's mallopt is absent.
     """
     import ctypes
