@@ -77,6 +77,7 @@ class TrainConfig:
     occlude_train: str = "none"
     occlude_val: str = "none"
     label_smoothing: float = 0.0
+    pose_balance: float = 0.0  # draw faces by count(pose) ** -power (0: plain shuffle, 1: poses equally often)
     weight_average: float = 0.0  # decay of the running weight average that checkpoints hold (0: off)
     flip_average: bool = False
     occlusion_flags: bool = False  # extra "<AU>_occluded" outputs: is that AU's face region covered?
@@ -142,6 +143,8 @@ class TrainConfig:
             )
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.pose_balance <= 1.0:
+            raise ConfigError(f"pose_balance is a power in [0, 1] (0: off), got {self.pose_balance}")
         if not 0.0 <= self.weight_average < 1.0:
             raise ConfigError(f"weight_average is a decay in [0, 1) (0: off), got {self.weight_average}")
         try:

@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--occlude-train", help="none, mask-full, mask-half, mask-small, glasses-big, glasses-eyehole, mix")
     p.add_argument("--occlude-val", help="occluder pasted on validation and test images")
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--pose-balance", type=float, metavar="POWER",
+                   help="draw training faces by count(pose) ** -POWER so profiles are seen more often (0: off, 1: equal)")
     p.add_argument("--weight-average", type=float, metavar="DECAY",
                    help="checkpoint a running average of the weights and BatchNorm statistics (e.g. 0.995; 0: off)")
     p.add_argument("--flip-average", action="store_true", default=None, help="average with the mirrored crop")

@@ -27,10 +27,11 @@ from auedge.train.augment import (
     occlude_fixed_with_kinds,
     occlusion_flags,
 )
-from auedge.train.config import TrainConfig
+from auedge.train.config import ConfigError, TrainConfig
 from auedge.train.fused_batchnorm import training_twin
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
+from auedge.train.sampling import balance_weights, group_shares
 from auedge.train.weight_average import WeightAverage
 
 
@@ -58,12 +59,20 @@ class CropSequence:
     """
 
     def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int,
-                 flag_aus: tuple[str, ...] = ()):
+                 flag_aus: tuple[str, ...] = (), sample_weights: np.ndarray | None = None):
         self.images, self.landmarks, self.targets = images, landmarks, targets
         self.spec, self.norm, self.batch, self.seed, self.flag_aus = spec, norm, batch, seed, flag_aus
+        self.sample_weights = sample_weights
         self.epoch = 0
-        self.order = np.random.default_rng([seed, 0]).permutation(len(images))
+        self.order = self._draw_order()
         self.dataset = _make_py_dataset(self)
+
+    def _draw_order(self) -> np.ndarray:
+        """This epoch's faces: a permutation, or as many draws with replacement by ``sample_weights``."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.sample_weights is None:
+            return rng.permutation(len(self.images))
+        return rng.choice(len(self.images), size=len(self.images), replace=True, p=self.sample_weights)
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch)
@@ -80,7 +89,7 @@ class CropSequence:
 
     def next_epoch(self) -> None:
         self.epoch += 1
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+        self.order = self._draw_order()
 
 
 def _make_py_dataset(seq: CropSequence):
@@ -351,7 +360,15 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         f"{f'; checkpoints hold the weight average (decay {cfg.weight_average})' if cfg.weight_average else ''}")
 
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
-    seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus)
+    sample_weights = None
+    if cfg.pose_balance:
+        if "pose" not in train.meta:
+            raise ConfigError(f"pose_balance needs a dataset with a pose label; {cfg.dataset} has none (set it to 0)")
+        sample_weights = balance_weights(train.meta["pose"], cfg.pose_balance)
+        shares = ", ".join(f"{g} {v:.1%}" for g, v in group_shares(train.meta["pose"], sample_weights).items())
+        log(f"pose-balanced sampling (power {cfg.pose_balance}): expected share per pose {shares}")
+    seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus,
+                       sample_weights=sample_weights)
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
     val_loss_fn = masked_loss(task.kind, 0.0)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"

@@ -64,7 +64,7 @@ def test_trainer_checkpoints_the_average(tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "WeightAverage", Recording)
     cfg = build_config(None, {"epochs": 1, "limit": 48, "batch_size": 16, "input_size": 64, "task": "au12-occurrence",
-                              "threads": 1, "weight_average": 0.5, "cache_dir": str(tmp_path / "cache")})
+                              "threads": 0, "weight_average": 0.5, "cache_dir": str(tmp_path / "cache")})
     result = trainer.fit(cfg, tmp_path / "run")
     assert "weights averaged" in result.metrics["selection"]
     saved = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False).get_weights()
