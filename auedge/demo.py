@@ -28,6 +28,7 @@ def edge_table(bundle: Path, faces_dir: Path, n: int, seed: int) -> list[dict]:
     """Run the int8 model through the edge runtime on fresh synthetic faces with known intensities."""
     import numpy as np
 
+    from auedge.edge.align import points_from_landmarks
     from auedge.edge.estimator import Estimator
     from auedge.train.data.synthetic import generate
 
@@ -42,7 +43,8 @@ def edge_table(bundle: Path, faces_dir: Path, n: int, seed: int) -> list[dict]:
             face = max(result.faces, key=lambda f: f.score)
         else:
             # The detector may miss a drawn face; the landmarks the generator drew are then used.
-            face = estimator.estimate_with_landmarks(image, faces.landmarks[i][0], faces.landmarks[i][1])
+            eyes_nose_mouth = points_from_landmarks(faces.landmarks[i])
+            face = estimator.estimate_with_landmarks(image, *eyes_nose_mouth)
             how = "landmarks"
         rows.append({"face": i, "found_by": how, "AU12_true": float(faces.au12[i]), "AU4_true": float(faces.au4[i]),
                      **{f"{k}_int8": float(v) for k, v in face.aus.items()},

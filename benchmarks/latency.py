@@ -147,7 +147,7 @@ def detector_settings(bundle: Any) -> dict[str, Any]:
 
 def face_crop(bundle: Any, frame: np.ndarray) -> np.ndarray:
     """The aligned crop of the frame's face, found by the bundle's own detector."""
-    from auedge.edge.align import align_face
+    from auedge.edge.align import align_points
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
 
     detector = FaceDetector.create_from_options(FaceDetectorOptions(**detector_settings(bundle)))
@@ -155,7 +155,7 @@ def face_crop(bundle: Any, frame: np.ndarray) -> np.ndarray:
     detector.backend.close()
     if not faces:
         return np.full((*bundle.input_size, 3), 128, dtype=np.uint8)
-    crop, _ = align_face(frame, faces[0].image_left_eye, faces[0].image_right_eye, bundle.crop)
+    crop, _ = align_points(frame, faces[0].keypoints, bundle.crop)
     return crop
 
 

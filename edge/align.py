@@ -4,9 +4,16 @@ Training calls :func:`align_face` with dataset landmarks; the edge runtime calls
 face detector's eye keypoints. Keeping a single implementation here is what guarantees that the
 device sees the same pixels the model was trained on.
 
-Geometry: the eye line is rotated to horizontal, the crop is a square of side
+Geometry (method ``eyes``): the eye line is rotated to horizontal, the crop is a square of side
 ``eye_scale * eye_distance`` whose centre sits ``center_below_eyes * eye_distance`` below the eye
 midpoint (perpendicular to the eye line), and the square is resampled bilinearly to ``size`` pixels.
+
+Method ``landmarks`` measures the same square in a template face instead of in the eyes: the least-
+squares similarity (rotation, uniform scale, shift) that carries the eyes, nose tip and mouth centre
+onto a frontal template in eye-distance units. On a frontal face it is the eye crop; on a turned
+head, whose eyes look closer together than they are, it keeps the whole face in the square instead
+of zooming in (MTFL profiles: a side of about 3.3 projected eye distances instead of 2.4). The
+detector's keypoints 0-3 and a dataset's eyes, nose and mouth-corner midpoint are those four points.
 When the square is more than twice the output size in source pixels, the image is first reduced by
 an integer box filter so that bilinear resampling does not alias.
 """
@@ -25,6 +32,13 @@ BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "
 # image-left mouth corner, image-right mouth corner. "Left" means smaller x in an upright image.
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 
+CROP_METHODS = ("eyes", "landmarks")
+# The points method "landmarks" fits, and where a frontal face has them: eye-distance units, origin
+# at the eye midpoint, y down. Nose and mouth are the means over 120 frontal (pose 3) MTFL training
+# faces (nose tip 0.60, mouth-corner midpoint 1.07 eye distances below the eyes).
+ALIGN_POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth")
+LANDMARK_TEMPLATE = ((-0.5, 0.0), (0.5, 0.0), (0.0, 0.60), (0.0, 1.07))
+
 
 @dataclass(frozen=True)
 class CropParams:
@@ -35,6 +49,7 @@ class CropParams:
     center_below_eyes: float = 0.5
     border: str = "replicate"
     method: str = "eyes"
+    template: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -43,11 +58,37 @@ class CropParams:
             raise ValueError(f"crop eye_scale must be positive, got {self.eye_scale}")
         if self.border not in BORDERS:
             raise ValueError(f"crop border {self.border!r} is not one of {sorted(BORDERS)}")
-        if self.method != "eyes":
-            raise ValueError(f"crop method {self.method!r} is not supported (only 'eyes')")
+        if self.method not in CROP_METHODS:
+            raise ValueError(f"crop method {self.method!r} is not one of {', '.join(CROP_METHODS)}")
+        if self.method == "eyes":
+            if self.template is not None:
+                raise ValueError("crop method 'eyes' takes no template; use method 'landmarks' for one")
+            return
+        template = LANDMARK_TEMPLATE if self.template is None else self.template
+        try:
+            points = tuple((float(x), float(y)) for x, y in template)
+        except (TypeError, ValueError):
+            raise ValueError(f"crop template must be {len(ALIGN_POINT_NAMES)} [x, y] pairs, got {template!r}") from None
+        array = np.array(points)
+        if len(points) != len(ALIGN_POINT_NAMES) or not np.all(np.isfinite(array)):
+            raise ValueError(f"crop template must be {len(ALIGN_POINT_NAMES)} finite [x, y] pairs "
+                             f"({', '.join(ALIGN_POINT_NAMES)}), got {template!r}")
+        if np.hypot(*(array - array.mean(axis=0)).T).max() < 1e-3:
+            raise ValueError(f"crop template points {template!r} all coincide")
+        object.__setattr__(self, "template", points)
+
+    @property
+    def num_points(self) -> int:
+        """How many of ``ALIGN_POINT_NAMES`` the method needs (the eyes, or all four)."""
+        return 2 if self.method == "eyes" else len(ALIGN_POINT_NAMES)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.template is None:
+            del data["template"]  # eye crops keep the bundle entry every reader already knows
+        else:
+            data["template"] = [list(point) for point in self.template]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CropParams:
@@ -58,8 +99,22 @@ class CropParams:
         return cls(**data)
 
 
-def alignment_matrix(left_eye: np.ndarray, right_eye: np.ndarray, params: CropParams) -> np.ndarray:
-    """The 2x3 similarity that maps image coordinates to crop coordinates."""
+def alignment_matrix(
+    left_eye: np.ndarray,
+    right_eye: np.ndarray,
+    params: CropParams,
+    *,
+    nose: np.ndarray | None = None,
+    mouth: np.ndarray | None = None,
+) -> np.ndarray:
+    """The 2x3 similarity that maps image coordinates to crop coordinates.
+
+    ``nose`` and ``mouth`` (the mouth centre) are needed by method ``landmarks`` and ignored by
+    ``eyes``."""
+    if params.method == "landmarks":
+        if nose is None or mouth is None:
+            raise ValueError("crop method 'landmarks' needs the nose and mouth points as well as the eyes")
+        return _landmark_matrix(np.array([left_eye, right_eye, nose, mouth], dtype=np.float64), params)
     left = np.asarray(left_eye, dtype=np.float64)
     right = np.asarray(right_eye, dtype=np.float64)
     delta = right - left
@@ -74,6 +129,30 @@ def alignment_matrix(left_eye: np.ndarray, right_eye: np.ndarray, params: CropPa
     # Rotate by -angle so the eye line becomes horizontal, scale, then move the centre to the middle.
     rotation = np.array([[cos, sin], [-sin, cos]]) * scale
     offset = np.array([params.size / 2.0, params.size / 2.0]) - rotation @ centre
+    return np.hstack([rotation, offset[:, None]])
+
+
+def _landmark_matrix(points: np.ndarray, params: CropParams) -> np.ndarray:
+    """Least-squares similarity (no reflection) from ``points`` to the template in crop pixels.
+
+    The template is placed so that the eye method's square falls on the crop: template point t goes
+    to ``size / 2 + (t - (0, center_below_eyes)) * size / eye_scale``. Closed form for a similarity
+    ``[[a, -b], [b, a]]``: with centred points p and q, a = sum(p . q) / sum|p|^2 and
+    b = sum(p x q) / sum|p|^2 (Umeyama 1991 without the reflection case).
+    """
+    if points.shape != (4, 2) or not np.all(np.isfinite(points)):
+        raise ValueError(f"face points {points.tolist()} are not four finite (x, y) pairs")
+    template = np.asarray(params.template, dtype=np.float64)
+    target = params.size / 2.0 + (template - np.array([0.0, params.center_below_eyes])) * (params.size / params.eye_scale)
+    source_mean, target_mean = points.mean(axis=0), target.mean(axis=0)
+    p, q = points - source_mean, target - target_mean
+    spread = float((p * p).sum())
+    if spread < 1e-6:
+        raise ValueError(f"face points {points.tolist()} coincide; they cannot align a face")
+    a = float((p * q).sum()) / spread
+    b = float((p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]).sum()) / spread
+    rotation = np.array([[a, -b], [b, a]])
+    offset = target_mean - rotation @ source_mean
     return np.hstack([rotation, offset[:, None]])
 
 
@@ -131,16 +210,22 @@ def _reduced_region_end(matrix: np.ndarray, size: int, factor: int, cut: tuple[i
 
 
 def align_face(
-    image: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray, params: CropParams
+    image: np.ndarray,
+    left_eye: np.ndarray,
+    right_eye: np.ndarray,
+    params: CropParams,
+    *,
+    nose: np.ndarray | None = None,
+    mouth: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the aligned face crop out of an RGB uint8 image.
+    """Cut the aligned face crop out of an RGB uint8 image (``nose``/``mouth``: method ``landmarks``).
 
     Returns the crop (``size`` x ``size`` x 3, uint8) and the 2x3 matrix from image to crop
     coordinates (use :func:`transform_points` to carry landmarks along).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
-    matrix = alignment_matrix(left_eye, right_eye, params)
+    matrix = alignment_matrix(left_eye, right_eye, params, nose=nose, mouth=mouth)
     factor = reduction_factor(matrix)
     warp = matrix.copy()
     source = image
@@ -168,3 +253,22 @@ def align_face(
         borderValue=(0, 0, 0),
     )
     return crop, matrix
+
+
+def points_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """The four alignment points (:data:`ALIGN_POINT_NAMES`) of five dataset landmarks
+    (:data:`LANDMARK_NAMES`): eyes and nose as they are, the mouth centre as the corners' midpoint."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    return np.vstack([pts[:3], pts[3:5].mean(axis=0, keepdims=True)])
+
+
+def align_points(image: np.ndarray, points: np.ndarray, params: CropParams) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`align_face` from an (N, 2) array in :data:`ALIGN_POINT_NAMES` order (the face
+    detector's keypoints 0-3 are in that order; extra rows are ignored). Method ``eyes`` needs two
+    rows, ``landmarks`` four."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) < params.num_points:
+        raise ValueError(f"crop method {params.method!r} needs {params.num_points} points "
+                         f"({', '.join(ALIGN_POINT_NAMES[:params.num_points])}), got {len(pts)}")
+    extra = {"nose": pts[2], "mouth": pts[3]} if params.num_points == 4 else {}
+    return align_face(image, pts[0], pts[1], params, **extra)

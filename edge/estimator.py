@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from auedge.edge.align import align_face, transform_points
+from auedge.edge.align import align_face, align_points, transform_points
 from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
 from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
 from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions, check_region
@@ -243,13 +243,22 @@ class Estimator:
             (0, len(self.bundle.outputs)), dtype=np.float32
         )
 
-    def estimate_with_landmarks(self, image_rgb: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray) -> FaceResult:
-        """One face whose eyes are known (image-left eye first): no detector involved.
+    def estimate_with_landmarks(
+        self,
+        image_rgb: np.ndarray,
+        left_eye: np.ndarray,
+        right_eye: np.ndarray,
+        nose: np.ndarray | None = None,
+        mouth: np.ndarray | None = None,
+    ) -> FaceResult:
+        """One face whose eyes are known (image-left eye first): no detector involved. A bundle
+        whose crop method is ``landmarks`` also needs the nose tip and the mouth centre.
 
-        The box is the crop square's bounding box in image pixels; keypoints are the two eyes.
+        The box is the crop square's bounding box in image pixels; keypoints are the points given.
         """
         start = _now_ms()
-        crop, matrix = align_face(image_rgb, left_eye, right_eye, self.bundle.crop)
+        extra = {"nose": nose, "mouth": mouth} if nose is not None and mouth is not None else {}
+        crop, matrix = align_face(image_rgb, left_eye, right_eye, self.bundle.crop, **extra)
         aligned = _now_ms()
         values = self._au_values(crop)
         done = _now_ms()
@@ -259,7 +268,7 @@ class Estimator:
         (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
         return self._face_result(
             values, (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), 1.0,
-            np.array([left_eye, right_eye], dtype=np.float64),
+            np.array([left_eye, right_eye, *extra.values()], dtype=np.float64),
             {"align": aligned - start, "au_model": done - aligned},
         )
 
@@ -281,7 +290,7 @@ class Estimator:
                 continue
             t0 = _now_ms()
             try:
-                crop, _ = align_face(image_rgb, det.image_left_eye, det.image_right_eye, self.bundle.crop)
+                crop, _ = align_points(image_rgb, det.keypoints, self.bundle.crop)
             except ValueError:
                 continue  # degenerate keypoints (eyes on top of each other): no usable crop
             t1 = _now_ms()

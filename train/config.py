@@ -84,6 +84,7 @@ class TrainConfig:
     input_size: int | None = None
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
+    crop_method: str = "eyes"  # "landmarks": similarity fit of eyes, nose and mouth to a frontal template
     val_fraction: float = 0.15
     limit: int | None = None
     synthetic_sizes: tuple[int, int, int] = (2400, 600, 600)
@@ -113,7 +114,8 @@ class TrainConfig:
 
     def crop_params(self) -> CropParams:
         return CropParams(
-            size=self.resolved_input_size, eye_scale=self.eye_scale, center_below_eyes=self.center_below_eyes
+            size=self.resolved_input_size, eye_scale=self.eye_scale, center_below_eyes=self.center_below_eyes,
+            method=self.crop_method,
         )
 
     def validate(self) -> TrainConfig:

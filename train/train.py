@@ -18,6 +18,7 @@ if __package__ in (None, ""):
     # like a real package. Everything is imported as auedge.* from the installed distribution.
     sys.path.pop(0)
 
+from auedge.edge.align import CROP_METHODS
 from auedge.train.config import AUGMENTS, DATASETS, OPTIMIZERS, SCHEDULES, ConfigError, build_config
 from auedge.train.models import ARCHS, HEADS, ModelError
 
@@ -50,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--occlusion-flags", action="store_true", default=None,
                    help="also learn <AU>_occluded outputs (is the AU's region covered?); needs --occlude-train mix")
     p.add_argument("--input-size", type=int)
+    p.add_argument("--crop-method", choices=CROP_METHODS,
+                   help="eyes: square from the eye line; landmarks: fit eyes, nose and mouth to a frontal template")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--limit", type=int, help="at most this many images per split (quick runs)")
     p.add_argument("--seed", type=int)

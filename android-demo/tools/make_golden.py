@@ -219,7 +219,7 @@ def smoothing_cases() -> list[dict[str, Any]]:
 
 def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop_params: Any) -> dict[str, Any] | None:
     """Everything the device computes for one frame, from the Python runtime; None if no face."""
-    from auedge.edge.align import align_face, reduction_factor
+    from auedge.edge.align import align_points, reduction_factor
 
     _, _, pad_x, pad_y = detector._letterbox(image)
     canvas = detector._canvas.copy()
@@ -232,7 +232,7 @@ def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop
     if not detections:
         return None
     best = detections[0]
-    crop, matrix = align_face(image, best.image_left_eye, best.image_right_eye, crop_params)
+    crop, matrix = align_points(image, best.keypoints, crop_params)
     size = detector.spec.input_size
     fit = size / max(image.shape[:2])
     new_w, new_h = max(1, round(image.shape[1] * fit)), max(1, round(image.shape[0] * fit))
@@ -297,6 +297,39 @@ def model_summary(est: Any) -> dict[str, Any]:
     return summary
 
 
+LANDMARK_FILE = "landmarks.json"
+
+
+def landmark_crop_cases(golden: Path) -> dict[str, Any]:
+    """Crop method "landmarks" on every committed face: the crop and matrix that edge/align.py cuts
+    from the committed frame and the face's first detection (keypoints 0-3), with the golden
+    bundle's crop size and margins. Written beside index.json as ``landmarks.json``: the matrix of
+    every face, and a PNG for the turned and the enlarged faces (plus the first), where this method
+    differs from the eye crop, so the phone's least-squares fit is checked against Python's on real
+    keypoints without doubling the golden set."""
+    from auedge.edge.align import CropParams, align_points
+
+    index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
+    eye_crop = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))["crop"]
+    params = CropParams(size=eye_crop["size"], eye_scale=eye_crop["eye_scale"],
+                        center_below_eyes=eye_crop["center_below_eyes"], border=eye_crop["border"], method="landmarks")
+    faces = []
+    for face in index["faces"]:
+        frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        frame = enlarge(frame, face["upscale"])
+        keypoints = np.asarray(face["detections"][0]["keypoints"], dtype=np.float32).reshape(-1, 2)
+        crop, matrix = align_points(frame, keypoints, params)
+        name = None
+        if face["pose"] != 3 or face["upscale"] > 1 or not faces:
+            name = f"{face['id']}_crop_landmarks.png"
+            write_png(golden / name, crop)
+        faces.append({"id": face["id"], "points": keypoints[:4].astype(float).ravel().tolist(),
+                      "matrix": matrix.ravel().tolist(), "file": name})
+    cases = {"crop": params.to_dict(), "faces": faces}
+    (golden / LANDMARK_FILE).write_text(json.dumps(cases, indent=1) + "\n", encoding="utf-8")
+    return cases
+
+
 def newest_bundle(bundles: Path) -> Path:
     found = sorted((p.parent for p in bundles.glob("*/bundle.json")), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -310,7 +343,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MTFL folder (labels.csv)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--landmarks-only", action="store_true",
+                        help="only (re)write landmarks.json and its crops from the committed faces in --out")
     args = parser.parse_args(argv)
+    if args.landmarks_only:
+        if not (args.out / "index.json").is_file():
+            print(f"error: {args.out}/index.json not found; run make_golden.py without --landmarks-only first",
+                  file=sys.stderr)
+            return 2
+        cases = landmark_crop_cases(args.out)
+        print(f"landmark crops: {len(cases['faces'])} faces in {args.out / LANDMARK_FILE}")
+        return 0
 
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.edge.estimator import Estimator, EstimatorOptions
@@ -396,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             "smoothing": smoothing_cases(),
         }
         (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+        landmark_crop_cases(tmp)
         if args.out.exists():
             old = args.out.with_name(args.out.name + ".old")
             shutil.rmtree(old, ignore_errors=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from auedge.edge.align import CropParams, align_face
+from auedge.edge.align import CropParams, align_face, align_points
 from auedge.edge.face_detector import ANCHOR_SPECS, decode_raw, generate_anchors, sigmoid_scores, weighted_nms
 from auedge.edge.preprocess import Normalization, QuantParams, normalize, quantize
 
@@ -87,6 +87,30 @@ def test_committed_crops_equal_python_align() -> None:
                                   np.float32(face["crop"]["right_eye"]), params)
         np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg=face["id"])
         np.testing.assert_allclose(matrix.ravel(), face["crop"]["matrix"], rtol=0, atol=1e-12)
+
+
+def test_committed_landmark_crops_equal_python_align() -> None:
+    """landmarks.json (crop method "landmarks" on each face's first detection) is what
+    auedge.edge.align gives today, and it really differs from the eye crop on turned faces."""
+    golden = json.loads((GOLDEN / "landmarks.json").read_text(encoding="utf-8"))
+    params = CropParams.from_dict(golden["crop"])
+    assert params.method == "landmarks"
+    faces = {f["id"]: f for f in _index()["faces"]}
+    assert [f["id"] for f in golden["faces"]] == list(faces)
+    with_png = 0
+    for case in golden["faces"]:
+        face = faces[case["id"]]
+        keypoints = np.float32(face["detections"][0]["keypoints"]).reshape(-1, 2)
+        crop, matrix = align_points(_frame(face), keypoints, params)
+        np.testing.assert_allclose(matrix.ravel(), case["matrix"], rtol=0, atol=1e-12, err_msg=case["id"])
+        if case["file"]:
+            np.testing.assert_array_equal(crop, _png(case["file"]), err_msg=case["id"])
+            with_png += 1
+        if face["pose"] in (1, 5):
+            # A profile's eye distance is foreshortened: the fit zooms out against the eye crop.
+            eye_scale = np.hypot(*face["crop"]["matrix"][:2])
+            assert np.hypot(*matrix[0, :2]) < 0.95 * eye_scale, case["id"]
+    assert with_png >= 10
 
 
 def test_committed_detections_equal_python_decoding() -> None:

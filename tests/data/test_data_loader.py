@@ -153,3 +153,17 @@ def test_process_pool_gives_the_same_crops_and_errors(manifest, tmp_path):
     (manifest.parent / "images" / "s2_0.png").write_bytes(b"")
     with pytest.raises(DataError, match=r"s2_0\.png does not decode"):
         images_module.align_all(paths, points, CROP, workers=2)
+
+
+def test_landmark_crops_fit_nose_and_mouth_and_have_their_own_cache_entry(manifest, tmp_path, decode_calls):
+    marks = CropParams(size=48, method="landmarks")
+    eyes = load(manifest, tmp_path)
+    fitted = load(manifest, tmp_path, crop=marks)
+    assert len(decode_calls) == 36  # a second cache entry, not the eye crops again
+    lm = np.asarray(BASE_POINTS, dtype=np.float64)
+    expected, matrix = align_face(face_image(0), lm[0], lm[1], marks, nose=lm[2], mouth=lm[3:5].mean(axis=0))
+    np.testing.assert_array_equal(fitted.images[0], expected)
+    # The landmarks travel with the crop through the fitted matrix, not the eye one.
+    moved = lm @ matrix[:, :2].T + matrix[:, 2]
+    np.testing.assert_allclose(fitted.landmarks[0], moved, atol=1e-3)
+    assert not np.array_equal(fitted.images[0], eyes.images[0])

@@ -50,3 +50,10 @@ def test_latest_run_skips_runs_still_training(tmp_path):
     (done / "config.json").unlink()
     with pytest.raises(RunError, match="python train/train.py"):
         find_latest_run(tmp_path)
+
+
+def test_crop_method_reaches_the_crop_and_bad_ones_are_named():
+    assert build_config(None, {"crop_method": "landmarks"}).crop_params().method == "landmarks"
+    assert build_config(None, {}).crop_params().method == "eyes"
+    with pytest.raises(ConfigError, match="crop method 'mesh' is not one of eyes, landmarks"):
+        build_config(None, {"crop_method": "mesh"})

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from auedge.edge.align import CropParams, align_face, transform_points
+from auedge.edge.align import CropParams, align_points, points_from_landmarks, transform_points
 from auedge.train.data.manifest import DataError
 from auedge.train.data.progress import Progress
 
@@ -33,9 +33,10 @@ def decode_image(path: str) -> np.ndarray:
 
 
 def align_one(image: np.ndarray, landmarks: np.ndarray, params: CropParams) -> tuple[np.ndarray, np.ndarray]:
-    """The crop of one RGB image and its (5, 2) landmarks carried into crop pixels (eyes: rows 0, 1)."""
+    """The crop of one RGB image and its (5, 2) landmarks carried into crop pixels (eyes: rows 0, 1;
+    method ``landmarks`` also fits the nose and the mouth-corner midpoint)."""
     points = np.asarray(landmarks, dtype=np.float32)
-    crop, matrix = align_face(image, points[0], points[1], params)
+    crop, matrix = align_points(image, points_from_landmarks(points), params)
     return crop, transform_points(points, matrix).astype(np.float32)
 
 

@@ -127,11 +127,9 @@ class AuPipeline private constructor(
         if (detections.isNotEmpty()) {
             val best = detections[0]
             val aligned = try {
-                // Keypoint 0 (subject's right eye) is the image-left eye of the unmirrored frame.
-                aligner.align(
-                    rgb, best.keypointX(0).toDouble(), best.keypointY(0).toDouble(),
-                    best.keypointX(1).toDouble(), best.keypointY(1).toDouble(), crop,
-                )
+                // Keypoints 0-3: image-left eye, image-right eye, nose tip, mouth centre of the
+                // unmirrored frame; the bundle's crop method takes the two or four it needs.
+                aligner.align(rgb, best.keypoints, crop)
             } catch (e: IllegalArgumentException) {
                 null // degenerate keypoints: no usable crop this frame
             }

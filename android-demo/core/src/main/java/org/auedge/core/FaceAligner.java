@@ -5,7 +5,8 @@ package org.auedge.core;
  * {@code eyeScale * eyeDistance} centred {@code centerBelowEyes * eyeDistance} below the eye midpoint,
  * resampled bilinearly to {@code size} pixels. When the square covers more than twice the output
  * size in source pixels the image is first reduced by the same integer box filter as Python, so
- * the model sees the pixels it was trained on.
+ * the model sees the pixels it was trained on. Method {@code landmarks} instead fits the eyes, nose tip
+ * and mouth centre to the bundle's template by least squares (edge/align.py _landmark_matrix).
  */
 public final class FaceAligner {
     private final CropParams params;
@@ -40,6 +41,73 @@ public final class FaceAligner {
         double d = cos * scale;
         double half = params.size / 2.0;
         return new double[] {a, b, half - (a * cx + b * cy), c, d, half - (c * cx + d * cy)};
+    }
+
+    /**
+     * The 2x3 matrix of either method from alignment points {@code x0, y0, x1, y1, ...} in the order
+     * image-left eye, image-right eye, nose tip, mouth centre (BlazeFace keypoints 0-3): two points
+     * for {@code eyes}, four for {@code landmarks}; extra values are ignored.
+     */
+    public static double[] alignmentMatrix(double[] points, CropParams params) {
+        int needed = params.numPoints();
+        if (points.length < 2 * needed) {
+            throw new IllegalArgumentException("crop method '" + params.method + "' needs " + needed + " points, got "
+                    + points.length / 2);
+        }
+        if (needed == 2) {
+            return alignmentMatrix(points[0], points[1], points[2], points[3], params);
+        }
+        return landmarkMatrix(points, params);
+    }
+
+    /**
+     * Least-squares similarity (no reflection) from four points to the template placed in crop
+     * pixels: t goes to size / 2 + (t - (0, centerBelowEyes)) * size / eyeScale; with centred p and q,
+     * a = sum(p . q) / sum|p|^2, b = sum(p x q) / sum|p|^2, matrix [[a, -b, tx], [b, a, ty]].
+     */
+    static double[] landmarkMatrix(double[] points, CropParams params) {
+        double unit = params.size / params.eyeScale;
+        double half = params.size / 2.0;
+        double[] target = new double[8];
+        double pmx = 0;
+        double pmy = 0;
+        double qmx = 0;
+        double qmy = 0;
+        for (int i = 0; i < 4; i++) {
+            double px = points[2 * i];
+            double py = points[2 * i + 1];
+            if (!Double.isFinite(px) || !Double.isFinite(py)) {
+                throw new IllegalArgumentException("face points are not four finite (x, y) pairs");
+            }
+            target[2 * i] = half + params.template[2 * i] * unit;
+            target[2 * i + 1] = half + (params.template[2 * i + 1] - params.centerBelowEyes) * unit;
+            pmx += px;
+            pmy += py;
+            qmx += target[2 * i];
+            qmy += target[2 * i + 1];
+        }
+        pmx /= 4.0;
+        pmy /= 4.0;
+        qmx /= 4.0;
+        qmy /= 4.0;
+        double spread = 0;
+        double dot = 0;
+        double cross = 0;
+        for (int i = 0; i < 4; i++) {
+            double px = points[2 * i] - pmx;
+            double py = points[2 * i + 1] - pmy;
+            double qx = target[2 * i] - qmx;
+            double qy = target[2 * i + 1] - qmy;
+            spread += px * px + py * py;
+            dot += px * qx + py * qy;
+            cross += px * qy - py * qx;
+        }
+        if (!(spread >= 1e-6)) {
+            throw new IllegalArgumentException("face points coincide; they cannot align a face");
+        }
+        double a = dot / spread;
+        double b = cross / spread;
+        return new double[] {a, -b, qmx - (a * pmx - b * pmy), b, a, qmy - (b * pmx + a * pmy)};
     }
 
     /** Apply a 2x3 matrix to a point. */
@@ -119,7 +187,26 @@ public final class FaceAligner {
 
     /** As {@link #align(RgbImage, double, double, double, double)}, reusing {@code into} when given. */
     public Aligned align(RgbImage image, double lx, double ly, double rx, double ry, RgbImage into) {
-        double[] matrix = alignmentMatrix(lx, ly, rx, ry, params);
+        if (params.numPoints() != 2) {
+            throw new IllegalArgumentException("crop method '" + params.method
+                    + "' needs the nose and mouth as well as the eyes: use align(image, keypoints, into)");
+        }
+        return warp(image, alignmentMatrix(lx, ly, rx, ry, params), into);
+    }
+
+    /**
+     * Cut the aligned crop from a detection's keypoints (x0, y0, x1, y1, ...: image-left eye,
+     * image-right eye, nose tip, mouth centre, ...), whichever the bundle's crop method is.
+     */
+    public Aligned align(RgbImage image, float[] keypoints, RgbImage into) {
+        double[] points = new double[keypoints.length];
+        for (int i = 0; i < keypoints.length; i++) {
+            points[i] = keypoints[i];
+        }
+        return warp(image, alignmentMatrix(points, params), into);
+    }
+
+    private Aligned warp(RgbImage image, double[] matrix, RgbImage into) {
         int factor = reductionFactor(matrix);
         RgbImage source = boxReduce(image, factor);
         double[] warp = matrix.clone();

@@ -35,6 +35,15 @@ final class Golden {
         return index;
     }
 
+    /** Another JSON file of the golden folder (e.g. landmarks.json). */
+    static Map<String, Object> json(String name) throws IOException {
+        File file = new File(DIR, name);
+        if (!file.isFile()) {
+            throw new IOException(file + " not found; run python android-demo/tools/make_golden.py --landmarks-only");
+        }
+        return Json.asObject(Json.parse(new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8)), name);
+    }
+
     static List<Object> list(String key) throws IOException {
         return Json.asArray(index().get(key), key);
     }

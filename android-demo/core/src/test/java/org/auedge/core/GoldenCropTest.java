@@ -54,6 +54,88 @@ public class GoldenCropTest {
         assertTrue("matrix difference " + worstMatrix, worstMatrix <= MATRIX_TOLERANCE);
     }
 
+    /** Crop method "landmarks" (least-squares fit of eyes, nose, mouth) on the committed keypoints. */
+    @Test
+    public void landmarkCropsMatchPython() throws Exception {
+        Map<String, Object> golden = Golden.json("landmarks.json");
+        CropParams params = CropParams.fromJson(Golden.obj(golden.get("crop")));
+        assertEquals("landmarks", params.method);
+        FaceAligner aligner = new FaceAligner(params);
+        Map<String, Map<String, Object>> faces = new java.util.HashMap<>();
+        for (Object o : Golden.list("faces")) {
+            faces.put(Golden.str(Golden.obj(o), "id"), Golden.obj(o));
+        }
+        double worstMatrix = 0;
+        double worstMax = 0;
+        int crops = 0;
+        int differentFromEyes = 0;
+        for (Object o : Json.asArray(golden.get("faces"), "faces")) {
+            Map<String, Object> want = Golden.obj(o);
+            String id = Golden.str(want, "id");
+            Map<String, Object> face = faces.get(id);
+            RgbImage frame = Golden.enlarge(Golden.png(Golden.str(face, "frame")), (int) Golden.num(face, "upscale"));
+            double[] kp = Json.asNumbers(Golden.obj(Json.asArray(face.get("detections"), "detections").get(0)).get("keypoints"),
+                    "keypoints");
+            float[] keypoints = new float[kp.length];
+            for (int i = 0; i < kp.length; i++) {
+                keypoints[i] = (float) kp[i];
+            }
+            FaceAligner.Aligned aligned = aligner.align(frame, keypoints, null);
+            double[] matrix = Json.asNumbers(want.get("matrix"), "matrix");
+            double[] eyes = Json.asNumbers(Golden.obj(face.get("crop")).get("matrix"), "matrix");
+            double fromEyes = 0;
+            for (int i = 0; i < 6; i++) {
+                worstMatrix = Math.max(worstMatrix, Math.abs(matrix[i] - aligned.matrix[i]));
+                fromEyes = Math.max(fromEyes, Math.abs(eyes[i] - aligned.matrix[i]));
+            }
+            differentFromEyes += fromEyes > 1e-3 ? 1 : 0;
+            if (want.get("file") != null) {
+                double[] d = Golden.diff(aligned.crop, Golden.png(Golden.str(want, "file")));
+                assertTrue(id + ": landmark crop mean difference " + d[0], d[0] <= MEAN_TOLERANCE);
+                worstMax = Math.max(worstMax, d[1]);
+                crops++;
+            }
+        }
+        Golden.report("landmark crops compared", crops);
+        Golden.report("worst landmark matrix element difference", worstMatrix);
+        Golden.report("worst landmark crop max abs difference (levels)", worstMax);
+        assertTrue("at least 10 landmark crops", crops >= 10);
+        assertTrue("the landmark fit differs from the eye crop", differentFromEyes >= 20);
+        assertTrue("landmark crop max difference " + worstMax, worstMax <= MAX_TOLERANCE);
+        assertTrue("landmark matrix difference " + worstMatrix, worstMatrix <= MATRIX_TOLERANCE);
+    }
+
+    @Test
+    public void theLandmarkFitOfAFaceShapedLikeTheTemplateIsTheEyeCrop() {
+        CropParams eyes = new CropParams(160, 2.4, 0.5, "replicate");
+        CropParams marks = new CropParams(160, 2.4, 0.5, "replicate", "landmarks", null);
+        double angle = Math.toRadians(23);
+        double scale = 47;
+        double[] points = new double[8];
+        for (int i = 0; i < 4; i++) {
+            double tx = CropParams.LANDMARK_TEMPLATE[2 * i];
+            double ty = CropParams.LANDMARK_TEMPLATE[2 * i + 1];
+            points[2 * i] = 210 + scale * (Math.cos(angle) * tx - Math.sin(angle) * ty);
+            points[2 * i + 1] = 130 + scale * (Math.sin(angle) * tx + Math.cos(angle) * ty);
+        }
+        double[] a = FaceAligner.alignmentMatrix(points, marks);
+        double[] b = FaceAligner.alignmentMatrix(points, eyes);
+        for (int i = 0; i < 6; i++) {
+            assertEquals("element " + i, b[i], a[i], 1e-9);
+        }
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void landmarkCropsRefuseEyesOnly() {
+        new FaceAligner(new CropParams(160, 2.4, 0.5, "replicate", "landmarks", null))
+                .align(new RgbImage(10, 10), 2, 5, 8, 5);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void unknownCropMethodsAreRefused() {
+        new CropParams(160, 2.4, 0.5, "replicate", "mesh", null);
+    }
+
     @Test
     public void boxReduceRoundsTheBlockMeanHalfUp() {
         RgbImage image = new RgbImage(5, 4);
