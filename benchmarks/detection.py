@@ -24,7 +24,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,14 @@ class DetectionOptions:
 
 @dataclass
 class Face:
-    """One labelled face: RGB pixels, (5, 2) landmarks (MTFL order: eyes first), pose group."""
+    """One labelled face: RGB pixels, (5, 2) landmarks (MTFL order: eyes first), pose group, and its
+    AU labels (lower-case names, NaN when unknown)."""
 
     image: np.ndarray
     landmarks: np.ndarray
     pose: str
     name: str
+    aus: dict[str, float] = field(default_factory=dict)
 
 
 def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
@@ -138,7 +140,8 @@ def load_faces(options: DetectionOptions, log: Callable[[str], None]) -> tuple[l
             except DataError as exc:
                 log(f"skipped: {exc}")
                 continue
-            faces.append(Face(image, np.asarray(row.landmarks, np.float32), row.meta.get("pose", "?"), Path(row.path).name))
+            faces.append(Face(image, np.asarray(row.landmarks, np.float32), row.meta.get("pose", "?"), Path(row.path).name,
+                              dict(row.aus)))
             if (i + 1) % 500 == 0:
                 log(f"decoded {i + 1}/{len(rows)}")
         return faces, f"MTFL {options.split} ({folder})"
@@ -148,7 +151,8 @@ def load_faces(options: DetectionOptions, log: Callable[[str], None]) -> tuple[l
 
     count = options.limit or 300
     made = synthetic.generate(count, seed=11, image_size=320)
-    faces = [Face(img, lm.astype(np.float32), "synthetic", f"synthetic_{i}")
+    faces = [Face(img, lm.astype(np.float32), "synthetic", f"synthetic_{i}",
+                  {"au12": float(made.au12[i]), "au4": float(made.au4[i])})
              for i, (img, lm) in enumerate(zip(made.images, made.landmarks))]
     return faces, f"synthetic test faces (embedded default; {count} at 320 px) - not real photos"
 

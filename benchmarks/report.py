@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 from auedge.benchmarks.store import RESULTS_DIR, atomic_write_text, environment, format_table, utc_now
 
 REPORT_NAME = "REPORT.md"
-KINDS = ("latency", "pipeline", "detection", "accuracy", "peers", "int8probe")
+KINDS = ("latency", "pipeline", "detection", "end_to_end", "accuracy", "peers", "int8probe")
 FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
@@ -176,6 +176,16 @@ def detection_section(path: Path, data: dict[str, Any]) -> list[str]:
             detection_table(data["rows"]), ""]
 
 
+def end_to_end_section(path: Path, data: dict[str, Any]) -> list[str]:
+    from auedge.benchmarks.end_to_end import end_to_end_table
+
+    return [f"### `{data['bundle']}` through the device path ({data['created']}; raw: `{path.name}`)", "",
+            (f"{data.get('source')}; crop method {data.get('crop', {}).get('method', 'eyes')}, flip averaging "
+             f"{data.get('flip_average')}; device = crops from the detector's keypoints on the faces it found, "
+             "label-crop = the same faces cut from the labelled landmarks, all faces = a missed face counted as absent."), "",
+            end_to_end_table(data["rows"]), ""]
+
+
 def int8probe_section(path: Path, data: dict[str, Any]) -> list[str]:
     return [f"### int8 probe: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
             (f"CPU flags that matter for int8: {', '.join(data.get('cpu_flags') or []) or 'none'}; {data['runs']} interleaved "
@@ -214,6 +224,10 @@ def build_report(folder: Path, notes: dict[str, str] | None = None, skip: tuple[
         lines += ["## Face detection (bare, masked, near and far)", ""]
         for path, data in by_kind["detection"]:
             lines += detection_section(path, data)
+    if by_kind["end_to_end"]:
+        lines += ["## Accuracy through the whole device path (detector keypoints)", ""]
+        for path, data in by_kind["end_to_end"]:
+            lines += end_to_end_section(path, data)
     if by_kind["accuracy"]:
         lines += ["## Accuracy (variants vs float and labels)", ""]
         for path, data in by_kind["accuracy"]:

@@ -1,0 +1,255 @@
+"""`python benchmarks/end_to_end.py --bundle B`: the AU figures a device gets, face detector included.
+
+``benchmarks/accuracy.py`` scores crops cut from the dataset's labelled landmarks: the accuracy of
+the model. A device has no labels. It cuts the crop from BlazeFace's keypoints, and a face the
+detector misses gets no AU value at all. This script runs every labelled image through the edge
+runtime's whole path (``Estimator.estimate``: detect, crop from the keypoints, AU model, flip
+averaging as the bundle says). On the same faces it also runs the same Estimator with the crop cut
+from the labels (``estimate_with_landmarks``), so the table shows what the detector's keypoints cost.
+
+A detection counts as the labelled face when its eye keypoints lie within half a labelled eye
+distance of the labelled eyes (the rule of ``benchmarks/detection.py``). For each variant and
+occluder (pasted on the whole photo with the training occluder code before detection):
+
+* ``found``: share of faces detected;
+* ``device``: the figures on found faces with crops from the detector's keypoints;
+* ``labels``: the same found faces with crops from the labelled landmarks;
+* ``all faces``: every face, a missed face counted as "AU absent" (value 0), as a device reports it.
+
+Occurrence outputs give F1, precision, recall and ROC AUC at the bundle's threshold (per MTFL pose
+too); intensity outputs give ICC(3,1) and MAE. Prints a table and writes JSON. Without MTFL it runs
+on the embedded synthetic faces and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: keep the package's folder off the import path
+    sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np
+from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, write_json
+
+Log = Callable[[str], None]
+MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, i.e. "absent"
+
+
+@dataclass(frozen=True)
+class EndToEndOptions:
+    bundle: str
+    data_dir: str | None = None
+    synthetic: bool = False
+    split: str = "test"
+    variants: tuple[str, ...] = ()  # empty: the bundle's default model
+    occluders: tuple[str, ...] = ("none", "mask-full")
+    limit: int | None = None
+    threads: int = 1
+    seed: int = 0
+    out_dir: str | None = None
+
+
+@dataclass
+class FaceScores:
+    """AU values of one condition: (faces, outputs); NaN where the detector missed the face."""
+
+    device: np.ndarray
+    labels: np.ndarray
+    found: np.ndarray
+    cpu_ms: list[float]
+
+
+def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, log: Log) -> FaceScores:
+    """Every face through the detector path and the label-crop path of one Estimator."""
+    from auedge.benchmarks.detection import FOUND_EYE_ERROR, eye_error
+    from auedge.edge.align import points_from_landmarks
+    from auedge.train.occluders import apply_occluder
+
+    names = [o.au for o in estimator.bundle.outputs]
+    device = np.full((len(faces), len(names)), np.nan)
+    labels = np.full((len(faces), len(names)), np.nan)
+    found = np.zeros(len(faces), dtype=bool)
+    cpu_ms = []
+    for i, face in enumerate(faces):
+        image = face.image
+        if occluder != "none":  # same seeds as benchmarks/detection.py: the same pasted occluders
+            image = apply_occluder(image, face.landmarks, occluder, np.random.default_rng([seed, i]))
+        start = time.process_time()
+        result = estimator.estimate(image)
+        cpu_ms.append((time.process_time() - start) * 1e3)
+        matches = [(eye_error(np.asarray(f.keypoints, np.float64), face.landmarks), f) for f in result.faces]
+        matches = [m for m in matches if m[0] < FOUND_EYE_ERROR]
+        if matches:
+            best = min(matches, key=lambda m: m[0])[1]
+            device[i] = [best.aus.get(name, np.nan) for name in names]
+            found[i] = True
+            labelled = estimator.estimate_with_landmarks(image, *points_from_landmarks(face.landmarks))
+            labels[i] = [labelled.aus.get(name, np.nan) for name in names]
+        if (i + 1) % 500 == 0:
+            log(f"  {occluder}: {i + 1}/{len(faces)} faces, {found[: i + 1].mean():.1%} found")
+    return FaceScores(device, labels, found, cpu_ms)
+
+
+def output_figures(output: Any, truth: np.ndarray, values: np.ndarray, poses: np.ndarray | None) -> dict[str, Any]:
+    """F1 & co. (occurrence) or ICC & MAE (intensity) of one output, per pose for occurrence."""
+    from auedge.train.metrics import intensity_metrics, occurrence_metrics
+
+    keep = np.isfinite(truth) & np.isfinite(values)
+    t, v = truth[keep], values[keep]
+    if not len(t):
+        return {"n": 0}
+    if output.kind == "occurrence":
+        figures = occurrence_metrics(t, v, output.threshold)
+        figures["n"] = int(len(t))
+        if poses is not None:
+            figures["per_pose_f1"] = {
+                str(p): occurrence_metrics(t[poses[keep] == p], v[poses[keep] == p], output.threshold)["f1"]
+                for p in sorted(set(poses[keep])) if (poses[keep] == p).sum() >= 10
+            }
+        return figures
+    lo, hi = output.range
+    figures = intensity_metrics(t, v, lo, hi)  # values clipped to the label range, as a device shows them
+    figures["n"] = int(len(t))
+    return figures
+
+
+def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str, Any]:
+    poses = np.array([f.pose for f in faces])
+    per_output = {}
+    for j, output in enumerate(estimator.bundle.outputs):
+        if output.kind not in ("occurrence", "intensity"):
+            continue
+        au = output.au.lower()
+        truth = np.array([f.aus.get(au, np.nan) for f in faces], dtype=np.float64)
+        if not np.isfinite(truth).any():
+            continue
+        if output.kind == "occurrence" and np.nanmax(truth) > 1.0:
+            truth = np.where(np.isfinite(truth), (truth >= 1.0).astype(np.float64), np.nan)
+        found = scores.found
+        everyone = np.where(found, scores.device[:, j], MISSED_VALUE)
+        per_output[output.au] = {
+            "kind": output.kind,
+            "device": output_figures(output, np.where(found, truth, np.nan), scores.device[:, j], poses),
+            "labels": output_figures(output, np.where(found, truth, np.nan), scores.labels[:, j], poses),
+            "all_faces": output_figures(output, truth, everyone, poses),
+        }
+    return {
+        "n": len(faces),
+        "found": int(scores.found.sum()),
+        "found_rate": float(scores.found.mean()) if len(faces) else float("nan"),
+        "found_per_pose": {str(p): float(scores.found[poses == p].mean()) for p in sorted(set(poses))},
+        "cpu_ms_per_image_median": float(np.median(scores.cpu_ms)) if scores.cpu_ms else None,
+        "outputs": per_output,
+    }
+
+
+def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]:
+    from auedge.benchmarks.detection import DetectionOptions, load_faces
+    from auedge.edge.bundle import BundleError, load_bundle
+    from auedge.edge.estimator import Estimator, EstimatorOptions
+
+    try:
+        bundle = load_bundle(options.bundle)
+    except BundleError as exc:
+        raise BenchmarkError(str(exc)) from exc
+    if bundle.face_detector is None:
+        raise BenchmarkError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
+    variants = options.variants or (bundle.default_model,)
+    unknown = [v for v in variants if v not in {m.name for m in bundle.models}]
+    if unknown:
+        raise BenchmarkError(f"bundle {bundle.root} has no variant {unknown[0]!r}; it has "
+                             f"{', '.join(m.name for m in bundle.models)}")
+    faces, source = load_faces(DetectionOptions(data_dir=options.data_dir, synthetic=options.synthetic,
+                                                split=options.split, limit=options.limit, seed=options.seed), log)
+    if not faces:
+        raise BenchmarkError("no labelled faces to run")
+    log(f"{len(faces)} faces from {source}")
+    rows = []
+    for variant in variants:
+        estimator = Estimator.create_from_options(
+            EstimatorOptions(bundle_path=bundle.root, model=variant, num_threads=options.threads))
+        try:
+            for occluder in options.occluders:
+                scores = run_condition(estimator, faces, occluder, options.seed, log)
+                row = {"variant": variant, "occluder": occluder, **summarise(estimator, faces, scores)}
+                rows.append(row)
+                log(f"{variant} {occluder}: found {row['found']}/{row['n']} ({row['found_rate']:.1%})")
+        finally:
+            estimator.close()
+    files = ResultFiles("end_to_end", bundle.root.name, options.out_dir)
+    data = files.header(
+        source=source, synthetic=source.startswith("synthetic"), split=options.split,
+        flip_average=bool((bundle.manifest.get("inference") or {}).get("flip_average", False)),
+        crop=bundle.crop.to_dict(), missed_value=MISSED_VALUE, rows=rows,
+    )
+    data["json_path"] = str(write_json(files.json_path, data))
+    return data
+
+
+def end_to_end_table(rows: list[dict[str, Any]]) -> str:
+    """One line per variant x occluder x output: found rate, then device / label-crop / all-faces figures."""
+    lines = []
+    for row in rows:
+        for au, fig in row["outputs"].items():
+            if fig["kind"] == "occurrence":
+                device, labels, everyone = fig["device"], fig["labels"], fig["all_faces"]
+                poses = device.get("per_pose_f1", {})
+                lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
+                              f"{device['f1']:.3f}", f"{device['roc_auc']:.3f}", f"{labels['f1']:.3f}",
+                              f"{labels['roc_auc']:.3f}", f"{everyone['f1']:.3f}",
+                              " / ".join(f"{poses[p]:.2f}" for p in sorted(poses)) or "-"])
+            else:
+                device, labels, everyone = fig["device"], fig["labels"], fig["all_faces"]
+                lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
+                              f"ICC {device['icc31']:.3f}", f"MAE {device['mae']:.2f}", f"ICC {labels['icc31']:.3f}",
+                              f"MAE {labels['mae']:.2f}", f"ICC {everyone['icc31']:.3f}", "-"])
+    return format_table(["variant", "occluder", "AU", "found", "device F1", "device AUC", "label-crop F1",
+                         "label-crop AUC", "all faces F1", "device F1 per pose"], lines)
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="auedge-bench-end-to-end", description=__doc__.splitlines()[0].strip("`"))
+    p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
+    p.add_argument("--data-dir", help="MTFL folder (default $AUEDGE_DATA/mtfl or ../shared/data/mtfl; synthetic if absent)")
+    p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="MTFL split (test = AFLW)")
+    p.add_argument("--variants", type=_csv, default=(), help="comma list of the bundle's models (default: its default)")
+    p.add_argument("--occlude", dest="occluders", type=_csv, default=("none", "mask-full"),
+                   help="comma list of occluders pasted on the photo (default none,mask-full)")
+    p.add_argument("--limit", type=int, help="first N faces only")
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    p.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from auedge.train.occluders import parse_occluder
+
+    try:
+        for occluder in args.occluders:
+            parse_occluder(occluder)
+        options = EndToEndOptions(**{k: v for k, v in vars(args).items() if k in EndToEndOptions.__dataclass_fields__})
+        data = run_end_to_end(options, log=lambda line: print(line, flush=True))
+    except (BenchmarkError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}")
+    print(end_to_end_table(data["rows"]))
+    print(f"\nwritten {data['json_path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
