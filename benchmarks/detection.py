@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
     sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import numpy as np
-from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, write_json
+from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, options_from_args, write_json
 
 DETECTOR_KINDS = ("short-range", "full-range")
 SCENES = ("native", "far")
@@ -248,7 +248,15 @@ def detection_table(rows: list[dict[str, Any]]) -> str:
     return format_table(headers, body)
 
 
-def _csv(text: str) -> tuple[str, ...]:
+def check_occluders(names: tuple[str, ...]) -> None:
+    """ValueError naming the first unknown occluder."""
+    from auedge.train.occluders import parse_occluder
+
+    for name in names:
+        parse_occluder(name)
+
+
+def csv_list(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
@@ -257,11 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="MTFL folder (default $AUEDGE_DATA/mtfl or ../shared/data/mtfl; synthetic if absent)")
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
     p.add_argument("--split", default="test", choices=["train", "test"], help="MTFL split (test = AFLW)")
-    p.add_argument("--detectors", type=_csv, default=DETECTOR_KINDS, help="short-range,full-range")
-    p.add_argument("--occlude", dest="occluders", type=_csv, default=("none", "mask-full"),
+    p.add_argument("--detectors", type=csv_list, default=DETECTOR_KINDS, help="short-range,full-range")
+    p.add_argument("--occlude", dest="occluders", type=csv_list, default=("none", "mask-full"),
                    help="comma list of occluders pasted on the face (default none,mask-full)")
-    p.add_argument("--scenes", type=_csv, default=SCENES, help="native,far")
-    p.add_argument("--far-eye-px", type=lambda t: tuple(float(v) for v in _csv(t)), default=FAR_EYE_PX,
+    p.add_argument("--scenes", type=csv_list, default=SCENES, help="native,far")
+    p.add_argument("--far-eye-px", type=lambda t: tuple(float(v) for v in csv_list(t)), default=FAR_EYE_PX,
                    help="eye distances of the far scenes (default 35,18,12 px: 1, 2, 3 m)")
     p.add_argument("--region-zoom", type=float, default=3.0,
                    help="far scenes also searched in the central 1/Z of the frame (default 3; 0 = skip)")
@@ -272,15 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from auedge.train.occluders import parse_occluder
-
     try:
-        for occluder in args.occluders:
-            parse_occluder(occluder)
+        check_occluders(args.occluders)
         bad = [d for d in args.detectors if d not in DETECTOR_KINDS] + [s for s in args.scenes if s not in SCENES]
         if bad:
             raise BenchmarkError(f"unknown detector or scene {bad}; detectors: {DETECTOR_KINDS}, scenes: {SCENES}")
-        options = DetectionOptions(**{k: v for k, v in vars(args).items() if k in DetectionOptions.__dataclass_fields__})
+        options = options_from_args(DetectionOptions, args)
         data = run_detection(options, log=lambda line: print(line, flush=True))
     except (BenchmarkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -35,7 +35,14 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
     sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import numpy as np
-from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, write_json
+from auedge.benchmarks.store import (
+    BenchmarkError,
+    ResultFiles,
+    format_table,
+    load_bundle_with_detector,
+    options_from_args,
+    write_json,
+)
 
 Log = Callable[[str], None]
 MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, i.e. "absent"
@@ -106,7 +113,7 @@ def output_figures(output: Any, truth: np.ndarray, values: np.ndarray, poses: np
         return {"n": 0}
     if output.kind == "occurrence":
         figures = occurrence_metrics(t, v, output.threshold)
-        figures["n"] = int(len(t))
+        figures["n"] = len(t)
         if poses is not None:
             figures["per_pose_f1"] = {
                 str(p): occurrence_metrics(t[poses[keep] == p], v[poses[keep] == p], output.threshold)["f1"]
@@ -115,7 +122,7 @@ def output_figures(output: Any, truth: np.ndarray, values: np.ndarray, poses: np
         return figures
     lo, hi = output.range
     figures = intensity_metrics(t, v, lo, hi)  # values clipped to the label range, as a device shows them
-    figures["n"] = int(len(t))
+    figures["n"] = len(t)
     return figures
 
 
@@ -151,15 +158,9 @@ def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str,
 
 def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]:
     from auedge.benchmarks.detection import DetectionOptions, load_faces
-    from auedge.edge.bundle import BundleError, load_bundle
     from auedge.edge.estimator import Estimator, EstimatorOptions
 
-    try:
-        bundle = load_bundle(options.bundle)
-    except BundleError as exc:
-        raise BenchmarkError(str(exc)) from exc
-    if bundle.face_detector is None:
-        raise BenchmarkError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
+    bundle = load_bundle_with_detector(options.bundle)
     variants = options.variants or (bundle.default_model,)
     unknown = [v for v in variants if v not in {m.name for m in bundle.models}]
     if unknown:
@@ -213,18 +214,16 @@ def end_to_end_table(rows: list[dict[str, Any]]) -> str:
                          "label-crop AUC", "all faces F1", "device F1 per pose"], lines)
 
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from auedge.benchmarks.detection import csv_list
+
     p = argparse.ArgumentParser(prog="auedge-bench-end-to-end", description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
     p.add_argument("--data-dir", help="MTFL folder (default $AUEDGE_DATA/mtfl or ../shared/data/mtfl; synthetic if absent)")
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
     p.add_argument("--split", default="test", choices=["train", "test"], help="MTFL split (test = AFLW)")
-    p.add_argument("--variants", type=_csv, default=(), help="comma list of the bundle's models (default: its default)")
-    p.add_argument("--occlude", dest="occluders", type=_csv, default=("none", "mask-full"),
+    p.add_argument("--variants", type=csv_list, default=(), help="comma list of the bundle's models (default: its default)")
+    p.add_argument("--occlude", dest="occluders", type=csv_list, default=("none", "mask-full"),
                    help="comma list of occluders pasted on the photo (default none,mask-full)")
     p.add_argument("--limit", type=int, help="first N faces only")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
@@ -234,12 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from auedge.train.occluders import parse_occluder
+    from auedge.benchmarks.detection import check_occluders
 
     try:
-        for occluder in args.occluders:
-            parse_occluder(occluder)
-        options = EndToEndOptions(**{k: v for k, v in vars(args).items() if k in EndToEndOptions.__dataclass_fields__})
+        check_occluders(args.occluders)
+        options = options_from_args(EndToEndOptions, args)
         data = run_end_to_end(options, log=lambda line: print(line, flush=True))
     except (BenchmarkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -452,16 +452,11 @@ def plot_memory(rows: list[dict[str, Any]], edge: dict[str, Any], files: ResultF
 
 
 def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
+    from auedge.benchmarks.store import load_bundle_with_detector
     from auedge.edge.backends import available_backends
-    from auedge.edge.bundle import BundleError, load_bundle
 
     options.check()
-    try:
-        bundle = load_bundle(options.bundle)
-    except BundleError as exc:
-        raise BenchmarkError(str(exc)) from exc
-    if bundle.face_detector is None:
-        raise BenchmarkError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
+    bundle = load_bundle_with_detector(options.bundle)
     models = pick_models(bundle, options.variants)
     backends = pick_backends(options.backends)
     if not backends:

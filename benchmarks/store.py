@@ -181,3 +181,20 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in text]
     return "\n".join(lines)
 
+
+def load_bundle_with_detector(path: str | Path) -> Any:
+    """The bundle at ``path`` (schema and sha256 checked), refused in one line without a face detector."""
+    from auedge.edge.bundle import BundleError, load_bundle
+
+    try:
+        bundle = load_bundle(path)
+    except BundleError as exc:
+        raise BenchmarkError(str(exc)) from exc
+    if bundle.face_detector is None:
+        raise BenchmarkError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
+    return bundle
+
+
+def options_from_args(cls: type, args: Any) -> Any:
+    """An options dataclass from an argparse namespace (flags that are not fields are left out)."""
+    return cls(**{k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__})

@@ -70,9 +70,8 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError
     from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
-    from auedge.edge.images_io import ImageReadError, read_image_rgb
-
     from auedge.edge.face_detector import parse_region
+    from auedge.edge.images_io import ImageReadError, read_image_rgb
 
     size_opencv_threads(args.threads)
     try:

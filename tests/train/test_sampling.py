@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from auedge.edge.preprocess import Normalization
 from auedge.train.augment import AugmentSpec
 from auedge.train.sampling import balance_weights, group_shares

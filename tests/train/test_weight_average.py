@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from auedge.train.weight_average import WeightAverage
 
 
@@ -47,7 +46,6 @@ def test_trainer_checkpoints_the_average(tmp_path, monkeypatch):
     """The saved model holds the averaged weights (BatchNorm statistics included), not the last step's."""
     pytest.importorskip("tensorflow")
     import keras
-
     from auedge.train import trainer
     from auedge.train.config import build_config
 
