@@ -168,7 +168,8 @@ def selection_score(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.nd
 
 
 def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresholds) -> dict[str, Any]:
-    """Figures per pose and glasses group on test (MTFL has both labels)."""
+    """Figures per pose and glasses group (MTFL has both labels): on testing, and on validation so
+    that a change aimed at profiles can be judged on validation faces."""
     groups: dict[str, Any] = {}
     for key in ("pose", "glasses"):
         if key not in meta:
@@ -431,7 +432,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     thresholds = best["thresholds"] or None
     val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
     result: dict[str, Any] = {
-        "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds),
+        "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds)
+        | {"groups": group_scores(val.meta, task.kind, y_val, val_pred, thresholds)},
         "threshold": thresholds[0] if thresholds else None,
         "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
         "best_epoch": best["epoch"],

@@ -62,3 +62,16 @@ def test_all_positive_baseline_and_intensity_metrics():
     assert out["all_positive_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
     inten = M.intensity_metrics([0, 1, 2, 3], [0, 1, 2, 9])  # clipped to 5
     assert inten["mae"] == pytest.approx(0.5)
+
+
+def test_group_scores_give_f1_per_pose_and_glasses_at_the_threshold():
+    from auedge.train.trainer import group_scores
+
+    meta = {"pose": np.array(["1"] * 5 + ["3"] * 6), "glasses": np.array(["0"] * 11)}
+    truth = np.array([[1], [1], [0], [0], [1], [1], [1], [1], [0], [0], [0]], dtype=np.float32)
+    pred = np.array([[0.9], [0.4], [0.1], [0.7], [0.8], [0.9], [0.8], [0.7], [0.2], [0.1], [0.3]], dtype=np.float32)
+    groups = group_scores(meta, "occurrence", truth, pred, [0.5])
+    assert groups["pose=1"]["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))  # tp 2, fp 1, fn 1
+    assert groups["pose=3"]["f1"] == 1.0 and groups["pose=3"]["n"] == 6
+    assert groups["glasses=0"]["n"] == 11
+    assert set(group_scores({"pose": np.array(["2"] * 4)}, "occurrence", truth[:4], pred[:4], [0.5])) == set()  # < 5 faces
