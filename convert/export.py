@@ -368,6 +368,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
                 "dataset": run.config.dataset,
                 "arch": run.config.arch,
                 "head": run.config.head,
+                "keypoints": run.config.keypoints,
                 "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
                 "threshold": run.metrics.get("threshold"),
             },

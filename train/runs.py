@@ -94,6 +94,7 @@ def load_run_crops(run: RunInfo, **overrides: Any):
         "seed": cfg.seed,
         "limit": cfg.limit,
         "synthetic_sizes": tuple(cfg.synthetic_sizes),
+        "keypoints": cfg.keypoints,
     }
     kwargs.update(overrides)
     return load_crops(cfg.dataset, cfg.data_dir, list(run.task.aus), run.crop, **kwargs)

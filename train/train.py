@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 
 from auedge.edge.align import CROP_METHODS
 from auedge.train.config import AUGMENTS, DATASETS, OPTIMIZERS, SCHEDULES, ConfigError, build_config
+from auedge.train.data.loader import KEYPOINT_SOURCES
 from auedge.train.models import ARCHS, HEADS, ModelError
 
 
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--occlusion-flags", action="store_true", default=None,
                    help="also learn <AU>_occluded outputs (is the AU's region covered?); needs --occlude-train mix")
     p.add_argument("--input-size", type=int)
+    p.add_argument("--keypoints", choices=KEYPOINT_SOURCES,
+                   help="labels: crops from the dataset's landmarks; detector: from BlazeFace's keypoints, as on a device")
     p.add_argument("--crop-method", choices=CROP_METHODS,
                    help="eyes: square from the eye line; landmarks: fit eyes, nose and mouth to a frontal template")
     p.add_argument("--val-fraction", type=float)

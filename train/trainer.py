@@ -337,6 +337,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     data = load_crops(
         cfg.dataset, cfg.data_dir, list(task.aus), crop, cache_dir=cfg.cache_dir,
         val_fraction=cfg.val_fraction, seed=cfg.seed, limit=cfg.limit, synthetic_sizes=tuple(cfg.synthetic_sizes),
+        keypoints=cfg.keypoints,
     )
     train, val, test = data.where("train"), data.where("val"), data.where("test")
     if len(train) == 0 or len(val) == 0:

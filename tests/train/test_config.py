@@ -57,3 +57,11 @@ def test_crop_method_reaches_the_crop_and_bad_ones_are_named():
     assert build_config(None, {}).crop_params().method == "eyes"
     with pytest.raises(ConfigError, match="crop method 'mesh' is not one of eyes, landmarks"):
         build_config(None, {"crop_method": "mesh"})
+
+
+def test_keypoint_source_is_checked_and_refused_for_drawn_faces():
+    assert build_config(None, {"dataset": "mtfl", "data_dir": "x", "keypoints": "detector"}).keypoints == "detector"
+    with pytest.raises(ConfigError, match="unknown keypoints 'eyes'"):
+        build_config(None, {"keypoints": "eyes"})
+    with pytest.raises(ConfigError, match="needs photos"):
+        build_config(None, {"keypoints": "detector"})

@@ -32,46 +32,90 @@ def decode_image(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def align_one(image: np.ndarray, landmarks: np.ndarray, params: CropParams) -> tuple[np.ndarray, np.ndarray]:
-    """The crop of one RGB image and its (5, 2) landmarks carried into crop pixels (eyes: rows 0, 1;
-    method ``landmarks`` also fits the nose and the mouth-corner midpoint)."""
+def align_one(
+    image: np.ndarray, landmarks: np.ndarray, params: CropParams, keypoints: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crop of one RGB image and its (5, 2) landmarks carried into crop pixels.
+
+    The crop is cut from ``keypoints`` (the face detector's, in its order: eyes, nose tip, mouth
+    centre) when given, else from the landmarks themselves (eyes: rows 0, 1; method ``landmarks``
+    also fits the nose and the mouth-corner midpoint). The landmarks always come along, because
+    the occluders are placed on them."""
     points = np.asarray(landmarks, dtype=np.float32)
-    crop, matrix = align_points(image, points_from_landmarks(points), params)
+    source = points_from_landmarks(points) if keypoints is None else keypoints
+    crop, matrix = align_points(image, source, params)
     return crop, transform_points(points, matrix).astype(np.float32)
 
 
 @dataclass
 class AlignedChunk:
-    """Crops of a run of rows; rows that failed have ``ok`` False, a black crop and NaN landmarks."""
+    """Crops of a run of rows; rows that failed have ``ok`` False, a black crop and NaN landmarks.
+    ``from_detector`` says which crops were cut from the face detector's keypoints."""
 
     images: np.ndarray
     landmarks: np.ndarray
     ok: np.ndarray
+    from_detector: np.ndarray
     errors: list[str] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls, n: int, size: int) -> AlignedChunk:
+        return cls(
+            images=np.zeros((n, size, size, 3), dtype=np.uint8),
+            landmarks=np.full((n, 5, 2), np.nan, dtype=np.float32),
+            ok=np.zeros(n, dtype=bool),
+            from_detector=np.zeros(n, dtype=bool),
+        )
 
-def align_rows(paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bool) -> AlignedChunk:
-    """Decode and align each image with its (5, 2) landmarks (eyes are rows 0 and 1)."""
+
+def _open_detector(path: str | None):
+    """A one-thread BlazeFace for this process's chunk, or None (crops from the labels)."""
+    if path is None:
+        return None
+    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
+
+    return FaceDetector.create_from_options(FaceDetectorOptions(model_path=path, num_threads=1))
+
+
+def detector_keypoints(detector, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """The four alignment keypoints of the detection that is the labelled face, or None when the
+    detector does not find it (its eyes farther than half an eye distance from the labelled ones)."""
+    from auedge.edge.face_detector import matching_detection
+
+    found = matching_detection(detector.detect(image), landmarks[0], landmarks[1])
+    return None if found is None else np.asarray(found.keypoints[:4], dtype=np.float64)
+
+
+def align_rows(
+    paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bool, detector_path: str | None = None
+) -> AlignedChunk:
+    """Decode and align each image with its (5, 2) landmarks (eyes are rows 0 and 1).
+
+    With ``detector_path`` every image first goes through BlazeFace, as on a device, and the crop
+    is cut from the keypoints of the detection that matches the labelled eyes; a face the detector
+    misses is cut from its labels (``from_detector`` False)."""
     params = CropParams.from_dict(crop)
-    n, size = len(paths), params.size
-    chunk = AlignedChunk(
-        images=np.zeros((n, size, size, 3), dtype=np.uint8),
-        landmarks=np.full((n, 5, 2), np.nan, dtype=np.float32),
-        ok=np.zeros(n, dtype=bool),
-    )
-    for i, path in enumerate(paths):
-        try:
-            image = decode_image(path)
+    chunk = AlignedChunk.empty(len(paths), params.size)
+    detector = _open_detector(detector_path)
+    try:
+        for i, path in enumerate(paths):
             try:
-                chunk.images[i], chunk.landmarks[i] = align_one(image, landmarks[i], params)
-            except ValueError as exc:
-                raise DataError(f"image {path}: {exc}; fix its landmarks or drop the row") from None
-        except DataError as exc:
-            if not skip_bad:
-                raise
-            chunk.errors.append(str(exc))
-            continue
-        chunk.ok[i] = True
+                image = decode_image(path)
+                keypoints = detector_keypoints(detector, image, landmarks[i]) if detector is not None else None
+                try:
+                    chunk.images[i], chunk.landmarks[i] = align_one(image, landmarks[i], params, keypoints)
+                except ValueError as exc:
+                    raise DataError(f"image {path}: {exc}; fix its landmarks or drop the row") from None
+            except DataError as exc:
+                if not skip_bad:
+                    raise
+                chunk.errors.append(str(exc))
+                continue
+            chunk.ok[i] = True
+            chunk.from_detector[i] = keypoints is not None
+    finally:
+        if detector is not None:
+            detector.backend.close()
     return chunk
 
 
@@ -86,6 +130,7 @@ def align_all(
     skip_bad: bool = False,
     workers: int = 1,
     progress: Progress | None = None,
+    detector_path: str | None = None,
 ) -> AlignedChunk:
     """Decode and align every row, in chunks, in this process or a spawned pool of ``workers``.
 
@@ -93,18 +138,16 @@ def align_all(
     MTFL (16.2 s against 14.5 s), the spawn and the transfer of crops back eating the gain. With
     more free cores, pass more workers.
     """
-    n, size = len(paths), crop.size
-    out = AlignedChunk(
-        images=np.zeros((n, size, size, 3), dtype=np.uint8),
-        landmarks=np.full((n, 5, 2), np.nan, dtype=np.float32),
-        ok=np.zeros(n, dtype=bool),
-    )
+    n = len(paths)
+    out = AlignedChunk.empty(n, crop.size)
     starts = list(range(0, n, CHUNK_ROWS))
-    jobs = [(paths[s : s + CHUNK_ROWS], landmarks[s : s + CHUNK_ROWS], crop.to_dict(), skip_bad) for s in starts]
+    jobs = [(paths[s : s + CHUNK_ROWS], landmarks[s : s + CHUNK_ROWS], crop.to_dict(), skip_bad, detector_path)
+            for s in starts]
 
     def collect(start: int, part: AlignedChunk) -> None:
         stop = start + len(part.ok)
         out.images[start:stop], out.landmarks[start:stop], out.ok[start:stop] = part.images, part.landmarks, part.ok
+        out.from_detector[start:stop] = part.from_detector
         out.errors.extend(part.errors)
         if progress is not None:
             progress.update(stop)

