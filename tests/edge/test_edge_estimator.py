@@ -233,3 +233,33 @@ def test_opencv_threads_follow_the_interpreter_threads_and_the_cores():
         assert size_opencv_threads(64) == cores and cv2.getNumThreads() == cores
     finally:
         cv2.setNumThreads(before)
+
+
+def test_a_landmarks_crop_bundle_cuts_from_the_detectors_four_keypoints(tmp_path):
+    """A bundle whose crop method is "landmarks": estimate() fits eyes, nose tip and mouth centre of
+    the detection; estimate_with_landmarks needs the nose and mouth as well as the eyes."""
+    from auedge.edge.align import CropParams, align_points
+    from auedge.train.data import synthetic
+
+    root = write_bundle(tmp_path / "marks", detector_file())
+    manifest = json.loads((root / "bundle.json").read_text())
+    manifest["crop"] = CropParams(size=160, method="landmarks").to_dict()
+    (root / "bundle.json").write_text(json.dumps(manifest))
+    est = Estimator.from_bundle(root, model="onnx-fp32")
+    try:
+        assert est.bundle.crop.method == "landmarks"
+        image = synthetic.generate(1, seed=4, image_size=320).images[0]
+        faces = est.detect(image)
+        assert faces, "BlazeFace finds the drawn face"
+        result = est.estimate(image)
+        crop, _ = align_points(image, faces[0].keypoints, est.bundle.crop)
+        assert result.faces[0].aus["AU12"] == pytest.approx(expected_aus(crop)[0], abs=1e-5)
+        eyes_only, _ = align_face(image, faces[0].keypoints[0], faces[0].keypoints[1], CropParams(size=160))
+        assert not np.array_equal(crop, eyes_only)
+        with pytest.raises(ValueError, match="needs the nose and mouth"):
+            est.estimate_with_landmarks(image, faces[0].keypoints[0], faces[0].keypoints[1])
+        kp = faces[0].keypoints
+        face = est.estimate_with_landmarks(image, kp[0], kp[1], kp[2], kp[3])
+        assert face.aus["AU12"] == pytest.approx(expected_aus(crop)[0], abs=1e-5) and len(face.keypoints) == 4
+    finally:
+        est.close()
