@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 import numpy as np
 from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, options_from_args, write_json
 from auedge.edge.face_detector import MATCH_EYE_ERROR
+from auedge.edge.face_detector import eye_error as keypoints_eye_error
 
 DETECTOR_KINDS = ("short-range", "full-range")
 SCENES = ("native", "far")
@@ -112,8 +113,6 @@ def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
 
 def eye_error(keypoints: np.ndarray, landmarks: np.ndarray) -> float:
     """Mean distance of the detected eyes to the labelled eyes, in labelled eye distances."""
-    from auedge.edge.face_detector import eye_error as keypoints_eye_error
-
     return keypoints_eye_error(keypoints, landmarks[0], landmarks[1])
 
 

@@ -125,6 +125,8 @@ def output_figures(output: Any, truth: np.ndarray, values: np.ndarray, poses: np
 
 
 def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str, Any]:
+    from auedge.benchmarks.accuracy import occurrence_truth
+
     poses = np.array([f.pose for f in faces])
     per_output = {}
     for j, output in enumerate(estimator.bundle.outputs):
@@ -134,8 +136,8 @@ def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str,
         truth = np.array([f.aus.get(au, np.nan) for f in faces], dtype=np.float64)
         if not np.isfinite(truth).any():
             continue
-        if output.kind == "occurrence" and np.nanmax(truth) > 1.0:
-            truth = np.where(np.isfinite(truth), (truth >= 1.0).astype(np.float64), np.nan)
+        if output.kind == "occurrence":
+            truth = occurrence_truth(truth)  # 0-5 intensity labels: present from 1, as accuracy.py scores them
         found = scores.found
         everyone = np.where(found, scores.device[:, j], MISSED_VALUE)
         per_output[output.au] = {
@@ -196,15 +198,14 @@ def end_to_end_table(rows: list[dict[str, Any]]) -> str:
     lines = []
     for row in rows:
         for au, fig in row["outputs"].items():
+            device, labels, everyone = fig["device"], fig["labels"], fig["all_faces"]
             if fig["kind"] == "occurrence":
-                device, labels, everyone = fig["device"], fig["labels"], fig["all_faces"]
                 poses = device.get("per_pose_f1", {})
                 lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
                               f"{device['f1']:.3f}", f"{device['roc_auc']:.3f}", f"{labels['f1']:.3f}",
                               f"{labels['roc_auc']:.3f}", f"{everyone['f1']:.3f}",
                               " / ".join(f"{poses[p]:.2f}" for p in sorted(poses)) or "-"])
             else:
-                device, labels, everyone = fig["device"], fig["labels"], fig["all_faces"]
                 lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
                               f"ICC {device['icc31']:.3f}", f"MAE {device['mae']:.2f}", f"ICC {labels['icc31']:.3f}",
                               f"MAE {labels['mae']:.2f}", f"ICC {everyone['icc31']:.3f}", "-"])

@@ -36,7 +36,15 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
 
 import numpy as np
 from auedge.benchmarks.stats import ratio, summarize_latency
-from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, load_average, write_json
+from auedge.benchmarks.store import (
+    BenchmarkError,
+    ResultFiles,
+    format_table,
+    load_average,
+    load_bundle_with_detector,
+    options_from_args,
+    write_json,
+)
 
 Log = Callable[[str], None]
 BENCH_BACKENDS = ("litert", "tflite-runtime", "onnxruntime")  # tf.lite only when asked by name
@@ -452,7 +460,6 @@ def plot_memory(rows: list[dict[str, Any]], edge: dict[str, Any], files: ResultF
 
 
 def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
-    from auedge.benchmarks.store import load_bundle_with_detector
     from auedge.edge.backends import available_backends
 
     options.check()
@@ -541,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = LatencyOptions(**{k: v for k, v in vars(args).items() if k in LatencyOptions.__dataclass_fields__})
+    options = options_from_args(LatencyOptions, args)
     try:
         result = run_latency(options, log=lambda line: print(line, flush=True))
     except BenchmarkError as exc:

@@ -311,8 +311,7 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
 
     index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
     eye_crop = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))["crop"]
-    params = CropParams(size=eye_crop["size"], eye_scale=eye_crop["eye_scale"],
-                        center_below_eyes=eye_crop["center_below_eyes"], border=eye_crop["border"], method="landmarks")
+    params = CropParams.from_dict({**eye_crop, "method": "landmarks"})
     faces = []
     for face in index["faces"]:
         frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

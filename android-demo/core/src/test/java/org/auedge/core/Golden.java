@@ -119,6 +119,18 @@ final class Golden {
     }
 
     /** Mean and max absolute difference of two equally sized images. */
+    /** Largest absolute element difference of two equally long vectors (e.g. 2x3 crop matrices). */
+    static double maxAbsDiff(double[] a, double[] b) {
+        if (a.length != b.length) {
+            throw new AssertionError("lengths differ: " + a.length + " vs " + b.length);
+        }
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
+    }
+
     static double[] diff(RgbImage a, RgbImage b) {
         if (a.width != b.width || a.height != b.height) {
             throw new AssertionError("sizes differ: " + a.width + "x" + a.height + " vs " + b.width + "x" + b.height);

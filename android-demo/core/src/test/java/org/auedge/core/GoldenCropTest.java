@@ -32,9 +32,7 @@ public class GoldenCropTest {
             double[] right = Json.asNumbers(crop.get("right_eye"), "right_eye");
             FaceAligner.Aligned aligned = aligner.align(frame, left[0], left[1], right[0], right[1]);
             double[] matrix = Json.asNumbers(crop.get("matrix"), "matrix");
-            for (int i = 0; i < 6; i++) {
-                worstMatrix = Math.max(worstMatrix, Math.abs(matrix[i] - aligned.matrix[i]));
-            }
+            worstMatrix = Math.max(worstMatrix, Golden.maxAbsDiff(matrix, aligned.matrix));
             assertEquals(id + ": box reduction factor", (int) Golden.num(crop, "reduction"), aligned.reduction);
             reduced += aligned.reduction > 1 ? 1 : 0;
             double[] d = Golden.diff(aligned.crop, Golden.png(Golden.str(crop, "file")));
@@ -83,12 +81,8 @@ public class GoldenCropTest {
             FaceAligner.Aligned aligned = aligner.align(frame, keypoints, null);
             double[] matrix = Json.asNumbers(want.get("matrix"), "matrix");
             double[] eyes = Json.asNumbers(Golden.obj(face.get("crop")).get("matrix"), "matrix");
-            double fromEyes = 0;
-            for (int i = 0; i < 6; i++) {
-                worstMatrix = Math.max(worstMatrix, Math.abs(matrix[i] - aligned.matrix[i]));
-                fromEyes = Math.max(fromEyes, Math.abs(eyes[i] - aligned.matrix[i]));
-            }
-            differentFromEyes += fromEyes > 1e-3 ? 1 : 0;
+            worstMatrix = Math.max(worstMatrix, Golden.maxAbsDiff(matrix, aligned.matrix));
+            differentFromEyes += Golden.maxAbsDiff(eyes, aligned.matrix) > 1e-3 ? 1 : 0;
             if (want.get("file") != null) {
                 double[] d = Golden.diff(aligned.crop, Golden.png(Golden.str(want, "file")));
                 assertTrue(id + ": landmark crop mean difference " + d[0], d[0] <= MEAN_TOLERANCE);
