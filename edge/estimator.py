@@ -256,8 +256,10 @@ class Estimator:
 
         The box is the crop square's bounding box in image pixels; keypoints are the points given.
         """
+        if (nose is None) != (mouth is None):
+            raise ValueError("estimate_with_landmarks: give both the nose tip and the mouth centre, or neither")
         start = _now_ms()
-        extra = {"nose": nose, "mouth": mouth} if nose is not None and mouth is not None else {}
+        extra = {"nose": nose, "mouth": mouth} if nose is not None else {}
         crop, matrix = align_face(image_rgb, left_eye, right_eye, self.bundle.crop, **extra)
         aligned = _now_ms()
         values = self._au_values(crop)

@@ -258,6 +258,8 @@ def test_a_landmarks_crop_bundle_cuts_from_the_detectors_four_keypoints(tmp_path
         assert not np.array_equal(crop, eyes_only)
         with pytest.raises(ValueError, match="needs the nose and mouth"):
             est.estimate_with_landmarks(image, faces[0].keypoints[0], faces[0].keypoints[1])
+        with pytest.raises(ValueError, match="both the nose tip and the mouth centre"):
+            est.estimate_with_landmarks(image, faces[0].keypoints[0], faces[0].keypoints[1], nose=faces[0].keypoints[2])
         kp = faces[0].keypoints
         face = est.estimate_with_landmarks(image, kp[0], kp[1], kp[2], kp[3])
         assert face.aus["AU12"] == pytest.approx(expected_aus(crop)[0], abs=1e-5) and len(face.keypoints) == 4
