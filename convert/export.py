@@ -236,6 +236,7 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
 
         notes["weights"] = to_onnx.quantize_onnx_int8_best(fp32_onnx, target, calib_inputs, scratch, error_of)
         notes["quant_format"] = "QDQ"
+        notes["weight_bits"] = 7  # reduce_range: see to_onnx.quantize_onnx_int8
     shape = to_onnx.onnx_input_shape(target)
     if shape != (1, size, size, 3):
         raise ExportError(f"{variant.name}: converted input shape is {list(shape)}, expected [1, {size}, {size}, 3]")

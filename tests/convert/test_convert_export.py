@@ -105,6 +105,23 @@ def test_models_have_batch_one_and_int8_has_int8_io(bundle):
             assert inp["dtype"] == np.float32 and entry["quantization"] == {"input": None, "output": None}
 
 
+def test_onnx_int8_weights_use_seven_bits(bundle):
+    """reduce_range: every int8 weight tensor of the ONNX int8 model stays within [-64, 64], so ONNX
+    Runtime's AVX2 kernels (VPMADDUBSW) cannot saturate their 16-bit pair sums."""
+    import onnx
+    from onnx import numpy_helper
+
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    entry = next(m for m in manifest["models"] if m["name"] == "onnx-int8")
+    assert entry["validation"]["conversion"]["weight_bits"] == 7
+    model = onnx.load(str(bundle / entry["file"]))
+    weights = [numpy_helper.to_array(init) for init in model.graph.initializer
+               if init.data_type == onnx.TensorProto.INT8 and np.prod(init.dims) > 1]
+    assert weights, "the int8 model stores int8 weights"
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) >= 60  # the range is used
+
+
 def test_validation_figures_are_recorded_and_within_tolerance(bundle):
     manifest = json.loads((bundle / "bundle.json").read_text())
     by_name = {m["name"]: m["validation"] for m in manifest["models"]}
