@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -26,13 +26,17 @@ class FaceResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["box"] = [round(float(v), 2) for v in self.box]
-        data["keypoints"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints]
-        data["score"] = round(float(self.score), 4)
-        data["aus"] = {k: round(float(v), 4) for k, v in self.aus.items()}
-        data["timings_ms"] = {k: round(float(v), 3) for k, v in self.timings_ms.items()}
-        return data
+        """Rounded, JSON-ready; built field by field (``dataclasses.asdict`` deep-copies every
+        value, which cost more than the rest of a daemon record together)."""
+        return {
+            "box": [round(float(v), 2) for v in self.box],
+            "score": round(float(self.score), 4),
+            "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
+            "aus": {k: round(float(v), 4) for k, v in self.aus.items()},
+            "present": {k: bool(v) for k, v in self.present.items()},
+            "observable": {k: bool(v) for k, v in self.observable.items()},
+            "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+        }
 
 
 @dataclass

@@ -95,6 +95,7 @@ def test_metrics_prometheus_text(served):
         clock.now += 0.1
     metrics.observe_ms("estimate", 12.0)
     metrics.observe_ms("estimate", 30.0)
+    metrics.observe_ms("estimate", 9000.0)  # above every bucket: counted only in +Inf
     metrics.inc("bad_frames_total", 3)
     metrics.inc("sink_errors_total", label=("sink", "mqtt"))
     metrics.inc("camera_reopens_total")
@@ -112,11 +113,13 @@ def test_metrics_prometheus_text(served):
     assert samples["au_edge_fps"] == pytest.approx(10.0)
     assert types["au_edge_frames_total"] == "counter" and types["au_edge_fps"] == "gauge"
     assert types["au_edge_stage_latency_seconds"] == "histogram"
-    assert samples['au_edge_stage_latency_seconds_count{stage="estimate"}'] == 2
-    assert samples['au_edge_stage_latency_seconds_sum{stage="estimate"}'] == pytest.approx(0.042)
+    assert samples['au_edge_stage_latency_seconds_count{stage="estimate"}'] == 3
+    assert samples['au_edge_stage_latency_seconds_sum{stage="estimate"}'] == pytest.approx(9.042)
+    assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="0.01"}'] == 0
     assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="0.025"}'] == 1
     assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="0.05"}'] == 2
-    assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="+Inf"}'] == 2
+    assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="2.5"}'] == 2
+    assert samples['au_edge_stage_latency_seconds_bucket{stage="estimate",le="+Inf"}'] == 3
 
 
 def read_event(response):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -100,6 +101,7 @@ def test_real_face_end_to_end(estimator, mtfl_dir):
     np.testing.assert_allclose(list(face.aus.values()), expected_aus(crop), atol=1e-5)
     assert set(face.timings_ms) == {"align", "au_model"}
     json.dumps(result.to_dict())  # JSON-ready
+    assert set(face.to_dict()) == {f.name for f in dataclasses.fields(face)}  # no field left out
 
 
 @pytest.mark.realdata
