@@ -124,9 +124,10 @@ def load_eval_crops(options: AccuracyOptions, bundle: Any, dataset: str, data_di
 # --- predictions --------------------------------------------------------------------------------------
 
 
-def keras_path(options: AccuracyOptions, bundle: Any, training: dict[str, Any]) -> Path | None:
-    if options.keras:
-        return Path(options.keras)
+def keras_path(explicit: str | None, bundle: Any, training: dict[str, Any]) -> Path | None:
+    """``explicit`` (a --keras flag) or the bundle's training run's model.keras where it is found."""
+    if explicit:
+        return Path(explicit)
     run = training.get("run")
     if not run:
         return None
@@ -307,7 +308,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         predictions[name] = variant_predictions(bundle, name, images, options.threads)
         log(f"variant {name}: {predictions[name]['ms_per_face']:.2f} ms/face on {predictions[name]['backend']}")
     reference_name, reference_note, keras_check = REFERENCE, "", None
-    path = keras_path(options, bundle, training)
+    path = keras_path(options.keras, bundle, training)
     subset = options.keras_limit is not None and options.keras_limit < len(crops)
     if path is not None and path.is_file():
         pick = np.sort(np.random.default_rng(options.seed).permutation(len(crops))[: options.keras_limit]) if subset \

@@ -10,7 +10,12 @@ time, one thread):
   parts of XNNPACK);
 * op set: the ops of each model (quantize/dequantize pairs in an int8 model would be a red flag);
 * the CPU: x86 int8 kernels gain most with VNNI (``avx512_vnni`` / ``avx_vnni``) or on ARM with
-  the dot-product extension; with AVX2 alone XNNPACK's int8 convolutions are not faster than fp32.
+  the dot-product extension; with AVX2 alone XNNPACK's int8 convolutions are not faster than fp32;
+* which layers: ``--float-convs 0,1,4`` re-converts the bundle's Keras model (needs the ``[train]``
+  extra) into int8 models that keep their first N convolutions in float (``convert/export.py
+  --int8-float-convs N``; 0 is fully integer) and times them beside the bundle's own. A 3-channel
+  stem is where int8 loses most: its kernels pack input channels in groups of 4-8. These models
+  are calibrated on random inputs: timing only, their outputs mean nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +68,34 @@ def interpreter_call(path: Path, delegate: bool) -> tuple[Any, dict[str, Any]]:
     return run, facts
 
 
+def float_conv_models(bundle: Any, counts: list[int], keras: str | None, folder: Path) -> dict[str, Path]:
+    """int8 TFLite files of the bundle's Keras model keeping its first N convolutions in float."""
+    from auedge.benchmarks.accuracy import keras_path
+    from auedge.convert.errors import ExportError
+    from auedge.convert.to_tflite import convert_tflite, export_saved_model
+
+    path = keras_path(keras, bundle, bundle.manifest.get("training") or {})
+    if path is None or not path.is_file():
+        raise BenchmarkError("--float-convs needs the bundle's Keras model: pass --keras runs/NAME/model.keras")
+    import keras as keras_lib
+
+    size = bundle.input_size[0]
+    saved = export_saved_model(keras_lib.models.load_model(path, compile=False), size, folder / "saved_model")
+    calib = np.random.default_rng(0).uniform(-1.0, 1.0, (16, size, size, 3)).astype(np.float32)
+    files = {}
+    for count in counts:
+        try:
+            content = convert_tflite(saved, "int8", calib, count)
+        except ExportError as exc:
+            raise BenchmarkError(str(exc)) from exc
+        files[f"int8 float_convs={count}"] = folder / f"int8_fc{count}.tflite"
+        files[f"int8 float_convs={count}"].write_bytes(content)
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
     from auedge.benchmarks.latency import time_interleaved
     from auedge.edge.bundle import BundleError, load_bundle
 
@@ -71,30 +103,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
+    parser.add_argument("--float-convs", default="",
+                        help="comma list of N: also time int8 models with their first N convolutions in float")
+    parser.add_argument("--keras", help="the bundle's Keras model for --float-convs (default runs/<training.run>/model.keras)")
     args = parser.parse_args(argv)
-    try:
-        bundle = load_bundle(args.bundle)
-        models = [m for m in bundle.models if m.format == "tflite"]
-        if not models:
-            raise BenchmarkError(f"bundle {bundle.root} has no TFLite model")
-        calls, facts = {}, {}
-        for entry in models:
-            for delegate in (True, False):
-                key = f"{entry.name} {'xnnpack' if delegate else 'no-delegate'}"
-                calls[key], facts[entry.name] = interpreter_call(entry.path, delegate)
-    except (BundleError, BenchmarkError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    load_before = load_average()
-    timed = time_interleaved(calls, args.runs, 10)
+    with tempfile.TemporaryDirectory(prefix="auedge-int8-probe-") as scratch:
+        try:
+            bundle = load_bundle(args.bundle)
+            paths = {m.name: m.path for m in bundle.models if m.format == "tflite"}
+            if not paths:
+                raise BenchmarkError(f"bundle {bundle.root} has no TFLite model")
+            counts = [int(v) for v in args.float_convs.split(",") if v.strip()]
+            paths.update(float_conv_models(bundle, counts, args.keras, Path(scratch)) if counts else {})
+            calls, facts = {}, {}
+            for name, path in paths.items():
+                for delegate in (True, False):
+                    key = f"{name} {'xnnpack' if delegate else 'no-delegate'}"
+                    calls[key], facts[name] = interpreter_call(path, delegate)
+        except ValueError as exc:
+            print(f"error: --float-convs takes a comma list of whole numbers ({exc})", file=sys.stderr)
+            return 2
+        except (BundleError, BenchmarkError, ImportError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        load_before = load_average()
+        timed = time_interleaved(calls, args.runs, 10)
     cpu = {k: float(np.median(v["cpu"])) for k, v in timed.items()}
     rows = []
-    for entry in models:
-        on, off = cpu[f"{entry.name} xnnpack"], cpu[f"{entry.name} no-delegate"]
+    for name in paths:
+        on, off = cpu[f"{name} xnnpack"], cpu[f"{name} no-delegate"]
         ref = cpu.get("fp32 xnnpack")
-        rows.append([entry.name, facts[entry.name]["input_dtype"], str(facts[entry.name]["input_shape_signature"]), on, off,
+        rows.append([name, facts[name]["input_dtype"], str(facts[name]["input_shape_signature"]), on, off,
                      off / on if on else None, on / ref if ref else None,
-                     ", ".join(f"{k} {v}" for k, v in sorted(facts[entry.name]["ops"].items()))])
+                     ", ".join(f"{k} {v}" for k, v in sorted(facts[name]["ops"].items()))])
     headers = ["variant", "input", "shape signature", "CPU ms XNNPACK", "CPU ms no delegate", "XNNPACK speed-up",
                "x fp32 (XNNPACK)", "ops"]
     files = ResultFiles("int8probe", bundle.root.name, args.out_dir)

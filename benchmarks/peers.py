@@ -189,7 +189,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
     images = {"none": test.images}
     from auedge.benchmarks.accuracy import keras_path
 
-    kpath = keras_path(argparse.Namespace(keras=options.keras), bundle, bundle.manifest.get("training") or {})
+    kpath = keras_path(options.keras, bundle, bundle.manifest.get("training") or {})
     if options.with_keras and kpath is not None and kpath.is_file():
         try:
             ours["keras-float"] = keras_predictions(kpath, images, bundle, options.threads)

@@ -343,3 +343,19 @@ def test_missing_face_detector_file_is_refused(run_dir, tmp_path, capsys):
     code, _, err = run_cli(capsys, ["--run", run_dir, "--out", tmp_path / "b", "--face-detector", tmp_path / "nope.tflite"])
     assert_one_error_line(code, err, "face detector", "nope.tflite", "--face-detector")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_probe_times_float_stem_variants_beside_the_bundle(bundle, run_dir, tmp_path, capsys):
+    """benchmarks/int8_probe.py --float-convs re-converts the run's Keras model and times each."""
+    from auedge.benchmarks import int8_probe
+
+    code = int8_probe.main(["--bundle", str(bundle), "--float-convs", "0,1", "--keras", str(run_dir / "model.keras"),
+                            "--runs", "3", "--out-dir", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(next(tmp_path.glob("int8probe-*.json")).read_text())
+    names = [row[0] for row in data["table"]["rows"]]
+    assert {"fp32", "int8", "int8 float_convs=0", "int8 float_convs=1"} <= set(names)
+    assert data["facts"]["int8 float_convs=1"]["ops"]["DEQUANTIZE"] >= 1
+    assert "DEQUANTIZE" not in data["facts"]["int8 float_convs=0"]["ops"]
+    assert int8_probe.main(["--bundle", str(bundle), "--float-convs", "one", "--out-dir", str(tmp_path)]) == 2
+    assert "comma list of whole numbers" in capsys.readouterr().err
