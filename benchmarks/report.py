@@ -23,8 +23,20 @@ KINDS = ("latency", "pipeline", "detection", "end_to_end", "accuracy", "peers", 
 FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
+def result_key(data: dict[str, Any]) -> tuple[str, str]:
+    """(kind, what was measured): the bundle, and for a daemon pipeline run also its model, flip
+    averaging and frame sources, so an fp32 or video run does not hide the int8 memory run."""
+    what = str(data.get("bundle"))
+    if data["kind"] == "pipeline":
+        runs = data.get("runs") or []
+        models = ",".join(sorted({str(r.get("model")) for r in runs}))
+        sources = ",".join(sorted({str(r.get("source")) for r in runs}))
+        what += f" {models} flip {data.get('flip_average', 'bundle')} {sources}"
+    return data["kind"], what
+
+
 def latest_results(folder: Path) -> dict[tuple[str, str], tuple[Path, dict[str, Any]]]:
-    """Newest JSON per (kind, bundle); unreadable files are skipped with a note on stderr."""
+    """Newest JSON per :func:`result_key`; unreadable files are skipped with a note on stderr."""
     latest: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
     for path in sorted(folder.glob("*.json")):
         try:
@@ -34,7 +46,7 @@ def latest_results(folder: Path) -> dict[tuple[str, str], tuple[Path, dict[str, 
             continue
         if not isinstance(data, dict) or data.get("kind") not in KINDS:
             continue
-        key = (data["kind"], str(data.get("bundle")))
+        key = result_key(data)
         if key not in latest or data.get("created", "") > latest[key][1].get("created", ""):
             latest[key] = (path, data)
     return latest
@@ -152,7 +164,8 @@ def peers_section(path: Path, data: dict[str, Any]) -> list[str]:
 def pipeline_section(path: Path, data: dict[str, Any]) -> list[str]:
     from auedge.benchmarks.pipeline import render
 
-    out = [f"### Daemon end to end: `{data['bundle']}` ({data['created']}; raw: `{path.name}`)", "",
+    _, what = result_key(data)
+    out = [f"### Daemon end to end: `{what}` ({data['created']}; raw: `{path.name}`)", "",
            (f"{data.get('video')}; the real `au-edge daemon` loop (detector, crop, AU model, smoothing, JSON-lines "
             f"sink), uncapped, each thread count pinned to as many cores; flip averaging "
             f"`{data.get('flip_average', 'bundle')}`; {_load(data)}."), "",

@@ -116,7 +116,7 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
     assert "one_core_meets_target" in data and "pipeline fps" in proc.stdout
     assert report.main(["--results", str(out)]) == 0
     text = (out / "REPORT.md").read_text()
-    assert "### Daemon end to end: `tiny`" in text and "| memory | 1 " in text and "fps target" in text
+    assert "### Daemon end to end: `tiny onnx-fp32 flip bundle memory,video`" in text and "| memory | 1 " in text and "fps target" in text
 
 
 def test_pipeline_refuses_a_missing_bundle_with_one_line(tmp_path, capsys):

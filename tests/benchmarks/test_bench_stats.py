@@ -84,3 +84,22 @@ def test_format_table_aligns_columns():
     assert text[0] == "| a     | bb |"
     assert text[2] == "| 1.235 | -  |"
     assert len({len(line) for line in text}) == 1
+
+
+def test_report_keeps_the_newest_pipeline_run_of_each_configuration(tmp_path):
+    """An fp32 or a video-source pipeline run must not hide the int8 memory run of the same bundle."""
+    import json
+
+    from auedge.benchmarks.report import latest_results
+
+    def write(name, created, model, source, flip="off"):
+        data = {"kind": "pipeline", "bundle": "b", "created": created, "flip_average": flip,
+                "runs": [{"model": model, "source": source, "threads": 1}]}
+        (tmp_path / name).write_text(json.dumps(data))
+
+    write("p1.json", "2026-01-01T00:00:01", "int8", "memory")
+    write("p2.json", "2026-01-01T00:00:02", "int8", "memory")
+    write("p3.json", "2026-01-01T00:00:03", "fp32", "memory")
+    write("p4.json", "2026-01-01T00:00:04", "int8", "video")
+    latest = latest_results(tmp_path)
+    assert sorted(path.name for path, _ in latest.values()) == ["p2.json", "p3.json", "p4.json"]
