@@ -79,13 +79,23 @@ def test_golden_set_covers_the_acceptance() -> None:
     assert size < 3_200_000, f"golden vectors take {size} bytes"
 
 
+def assert_same_crop(actual: np.ndarray, golden: np.ndarray, what: str) -> None:
+    """Equal but for OpenCV's own rounding: its bilinear warp is fixed-point, and OpenCV 5.1.0.95
+    rounds 0-11 of a crop's 76,800 values one level away from 5.0.0.93, which made the goldens.
+    More than 0.05 % of the values, or any larger difference, is a real change of the crop."""
+    assert actual.shape == golden.shape and actual.dtype == golden.dtype, what
+    diff = np.abs(actual.astype(np.int16) - golden.astype(np.int16))
+    assert int(diff.max()) <= 1, f"{what}: crop differs by up to {int(diff.max())} levels"
+    assert np.count_nonzero(diff) <= diff.size // 2_000, f"{what}: {np.count_nonzero(diff)} values differ"
+
+
 def test_committed_crops_equal_python_align() -> None:
-    """Every committed crop is exactly what auedge.edge.align gives today from the committed frame."""
+    """Every committed crop is what auedge.edge.align gives today from the committed frame."""
     params = _crop_params()
     for face in _index()["faces"]:
         crop, matrix = align_face(_frame(face), np.float32(face["crop"]["left_eye"]),
                                   np.float32(face["crop"]["right_eye"]), params)
-        np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg=face["id"])
+        assert_same_crop(crop, _png(face["crop"]["file"]), face["id"])
         np.testing.assert_allclose(matrix.ravel(), face["crop"]["matrix"], rtol=0, atol=1e-12)
 
 
@@ -104,7 +114,7 @@ def test_committed_landmark_crops_equal_python_align() -> None:
         crop, matrix = align_points(_frame(face), keypoints, params)
         np.testing.assert_allclose(matrix.ravel(), case["matrix"], rtol=0, atol=1e-12, err_msg=case["id"])
         if case["file"]:
-            np.testing.assert_array_equal(crop, _png(case["file"]), err_msg=case["id"])
+            assert_same_crop(crop, _png(case["file"]), case["id"])
             with_png += 1
         if face["pose"] in (1, 5):
             # A profile's eye distance is foreshortened: the fit zooms out against the eye crop.
