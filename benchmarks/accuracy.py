@@ -99,16 +99,20 @@ def resolve_dataset(options: AccuracyOptions, training: dict[str, Any], log: Log
     return "synthetic", None, f"embedded synthetic faces ({trained_on} data absent at {folder})"
 
 
+def training_keypoints(bundle: Any) -> str:
+    """Where the bundle's training cut its crops from ("labels" or "detector"): evaluations cut theirs the same way,
+    or a model trained on detector crops is scored on crops it never saw."""
+    return str((bundle.manifest.get("training") or {}).get("keypoints", "labels"))
+
+
 def load_eval_crops(options: AccuracyOptions, bundle: Any, dataset: str, data_dir: str | None, log: Log) -> Any:
     from auedge.train.data import DataError, load_crops
 
     aus = [au.lower() for au in bundle.au_names]
     sizes = (0, 0, 600) if options.split == "test" else (0, 600, 0) if options.split == "val" else (3000, 0, 0)
     try:
-        # Crops cut as the bundle's training cut them (labelled landmarks or the detector's keypoints).
-        keypoints = str((bundle.manifest.get("training") or {}).get("keypoints", "labels"))
         crops = load_crops(dataset, data_dir, aus, bundle.crop, synthetic_sizes=sizes,
-                           keypoints=keypoints if dataset != "synthetic" else "labels")
+                           keypoints=training_keypoints(bundle) if dataset != "synthetic" else "labels")
     except DataError as exc:
         raise BenchmarkError(str(exc)) from exc
     picked = crops.subset(crops.split == options.split)

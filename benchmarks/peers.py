@@ -152,7 +152,12 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, Any], str]:
-    from auedge.benchmarks.accuracy import keras_predictions, occurrence_truth, variant_predictions
+    from auedge.benchmarks.accuracy import (
+        keras_predictions,
+        occurrence_truth,
+        training_keypoints,
+        variant_predictions,
+    )
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.train.data import DataError, default_data_dir, load_crops
     from auedge.train.metrics import binary_scores, roc_auc
@@ -171,7 +176,8 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         setup_peer_venv(log)
     data_dir = Path(options.data_dir) if options.data_dir else default_data_dir("mtfl")
     try:
-        crops = load_crops("mtfl", data_dir, ["au12"], bundle.crop)
+        keypoints = training_keypoints(bundle)
+        crops = load_crops("mtfl", data_dir, ["au12"], bundle.crop, keypoints=keypoints)
     except DataError as exc:
         raise BenchmarkError(f"{exc} (peers compare on MTFL: pass --data-dir)") from exc
     test = crops.where("test")
@@ -242,13 +248,15 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         "No established AU estimator could run here: every candidate on PyPI downloads its model weights at run "
         "time (or has no wheel for this platform); see the candidates table. As the closest established offline "
         "peer, OpenCV's Haar smile cascade (an AU12 proxy, the label MTFL carries) ran on the same aligned MTFL "
-        "testing crops; its neighbour threshold was chosen on MTFL training faces. Our rows are per face through "
+        f"testing crops (cut from the {'detector keypoints' if keypoints == 'detector' else 'labelled landmarks'}, "
+        "as the bundle's training cut them); its neighbour threshold was chosen on MTFL training faces. Our rows are "
+        "per face through "
         "the device path (batch 1); Keras (when run) in batches of 64; the cascade per crop on one thread."
         if "error" not in peer else
         f"No established AU estimator could run here (see candidates); the smile-cascade peer failed: {peer['error']}"
     )
     data = files.header(
-        bundle_path=str(bundle.root.resolve()), faces=len(test), data_dir=str(data_dir),
+        bundle_path=str(bundle.root.resolve()), faces=len(test), data_dir=str(data_dir), keypoints=keypoints,
         summary=summary, candidates=CANDIDATES, registry_check=registry, peer=peer, figures=figures,
         table={"headers": headers, "rows": rows}, load_average_before=load_before, load_average_after=load_average(),
         plots=[],

@@ -40,3 +40,37 @@ def test_intensity_figures_and_icc_drop():
 def test_occurrence_truth_binarises_intensities_at_one():
     out = accuracy.occurrence_truth(np.array([0.0, 0.5, 1.0, 4.0, np.nan]))
     assert out[:4].tolist() == [0.0, 0.0, 1.0, 1.0] and np.isnan(out[4])
+
+
+class _Bundle:
+    def __init__(self, training: dict | None):
+        self.manifest = {} if training is None else {"training": training}
+
+
+def test_training_keypoints_follows_the_bundle():
+    assert accuracy.training_keypoints(_Bundle({"keypoints": "detector"})) == "detector"
+    assert accuracy.training_keypoints(_Bundle({"run": "r"})) == "labels"  # bundles made before the option
+    assert accuracy.training_keypoints(_Bundle(None)) == "labels"
+
+
+def test_peers_cut_crops_as_the_bundle_was_trained(monkeypatch, tmp_path):
+    """A detector-keypoint bundle scored on label crops would be judged on crops it never saw."""
+    seen: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    class FakeBundle(_Bundle):
+        au_names = ("AU12",)
+        root = tmp_path
+        crop = object()
+
+    def fake_load_crops(dataset, data_dir, aus, crop, **kwargs):
+        seen.update(kwargs, dataset=dataset)
+        raise Stop
+
+    monkeypatch.setattr("auedge.edge.bundle.load_bundle", lambda path: FakeBundle({"keypoints": "detector"}))
+    monkeypatch.setattr("auedge.train.data.load_crops", fake_load_crops)
+    with pytest.raises(Stop):
+        peers.run_peers(peers.PeersOptions(bundle=str(tmp_path), data_dir=str(tmp_path), out_dir=str(tmp_path)))
+    assert seen == {"dataset": "mtfl", "keypoints": "detector"}
