@@ -287,6 +287,9 @@ def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records:
             "report": row.report,
         })
     counts = next((r["counts"] for r in records if r.get("counts")), None)
+    # Occlusion never changes the labels, so every evaluation of one test split carries the same floor.
+    floor = next((ev["all_positive_f1"] for r in records for ev in r["evaluations"].values()
+                  if ev.get("all_positive_f1") is not None), None)
     return {
         "table": table.id, "title": table.title, "task": table.task, "metric": table.metric,
         "metric_label": table.metric_label, "dataset": options.dataset, "synthetic": options.dataset == "synthetic",
@@ -298,7 +301,7 @@ def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records:
         "cells_total": len(cells), "cells_done": len(records),
         "train_seconds": round(sum(r["seconds"] or 0 for r in records), 1),
         "report_note": table.report_note, "settings_note": table.settings_note,
-        "rows": rows, "comparison": compare_mix(rows), "cells": records,
+        "all_positive_f1": floor, "rows": rows, "comparison": compare_mix(rows), "cells": records,
     }
 
 
@@ -404,6 +407,9 @@ def render_markdown(res: dict[str, Any]) -> str:
         lines.append(f"| {r['arch']} | {r['optimizer']} | {lr_text(r['lr'])} | {r['head']} | {r['augment']} | "
                      f"{r['occluder']} | {r['scenario']} | {fmt_mean(r)} | {r['n']} | {fmt(r['report'], 2)} |")
     lines += ["", LEGEND]
+    if res.get("all_positive_f1") is not None:
+        lines += ["", (f"Floor: answering \"present\" for every test face scores F1 {res['all_positive_f1']:.3f} on "
+                       "these faces; read every F1 above against it, not against 0.")]
     for note in (res.get("report_note"), res.get("settings_note")):
         if note:
             lines += ["", note]

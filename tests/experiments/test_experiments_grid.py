@@ -185,6 +185,18 @@ def test_real_data_tables_carry_no_synthetic_label(tmp_path, monkeypatch):
     md = ex.render_markdown(res)
     assert "Synthetic" not in md and "Smoke" not in md and "Nothing learned" not in md
     assert "| ResNet50 | Adam | 1e-4 | Flat | H/V/B | none | T0/V0 | 0.740 ± 0.040 | 3 | 0.72 |" in md
+    assert "Floor" not in md  # no figure, no line
+    md = ex.render_markdown({**res, "all_positive_f1": 0.7054})
+    assert "scores F1 0.705 on these faces" in md  # an F1 of 0.72 means little next to 0.705
+
+
+def test_the_all_positive_floor_comes_from_the_cells():
+    table = get_table("4.1", "mtfl")
+    options = ex.options_from_args(ex.parse_args(["--table", "4.1", "--dataset", "mtfl", "--out", "x"]), [])
+    records = [{"setting": "s", "train_occluder": "none", "seed": 0, "seconds": 1, "counts": None,
+                "evaluations": {"none": {"f1": 0.74, "all_positive_f1": 0.7054}}}]
+    assert ex.summarize(table, options, [], records)["all_positive_f1"] == pytest.approx(0.7054)
+    assert ex.summarize(table, options, [], [])["all_positive_f1"] is None
 
 
 def test_mix_verdict_checks_every_occluder_and_the_bare_loss():
