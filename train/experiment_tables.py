@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auedge.train.config import TrainConfig, build_config
+from auedge.train.occluders import OCCLUDER_GEOMETRY
 
 MASKS = ("mask-full", "mask-half", "mask-small")
 GLASSES = ("glasses-big", "glasses-eyehole")
@@ -203,14 +204,18 @@ class Cell:
     config: TrainConfig
 
 
-def cell_id(cfg: TrainConfig) -> str:
+def cell_id(cfg: TrainConfig, evals: tuple[str, ...] = ()) -> str:
     """A stable id from every setting that changes the result (not paths or thread counts).
 
     Only settings that differ from TrainConfig's defaults are hashed, so a new field added to
-    TrainConfig later (with a default) does not orphan the cells already trained.
+    TrainConfig later (with a default) does not orphan the cells already trained. A cell that
+    pastes occluders (in training or in any scoring condition) also hashes the occluders' geometry
+    version, so cells made with an older geometry are trained again instead of being reused.
     """
     defaults = TrainConfig().to_dict()
     data = {k: v for k, v in cfg.to_dict().items() if k not in ID_EXCLUDED and v != defaults.get(k)}
+    if any(o not in (None, "", "none") for o in (cfg.occlude_train, cfg.occlude_val, *evals)):
+        data["occluder_geometry"] = OCCLUDER_GEOMETRY
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -237,5 +242,5 @@ def expand(table: TableDef, seeds: list[int], base: dict[str, Any], settings: li
                 "optimizer": setting.optimizer, "lr": setting.lr, "augment": setting.augment,
                 "occlude_train": train_occ, "occlude_val": train_occ, "seed": seed, "weights": "none",
             })
-            cells.append(Cell(cell_id(cfg), setting, train_occ, seed, tuple(evals), cfg))
+            cells.append(Cell(cell_id(cfg, tuple(evals)), setting, train_occ, seed, tuple(evals), cfg))
     return cells

@@ -63,6 +63,17 @@ def test_cell_ids_depend_on_results_not_on_paths_or_threads():
     assert cell_id(cfg) == one[0].id
 
 
+def test_cells_that_paste_occluders_are_retrained_when_the_occluders_change(monkeypatch):
+    from auedge.train import experiment_tables
+
+    before = expand(TABLES["4.2"], [0], BASE)
+    plain = expand(TABLES["4.1"], [0], BASE)
+    monkeypatch.setattr(experiment_tables, "OCCLUDER_GEOMETRY", 99)
+    after = expand(TABLES["4.2"], [0], BASE)
+    assert not {c.id for c in before} & {c.id for c in after}  # T0 too: it is scored under masks
+    assert [c.id for c in expand(TABLES["4.1"], [0], BASE)] == [c.id for c in plain]
+
+
 def test_intensity_tables_are_refused_on_mtfl_with_the_fix():
     with pytest.raises(TableError, match="4.2-occurrence"):
         get_table("4.2", "mtfl")
