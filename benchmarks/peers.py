@@ -250,8 +250,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         "peer, OpenCV's Haar smile cascade (an AU12 proxy, the label MTFL carries) ran on the same aligned MTFL "
         f"testing crops (cut from the {'detector keypoints' if keypoints == 'detector' else 'labelled landmarks'}, "
         "as the bundle's training cut them); its neighbour threshold was chosen on MTFL training faces. Our rows are "
-        "per face through "
-        "the device path (batch 1); Keras (when run) in batches of 64; the cascade per crop on one thread."
+        "per face through the device path (batch 1); Keras (when run) in batches of 64; the cascade per crop on one thread."
         if "error" not in peer else
         f"No established AU estimator could run here (see candidates); the smile-cascade peer failed: {peer['error']}"
     )
