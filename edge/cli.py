@@ -30,7 +30,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     infer = sub.add_parser("infer", help="estimate AUs on image files")
     infer.add_argument("--bundle", required=True, help="bundle folder (holds bundle.json)")
-    infer.add_argument("--model", default=None, help="model name in the bundle (default: the bundle's default)")
+    infer.add_argument("--model", default=None, help="model name in the bundle, or 'fastest' to time each here and keep the quickest "
+                       "(default: the bundle's default)")
     infer.add_argument("--backend", default="auto", help="auto, litert, tflite-runtime, onnxruntime, tensorflow")
     infer.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     infer.add_argument("--score-threshold", type=float, default=None, help="face detector score threshold")
@@ -96,6 +97,8 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     if not args.json:
         print(f"# model {estimator.model.name} ({estimator.model.format}, {estimator.model.precision}) "
               f"on {estimator.backend.name}; * = present", file=out)
+        if estimator.model_choice is not None:
+            print(f"# {estimator.model_choice.summary()}", file=out)
     for path in args.images:
         try:
             result = estimator.estimate(read_image_rgb(path))

@@ -272,6 +272,9 @@ def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], Frame
             estimator = estimator if estimator is not None else build_estimator(config)
         except (ConfigError, ValueError, RuntimeError, OSError, ImportError) as exc:
             return _error(f"cannot load the bundle {config.bundle!r}: {exc}")
+        choice = getattr(estimator, "model_choice", None)
+        if choice is not None:
+            log.info("%s", choice.summary())
         try:
             sinks = build_sinks(config, metrics)
         except (ValueError, RuntimeError, OSError) as exc:

@@ -48,7 +48,7 @@ class DaemonConfig:
     device: str = field(default_factory=socket.gethostname)
     source: str = "picamera2"
     bundle: str = ""
-    model: str = ""  # model name inside the bundle ("" = the bundle's default_model)
+    model: str = ""  # model name inside the bundle ("" = the bundle's default_model, "fastest" = timed here)
     backend: str = "auto"
     threads: int = 2
     # "bundle": average each crop with its mirror when bundle.json says the model was validated so

@@ -17,6 +17,7 @@ from auedge.edge.align import align_face, align_points, transform_points
 from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
 from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
 from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions, check_region
+from auedge.edge.model_choice import FASTEST, ModelChoice, ModelChoiceOptions, choose_fastest
 from auedge.edge.preprocess import dequantize, flip_averaged, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
@@ -27,7 +28,8 @@ DEFAULT_THRESHOLD = 0.5
 class EstimatorOptions:
     """What to load and how to run it.
 
-    ``model`` names one of the bundle's models (``None``: the bundle's default, int8 when present).
+    ``model`` names one of the bundle's models (``None``: the bundle's default, int8 when present;
+    ``"fastest"``: time each model here at start-up and keep the quickest, see model_choice).
     ``backend`` applies to the AU model; the detector (a TFLite file) uses the same backend when it
     can run TFLite, else ``auto``. Detector settings left as ``None`` come from the bundle.
     ``min_face_px``: faces whose box is narrower are not reported (too small for a reliable crop).
@@ -93,6 +95,7 @@ class Estimator:
         detector: FaceDetector | None,
     ) -> None:
         self.options = options
+        self.model_choice: ModelChoice | None = None  # set when the model was chosen by timing
         self.bundle = bundle
         self.model = model
         self.backend = backend
@@ -124,10 +127,17 @@ class Estimator:
     def create_from_options(cls, options: EstimatorOptions) -> Estimator:
         """Load and verify the bundle, then create both interpreters once."""
         bundle = load_bundle(options.bundle_path, check_hash=options.check_hash)
-        model = bundle.model(options.model)
-        backend = create_backend(model.path, options.backend, options.num_threads)
+        choice = None
+        if options.model == FASTEST:
+            choice = choose_fastest(bundle, ModelChoiceOptions(backend=options.backend, num_threads=options.num_threads))
+            model, backend = choice.model, choice.backend
+        else:
+            model = bundle.model(options.model)
+            backend = create_backend(model.path, options.backend, options.num_threads)
         detector = cls._create_detector(options, bundle)
-        return cls(options, bundle, model, backend, detector)
+        estimator = cls(options, bundle, model, backend, detector)
+        estimator.model_choice = choice
+        return estimator
 
     @classmethod
     def from_bundle(cls, path: str | Path, **kwargs: object) -> Estimator:
