@@ -63,14 +63,7 @@ def probe_model(path: str, backend: str, threads: int, runs: int) -> dict[str, A
     importlib.import_module(BACKENDS[name][2])  # the interpreter package, so the baseline includes it
     baseline = peak_rss_mb()
     model = create_backend(path, name, threads)
-    info = model.input
-    shape = tuple(1 if d < 0 else d for d in info.shape)
-    rng = np.random.default_rng(0)
-    if info.is_integer:
-        limits = np.iinfo(info.dtype)
-        array = rng.integers(limits.min, limits.max, size=shape, endpoint=True).astype(info.dtype)
-    else:
-        array = rng.uniform(-1.0, 1.0, size=shape).astype(info.dtype)
+    array = model.input.random_array(np.random.default_rng(0))
     for _ in range(runs):
         model.run(array)
     return {"backend": name, "baseline_mb": baseline, "peak_mb": peak_rss_mb(), "current_mb": current_rss_mb()}

@@ -63,15 +63,6 @@ class ModelChoice:
         return f"fastest model: {self.model.name} (" + "; ".join(t.describe() for t in self.timings) + ")"
 
 
-def _input_array(backend: Backend, rng: np.random.Generator) -> np.ndarray:
-    info = backend.input
-    shape = tuple(1 if d < 0 else d for d in info.shape)
-    if info.is_integer:
-        limits = np.iinfo(info.dtype)
-        return rng.integers(limits.min, limits.max, size=shape, endpoint=True).astype(info.dtype)
-    return rng.uniform(-1.0, 1.0, size=shape).astype(info.dtype)
-
-
 def _load_candidates(bundle: Bundle, options: ModelChoiceOptions) -> tuple[dict[str, Backend], list[ModelTiming]]:
     loaded: dict[str, Backend] = {}
     skipped: list[ModelTiming] = []
@@ -92,7 +83,7 @@ def _load_candidates(bundle: Bundle, options: ModelChoiceOptions) -> tuple[dict[
 def _median_times(loaded: dict[str, Backend], options: ModelChoiceOptions) -> dict[str, float]:
     """Interleaved rounds, so a burst of load on the device hits every candidate alike."""
     rng = np.random.default_rng(0)
-    inputs = {name: _input_array(backend, rng) for name, backend in loaded.items()}
+    inputs = {name: backend.input.random_array(rng) for name, backend in loaded.items()}
     for name, backend in loaded.items():
         for _ in range(options.warmup):
             backend.run(inputs[name])
@@ -121,8 +112,5 @@ def choose_fastest(bundle: Bundle, options: ModelChoiceOptions | None = None) ->
     entry = next(m for m in bundle.models if m.name == best)
     chosen = loaded.pop(best)
     for other in loaded.values():
-        close = getattr(other, "close", None)
-        if callable(close):
-            close()
-    loaded.clear()
+        other.close()
     return ModelChoice(model=entry, backend=chosen, timings=timings)

@@ -32,12 +32,12 @@ from auedge.train.experiments import (
     EVALS_FILE,
     atomic_write_text,
     compare_mix,
-    evaluate_run,
     fmt,
     mix_verdict,
 )
 from auedge.train.occluders import OCCLUDER_KINDS
 from auedge.train.runs import RunError
+from auedge.train.score_run import score_run
 
 SETTING = "run recipe"
 
@@ -53,8 +53,7 @@ def scores(run: Path, conditions: list[str], log=print) -> dict[str, dict[str, A
     missing = [c for c in conditions if c not in stored]
     if missing:
         log(f"scoring {run} under {', '.join(missing)}")
-        stored = _stored(run) | evaluate_run(run, missing)
-        atomic_write_text(run / EVALS_FILE, json.dumps(stored, indent=2, default=float))
+        stored |= score_run(run, missing)  # merges into the run's evaluations.json, atomically
     return {c: stored[c] for c in conditions}
 
 

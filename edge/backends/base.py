@@ -38,6 +38,15 @@ class TensorInfo:
     def is_integer(self) -> bool:
         return np.issubdtype(self.dtype, np.integer)
 
+    def random_array(self, rng: np.random.Generator) -> np.ndarray:
+        """A random input of this tensor's shape (dynamic dimensions as 1) and dtype, over its whole
+        integer range or [-1, 1] for floats: what timing and memory probes feed a model."""
+        shape = tuple(1 if d < 0 else d for d in self.shape)
+        if self.is_integer:
+            limits = np.iinfo(self.dtype)
+            return rng.integers(limits.min, limits.max, size=shape, endpoint=True).astype(self.dtype)
+        return rng.uniform(-1.0, 1.0, size=shape).astype(self.dtype)
+
 
 def check_model_file(model_path: str | Path) -> Path:
     """Refuse a missing or empty model before an interpreter sees it (some abort on such files)."""

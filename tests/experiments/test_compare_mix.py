@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from auedge.train import compare_mix
+from auedge.train import compare_mix, score_run
 
 
 def _run(tmp_path, name: str, f1: dict[str, float]):
@@ -48,7 +48,7 @@ def test_missing_conditions_are_scored_and_stored(tmp_path, monkeypatch, capsys)
         asked.append((run.name, tuple(conditions)))
         return {c: {"f1": 0.5, "roc_auc": 0.6} for c in conditions}
 
-    monkeypatch.setattr(compare_mix, "evaluate_run", fake_evaluate)
+    monkeypatch.setattr(score_run, "evaluate_run", fake_evaluate)
     assert compare_mix.main(_args(tmp_path, t0, tmix, t1)) == 0
     assert asked == [("t0", ("mask-full",))]
     stored = json.loads((t0 / "evaluations.json").read_text())
