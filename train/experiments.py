@@ -8,6 +8,10 @@ as written by ``train/train.py``, plus ``evaluations.json``); a cell whose folde
 stopped. A model trained bare is scored on every occluded test set it is needed for by reloading
 its ``model.keras`` (no second training). After every cell ``table.md``, ``results.json`` and
 ``chart.png`` are rewritten (atomically), so a long run can be watched while it goes.
+
+Cell folders hold models and are not committed, but ``results.json`` keeps every cell's scores: a
+cell whose folder is gone and whose record there has every score it needs is kept, not trained
+again. So ``--seeds 3`` on a committed one-seed table trains only seeds 1 and 2.
 """
 
 from __future__ import annotations
@@ -164,6 +168,22 @@ def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any
     return results
 
 
+def kept_records(out: Path) -> dict[str, dict[str, Any]]:
+    """Cell records of an earlier ``results.json`` in ``out``, by cell id (empty if none or unreadable)."""
+    return {r["id"]: r for r in _read_json(out / RESULTS_FILE).get("cells", []) if "id" in r}
+
+
+def kept_record(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> dict[str, Any] | None:
+    """The earlier record of a cell whose folder is gone, if it scored every condition the cell needs.
+
+    A folder that exists but is unfinished (a training killed mid-run) is trained again instead.
+    """
+    rec = kept.get(cell.id)
+    if cell_folder(out, cell).exists() or rec is None or any(c not in rec.get("evaluations", {}) for c in cell.evals):
+        return None
+    return rec | {"kept": True}
+
+
 def cell_evaluations(cell: Cell, folder: Path, eval_fn: EvalFn) -> dict[str, dict[str, Any]]:
     """Every condition the cell is scored on: stored ones, the trainer's own, then computed ones."""
     from auedge.train.runs import METRICS_FILE
@@ -197,17 +217,20 @@ def run_cells(
     fit_fn: FitFn | None = None,
     eval_fn: EvalFn | None = None,
     on_update: Callable[[list[dict[str, Any]]], None] | None = None,
+    kept: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Train the unfinished cells, score every cell, and return one record per cell.
 
     ``fit_fn``/``eval_fn`` default to the trainer's ``fit`` and :func:`evaluate_run`; they are
-    looked up at call time so tests can replace them.
+    looked up at call time so tests can replace them. ``kept`` (from :func:`kept_records`) stands
+    in for cells whose folder is gone.
     """
     from auedge.train import trainer
 
     fit_fn = fit_fn or trainer.fit
     eval_fn = eval_fn or evaluate_run
-    todo = [c for c in cells if not is_finished(cell_folder(out, c))]
+    kept = kept or {}
+    todo = [c for c in cells if not is_finished(cell_folder(out, c)) and kept_record(c, kept, out) is None]
     log(f"{len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to train")
     if todo and threads > 0:
         trainer.configure_threads(threads)  # once per process: TensorFlow refuses a second setting
@@ -219,6 +242,12 @@ def run_cells(
                f"seed {cell.seed}"
         if is_finished(folder):
             log(f"{what}: finished earlier, not re-run")
+        elif (rec := kept_record(cell, kept, out)) is not None:
+            log(f"{what}: kept from {out / RESULTS_FILE} (its folder is gone), not re-run")
+            records.append(rec)
+            if on_update:
+                on_update(records)
+            continue
         else:
             log(f"{what}: training ({cell.config.epochs} epochs), then scoring on {', '.join(cell.evals)}")
             folder.mkdir(parents=True, exist_ok=True)
@@ -524,8 +553,9 @@ def run_table(options: GridOptions, fit_fn: FitFn | None = None, eval_fn: EvalFn
     def update(records: list[dict[str, Any]]) -> None:
         write_outputs(summarize(table, options, cells, records), options.out, chart=False)
 
+    kept = kept_records(options.out)  # read before the first update rewrites results.json
     records = run_cells(cells, options.out, table.metric, threads=options.threads, fit_fn=fit_fn, eval_fn=eval_fn,
-                        on_update=update)
+                        on_update=update, kept=kept)
     result = summarize(table, options, cells, records)
     write_outputs(result, options.out)
     return result
@@ -539,8 +569,10 @@ def main(argv: list[str] | None = None) -> int:
         options = options_from_args(args, argv)
         if args.dry_run:
             table = get_table(options.table, options.dataset)
+            kept = kept_records(options.out)
             for cell in expand(table, list(range(options.seeds)), options.base(), options.settings(table)):
-                state = "finished" if is_finished(cell_folder(options.out, cell)) else "to train"
+                state = ("finished" if is_finished(cell_folder(options.out, cell))
+                         else "kept in results.json" if kept_record(cell, kept, options.out) else "to train")
                 print(f"{cell.id}  {cell.setting.label:34s} train={cell.train_occluder:16s} seed={cell.seed}  "
                       f"scored on {','.join(cell.evals)}  [{state}]")
             return 0

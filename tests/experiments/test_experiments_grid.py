@@ -7,6 +7,7 @@ cell finished) and a fake scorer, so these tests check the bookkeeping, not the 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,37 @@ def test_a_table_of_models_that_learned_nothing_says_so():
     assert ex.not_learned(rows)
     assert not ex.not_learned([{"scenario": "T0/V0", "mean": 0.4}, {"scenario": "T0/V0", "mean": 0.01}])
     assert not ex.not_learned([{"scenario": "T0/V0", "mean": None}])
+
+
+def test_committed_results_stand_in_for_cell_folders_so_more_seeds_train_only_the_new_ones(tmp_path, monkeypatch,
+                                                                                          capsys):
+    out = tmp_path / "grid"
+    one_seed = [a if a != "2" else "1" for a in grid_args(out)]  # --seeds 1
+    use_fake(monkeypatch, FakeTraining())
+    assert ex.main(one_seed) == 0
+    first = json.loads((out / "results.json").read_text())
+    shutil.rmtree(out / "cells")  # what a clone of the repository holds: results.json, no models
+
+    more = FakeTraining()
+    use_fake(monkeypatch, more)
+    capsys.readouterr()
+    assert ex.main([*grid_args(out), "--dry-run"]) == 0
+    states = [line.rsplit("[", 1)[1] for line in capsys.readouterr().out.strip().splitlines()]
+    assert states.count("kept in results.json]") == 5 and states.count("to train]") == 5
+    assert ex.main(grid_args(out)) == 0
+    assert len(more.fits) == 5 and set(more.fits) == {"none", "mix", *MASKS}
+    res = json.loads((out / "results.json").read_text())
+    assert res["cells_done"] == 10 and sum(bool(c.get("kept")) for c in res["cells"]) == 5
+    kept_values = {c["id"]: c["evaluations"] for c in res["cells"] if c.get("kept")}
+    assert kept_values == {c["id"]: c["evaluations"] for c in first["cells"]}
+    assert all(r["n"] == 2 for r in res["rows"])  # each row: the kept seed 0 and the new seed 1
+
+    # A kept record lacking a condition the cell now needs is not enough: that cell is trained.
+    res["cells"] = [c | {"evaluations": {}} if c.get("kept") and c["train_occluder"] == "none" else c
+                    for c in res["cells"]]
+    (out / "results.json").write_text(json.dumps(res))
+    shutil.rmtree(out / "cells")
+    again = FakeTraining()
+    use_fake(monkeypatch, again)
+    assert ex.main(grid_args(out)) == 0
+    assert again.fits == ["none"]
