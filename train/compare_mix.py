@@ -41,9 +41,10 @@ from auedge.train.experiments import (
     fmt,
     fmt_mean,
     mix_verdict,
+    trainer_scores,
 )
 from auedge.train.occluders import OCCLUDER_KINDS
-from auedge.train.runs import RunError
+from auedge.train.runs import CONFIG_FILE, RunError
 from auedge.train.score_run import score_run
 
 SETTING = "run recipe"
@@ -65,6 +66,13 @@ def kept_scores(path: Path) -> Scores:
     return out
 
 
+def _trained_on(run: Path) -> str:
+    """The occluder the run was validated (so tested by the trainer) with."""
+    path = run / CONFIG_FILE
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return config.get("occlude_val") or BARE
+
+
 class ScoreBook:
     """Every run's scores: from its folder (scoring what is missing) or, for a run not on disk, from kept scores."""
 
@@ -78,6 +86,7 @@ class ScoreBook:
         if run.is_dir():
             path = run / EVALS_FILE
             stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            stored = trainer_scores(run, _trained_on(run)) | stored
             missing = [c for c in conditions if c not in stored]
             if missing:
                 self.log(f"scoring {run} under {', '.join(missing)}")

@@ -184,21 +184,27 @@ def kept_record(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> dict[
     return rec | {"kept": True}
 
 
-def cell_evaluations(cell: Cell, folder: Path, eval_fn: EvalFn) -> dict[str, dict[str, Any]]:
-    """Every condition the cell is scored on: stored ones, the trainer's own, then computed ones."""
+def trainer_scores(folder: Path, trained_on: str) -> dict[str, dict[str, Any]]:
+    """The test scores the trainer wrote itself: under its validation occluder, and bare if that was occluded.
+
+    Scoring them again would only repeat the trainer's sums (score_run reproduces them exactly).
+    """
     from auedge.train.runs import METRICS_FILE
 
-    stored = _read_json(folder / EVALS_FILE)
     metrics = _read_json(folder / METRICS_FILE)
-    trained_on = cell.config.occlude_val
-    results: dict[str, dict[str, Any]] = {}
-    for cond in cell.evals:
-        if cond in stored:
-            results[cond] = stored[cond]
-        elif cond == trained_on and "test" in metrics:
-            results[cond] = _headline(metrics["test"]) | {"split": "test"}
-        elif cond == BARE and "test_bare" in metrics:
-            results[cond] = _headline(metrics["test_bare"]) | {"split": "test"}
+    found = {}
+    if "test" in metrics:
+        found[trained_on] = _headline(metrics["test"]) | {"split": "test"}
+    if "test_bare" in metrics:
+        found[BARE] = _headline(metrics["test_bare"]) | {"split": "test"}
+    return found
+
+
+def cell_evaluations(cell: Cell, folder: Path, eval_fn: EvalFn) -> dict[str, dict[str, Any]]:
+    """Every condition the cell is scored on: stored ones, the trainer's own, then computed ones."""
+    stored = _read_json(folder / EVALS_FILE)
+    own = trainer_scores(folder, cell.config.occlude_val)
+    results = {c: stored[c] if c in stored else own[c] for c in cell.evals if c in stored or c in own}
     missing = [c for c in cell.evals if c not in results]
     if missing:
         log(f"  scoring {cell.id} on {', '.join(missing)} (reloading its model)")

@@ -121,3 +121,18 @@ def test_a_missing_run_without_kept_scores_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "nowhere" in err and "--scores-from" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_trainers_own_test_scores_are_used_not_recomputed(tmp_path, monkeypatch, capsys):
+    t0 = _run(tmp_path, "t0", {"none": 0.84, "mask-full": 0.55})
+    tmix = _run(tmp_path, "tmix", {"none": 0.83, "mask-full": 0.66})
+    t1 = tmp_path / "t1"  # a fresh run: the trainer tested it under its own occluder and bare, nothing else
+    t1.mkdir()
+    (t1 / "config.json").write_text(json.dumps({"occlude_val": "mask-full"}))
+    (t1 / "metrics.json").write_text(json.dumps({"test": {"f1": 0.70, "roc_auc": 0.69, "groups": {}},
+                                                 "test_bare": {"f1": 0.67, "roc_auc": 0.68}}))
+    monkeypatch.setattr(score_run, "evaluate_run", lambda run, conds: pytest.fail(f"scored {run} again"))
+    assert compare_mix.main(_args(tmp_path, t0, tmix, t1)) == 0
+    rows = {r["scenario"]: r["values"] for r in json.loads((tmp_path / "out" / "results.json").read_text())["rows"]}
+    assert rows["T1/V1"] == [0.70] and rows["T1/V0"] == [0.67]
+    capsys.readouterr()
