@@ -41,6 +41,7 @@ from auedge.train.experiments import (
     fmt,
     fmt_mean,
     mix_verdict,
+    spread,
     trainer_scores,
 )
 from auedge.train.occluders import OCCLUDER_KINDS
@@ -108,9 +109,7 @@ def _row(occluder: str, scenario: str, condition: str, runs: list[Path], found: 
     values = [float(v[metric]) for v in found if v.get(metric) is not None]
     aucs = [float(v["roc_auc"]) for v in found if v.get("roc_auc") is not None]
     return {"setting": SETTING, "occluder": occluder, "scenario": scenario, "eval_occluder": condition,
-            "runs": [str(r) for r in runs], "values": values, "n": len(values),
-            "mean": float(np.mean(values)) if values else None,
-            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "runs": [str(r) for r in runs], "values": values, **spread(values),
             "roc_auc": float(np.mean(aucs)) if aucs else None,
             "all_positive_f1": next((v["all_positive_f1"] for v in found if v.get("all_positive_f1") is not None),
                                     None)}

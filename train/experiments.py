@@ -203,8 +203,8 @@ def trainer_scores(folder: Path, trained_on: str) -> dict[str, dict[str, Any]]:
 def cell_evaluations(cell: Cell, folder: Path, eval_fn: EvalFn) -> dict[str, dict[str, Any]]:
     """Every condition the cell is scored on: stored ones, the trainer's own, then computed ones."""
     stored = _read_json(folder / EVALS_FILE)
-    own = trainer_scores(folder, cell.config.occlude_val)
-    results = {c: stored[c] if c in stored else own[c] for c in cell.evals if c in stored or c in own}
+    found = trainer_scores(folder, cell.config.occlude_val) | stored
+    results = {c: found[c] for c in cell.evals if c in found}
     missing = [c for c in cell.evals if c not in results]
     if missing:
         log(f"  scoring {cell.id} on {', '.join(missing)} (reloading its model)")
@@ -297,6 +297,13 @@ def cell_record(cell: Cell, folder: Path, evaluations: dict[str, Any]) -> dict[s
 # ---------------------------------------------------------------- summarising
 
 
+def spread(values: list[float]) -> dict[str, Any]:
+    """n, mean and sample standard deviation over the finite values (a NaN ICC is not a zero)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return {"n": len(finite), "mean": float(np.mean(finite)) if finite else None,
+            "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None}
+
+
 def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the Markdown, JSON and chart show, from the cell records (no TensorFlow)."""
     settings = options.settings(table)
@@ -311,14 +318,11 @@ def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records:
                 if value is not None:
                     values.append(float(value))
                     seeds.append(rec["seed"])
-        finite = [v for v in values if math.isfinite(v)]
         rows.append({
             "setting": row.setting.label, "arch": row.setting.arch_name, "optimizer": row.setting.optimizer_name,
             "lr": row.setting.lr, "head": row.setting.head.title(), "augment": row.setting.augment_text,
             "occluder": row.occluder, "scenario": row.scenario, "train_occluder": row.train_occluder,
-            "eval_occluder": row.eval_occluder, "values": values, "seeds": seeds, "n": len(finite),
-            "mean": float(np.mean(finite)) if finite else None,
-            "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+            "eval_occluder": row.eval_occluder, "values": values, "seeds": seeds, **spread(values),
             "report": row.report,
         })
     counts = next((r["counts"] for r in records if r.get("counts")), None)
