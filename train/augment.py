@@ -21,6 +21,7 @@ class AugmentSpec:
     zoom: float = 0.0
     translation: float = 0.0
     occluder: str = "none"
+    mix_weights: tuple[float, ...] | None = None  # how often "mix" draws each kind (None: uniformly)
 
     @classmethod
     def from_config(cls, cfg, occluder: str = "none") -> AugmentSpec:
@@ -33,6 +34,7 @@ class AugmentSpec:
             zoom=cfg.zoom if "z" in flags else 0.0,
             translation=cfg.translation if "t" in flags else 0.0,
             occluder=occluder,
+            mix_weights=cfg.mix_probabilities if occluder == "mix" else None,
         )
 
     @property
@@ -66,7 +68,7 @@ def augment_one_with_kind(
     if spec.occluder != "none":
         from auedge.train.occluders import apply_occluder_kind
 
-        out, kind = apply_occluder_kind(out, landmarks, spec.occluder, rng)
+        out, kind = apply_occluder_kind(out, landmarks, spec.occluder, rng, spec.mix_weights)
     if spec.geometric:
         size = out.shape[0]
         out = cv2.warpAffine(

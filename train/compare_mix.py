@@ -14,6 +14,9 @@ Repeat ``--t0``, ``--tmix`` and ``--t1 OCC=RUN`` once per seed (in the same seed
 then shows mean ± sample sd and each comparison the per-seed deltas, since one run of a small model
 moves by about 0.01. Run folders are large and not committed, so ``results.json`` keeps every run's
 scores; ``--scores-from`` an earlier ``results.json`` stands in for runs no longer on disk.
+``--split val`` compares on the validation faces (``score_run.py --split val``), where a T-mix
+recipe may be chosen before any testing figure is looked at; there each T1/V1 model's threshold was
+chosen on the very faces it is scored on (in-sample), which favours the specialist, not T-mix.
 
 Writes ``table.md`` and ``results.json`` into ``--out`` (each via a temporary file, then renamed).
 """
@@ -35,9 +38,10 @@ import numpy as np
 from auedge.train.experiment_tables import BARE
 from auedge.train.experiments import (
     BARE_LOSS_ALLOWED,
-    EVALS_FILE,
+    SPLITS,
     atomic_write_text,
     compare_mix,
+    evals_file,
     fmt,
     fmt_mean,
     mix_verdict,
@@ -52,12 +56,15 @@ SETTING = "run recipe"
 Scores = dict[str, dict[str, dict[str, Any]]]  # run -> condition -> score_run's figures
 
 
-def kept_scores(path: Path) -> Scores:
+def kept_scores(path: Path, split: str = "test") -> Scores:
     """Per-run scores an earlier ``results.json`` holds (its ``scores``, or the one-run-per-row layout)."""
     try:
         res = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"--scores-from {path}: not a readable results.json ({exc})") from exc
+    if res.get("split", "test") != split:
+        raise ValueError(f"--scores-from {path}: holds {res.get('split', 'test')} scores, not {split} ones; "
+                         f"pass a results.json made with --split {split}")
     if "scores" in res:
         return res["scores"]
     out: Scores = {}
@@ -77,21 +84,21 @@ def _trained_on(run: Path) -> str:
 class ScoreBook:
     """Every run's scores: from its folder (scoring what is missing) or, for a run not on disk, from kept scores."""
 
-    def __init__(self, kept: Scores, log=print) -> None:
-        self.kept, self.log = kept, log
+    def __init__(self, kept: Scores, log=print, split: str = "test") -> None:
+        self.kept, self.log, self.split = kept, log, split
         self.scores: Scores = {}
         self.sources: dict[str, str] = {}
 
     def get(self, run: Path, conditions: list[str]) -> dict[str, dict[str, Any]]:
         key = str(run)
         if run.is_dir():
-            path = run / EVALS_FILE
+            path = run / evals_file(self.split)
             stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-            stored = trainer_scores(run, _trained_on(run)) | stored
+            stored = trainer_scores(run, _trained_on(run), self.split) | stored
             missing = [c for c in conditions if c not in stored]
             if missing:
-                self.log(f"scoring {run} under {', '.join(missing)}")
-                stored |= score_run(run, missing)  # merges into the run's evaluations.json, atomically
+                self.log(f"scoring {run} ({self.split} faces) under {', '.join(missing)}")
+                stored |= score_run(run, missing, self.split)  # merged into the run's file, atomically
             self.sources[key] = "run folder"
         else:
             stored = self.kept.get(key, {})
@@ -153,13 +160,15 @@ def seed_verdict(comparison: list[dict[str, Any]]) -> str:
 
 
 def render(res: dict[str, Any]) -> str:
-    metric = res["metric"]
+    metric, split = res["metric"], res.get("split", "test")
     n = max((r["n"] for r in res["rows"]), default=0)
     lines = [f"# T-mix against per-occluder models ({metric}, {n} run{'s' if n != 1 else ''} per model)", "",
              "```bash", res["command"], "```", "",
              (f"Date {res['date']}. ± is the sample standard deviation over runs (seeds); "
-              "'per run' lists them in the order given."), "",
-             f"| occluder | scenario | test {metric} | n | per run | ROC AUC (mean) |", "|---|---|---|---|---|---|"]
+              "'per run' lists them in the order given."
+              + (" Validation faces: each T1/V1 threshold was chosen on the faces it is scored on here."
+                 if split == "val" else "")), "",
+             f"| occluder | scenario | {split} {metric} | n | per run | ROC AUC (mean) |", "|---|---|---|---|---|---|"]
     for r in res["rows"]:
         per_run = ", ".join(f"{v:.3f}" for v in r["values"])
         lines.append(f"| {r['occluder']} | {r['scenario']} | {fmt_mean(r)} | {r['n']} | {per_run} | "
@@ -203,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scores-from", action="append", default=[], metavar="RESULTS_JSON",
                    help="an earlier results.json whose kept scores stand in for runs no longer on disk")
     p.add_argument("--metric", default="f1", help="f1 (occurrence) or icc31 (intensity)")
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="faces to compare on: test (default) or val (to choose a recipe before testing)")
     p.add_argument("--out", required=True, help="folder for table.md and results.json")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
     args = p.parse_args(argv)
@@ -213,18 +224,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("give at least one --t1 OCCLUDER=RUN")
         kept: Scores = {}
         for path in args.scores_from:
-            kept |= kept_scores(Path(path))
+            kept |= kept_scores(Path(path), args.split)
         if args.threads:
             from auedge.train.trainer import configure_threads
 
             configure_threads(args.threads)
-        book = ScoreBook(kept)
+        book = ScoreBook(kept, split=args.split)
         rows = build_rows([Path(r) for r in args.t0], [Path(r) for r in args.tmix], t1, args.metric, book)
     except (RunError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     comparison = paired(rows, compare_mix(rows))
-    res = {"metric": args.metric, "command": "python train/compare_mix.py " + " ".join(argv),
+    res = {"metric": args.metric, "split": args.split, "command": "python train/compare_mix.py " + " ".join(argv),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runs": {"T0": args.t0, "T-mix": args.tmix, **{f"T1 {k}": [str(r) for r in v] for k, v in t1.items()}},
            "rows": rows, "comparison": comparison, "verdict": mix_verdict(comparison),

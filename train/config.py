@@ -77,6 +77,7 @@ class TrainConfig:
     translation: float = 0.05
     occlude_train: str = "none"
     occlude_val: str = "none"
+    mix_weights: str = ""  # "mask-full=2,...": how often occlude_train "mix" draws each kind ("": uniformly)
     label_smoothing: float = 0.0
     pose_balance: float = 0.0  # draw faces by count(pose) ** -power (0: plain shuffle, 1: poses equally often)
     weight_average: float = 0.0  # decay of the running weight average that checkpoints hold (0: off)
@@ -105,6 +106,13 @@ class TrainConfig:
     def flag_names(self) -> list[str]:
         """Names of the occlusion-flag outputs, after the AU outputs (empty without flags)."""
         return [f"{au}{OCCLUDED_SUFFIX}" for au in self.parsed_task.au_names] if self.occlusion_flags else []
+
+    @property
+    def mix_probabilities(self) -> tuple[float, ...] | None:
+        """One probability per occluders.MIX_KINDS for training's "mix", or None for the uniform draw."""
+        from auedge.train.occluders import parse_mix_weights
+
+        return parse_mix_weights(self.mix_weights)
 
     @property
     def augment_set(self) -> frozenset[str]:
@@ -149,6 +157,13 @@ class TrainConfig:
                 f"occlusion_flags needs occlude_train = \"mix\" (faces with every occluder and none), not "
                 f"{self.occlude_train!r}: with one occluder on every face the flags could not learn anything"
             )
+        if self.mix_weights and self.occlude_train != "mix":
+            raise ConfigError(f"mix_weights weighs the kinds of occlude_train \"mix\"; occlude_train is "
+                              f"{self.occlude_train!r} (drop mix_weights or use --occlude-train mix)")
+        try:
+            self.mix_probabilities  # noqa: B018 - raises on a bad weight list
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.pose_balance <= 1.0:

@@ -43,6 +43,8 @@ from auedge.train.experiment_tables import (
 )
 
 EVALS_FILE = "evaluations.json"
+VAL_EVALS_FILE = "evaluations_val.json"  # the same conditions on the validation faces (score_run --split val)
+SPLITS = ("test", "val")
 CELL_FILE = "cell.json"
 TABLE_FILE, RESULTS_FILE, CHART_FILE = "table.md", "results.json", "chart.png"
 DEFAULT_SEEDS = 3
@@ -135,13 +137,23 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "groups"}
 
 
-def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any]]:
+def evals_file(split: str) -> str:
+    """Where a run folder keeps its scores per condition on ``split`` ("test" or "val")."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    return EVALS_FILE if split == "test" else VAL_EVALS_FILE
+
+
+def evaluate_run(folder: Path, conditions: list[str], split: str = "test") -> dict[str, dict[str, Any]]:
     """Score a finished run's model on its test faces under each occluder in ``conditions``.
 
     The occluders are pasted exactly as the trainer pastes them on test faces (``occlude_fixed``
     with seed ``cfg.seed + 2``), and the decision threshold is the one chosen on validation, so a
-    figure from here is comparable with the trainer's own ``metrics["test"]``.
+    figure from here is comparable with the trainer's own ``metrics["test"]``. ``split="val"``
+    scores the validation faces instead (seed ``cfg.seed + 1``, as the trainer pastes them), where
+    recipes may be chosen; there the threshold is in-sample for the run's own validation occluder.
     """
+    evals_file(split)
     import keras
     from auedge.train.augment import occlude_fixed
     from auedge.train.runs import load_run_crops, read_run
@@ -150,9 +162,9 @@ def evaluate_run(folder: Path, conditions: list[str]) -> dict[str, dict[str, Any
     keep_freed_memory()
     run = read_run(folder)
     data = load_run_crops(run)
-    split, offset = "test", 2
-    faces = data.where("test")
-    if len(faces) == 0:  # a dataset without a test split: score validation (said in the result)
+    offset = 2 if split == "test" else 1
+    faces = data.where(split)
+    if len(faces) == 0 and split == "test":  # a dataset without a test split: score validation (said in the result)
         split, offset, faces = "val", 1, data.where("val")
     model = keras.models.load_model(str(run.model_path), compile=False)
     known = run.metrics.get("thresholds")
@@ -184,15 +196,18 @@ def kept_record(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> dict[
     return rec | {"kept": True}
 
 
-def trainer_scores(folder: Path, trained_on: str) -> dict[str, dict[str, Any]]:
+def trainer_scores(folder: Path, trained_on: str, split: str = "test") -> dict[str, dict[str, Any]]:
     """The test scores the trainer wrote itself: under its validation occluder, and bare if that was occluded.
 
     Scoring them again would only repeat the trainer's sums (score_run reproduces them exactly).
+    With ``split="val"``: its validation score, under its validation occluder.
     """
     from auedge.train.runs import METRICS_FILE
 
     metrics = _read_json(folder / METRICS_FILE)
     found = {}
+    if split == "val":
+        return {trained_on: _headline(metrics["val"]) | {"split": "val"}} if "val" in metrics else {}
     if "test" in metrics:
         found[trained_on] = _headline(metrics["test"]) | {"split": "test"}
     if "test_bare" in metrics:

@@ -22,6 +22,7 @@ given generator state) so a model cannot memorise one exact patch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -39,6 +40,7 @@ MASK_SMALL_HALF_WIDTH = 0.62
 
 OCCLUDER_KINDS = ("mask-full", "mask-half", "mask-small", "glasses-big", "glasses-eyehole")
 CLI_CHOICES = ("none", *OCCLUDER_KINDS, "mix")
+MIX_KINDS = ("none", *OCCLUDER_KINDS)  # what "mix" draws from, uniformly unless weighted (parse_mix_weights)
 _COVERED = {
     "none": frozenset(),
     "mask-full": frozenset({"mouth"}),
@@ -83,6 +85,34 @@ def parse_occluder(text: str | None) -> str:
     if value not in CLI_CHOICES:
         raise ValueError(f"unknown occluder {text!r}; allowed values: {', '.join(CLI_CHOICES)}")
     return value
+
+
+def parse_mix_weights(text: str | None) -> tuple[float, ...] | None:
+    """``"mask-full=2,mask-half=2"`` as one probability per :data:`MIX_KINDS` (unnamed kinds weigh 1).
+
+    Why weights at all: a uniform "mix" spends two of its six draws on glasses, which leave the mouth
+    visible, so a mouth AU sees each mask on only a sixth of its faces while a per-mask specialist
+    sees it on every one. None or "" keep the uniform draw (and its exact random stream).
+    """
+    if text is None or not str(text).strip():
+        return None
+    weights = dict.fromkeys(MIX_KINDS, 1.0)
+    for part in str(text).split(","):
+        name, sep, value = part.strip().partition("=")
+        name = name.strip().lower()
+        if not sep or name not in weights:
+            raise ValueError(f"mix_weights {text!r}: use KIND=WEIGHT pairs, KIND one of {', '.join(MIX_KINDS)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"mix_weights {text!r}: the weight of {name} must be a number >= 0, got {value.strip()!r}")
+        weights[name] = weight
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"mix_weights {text!r}: at least one kind needs a weight above 0")
+    return tuple(w / total for w in weights.values())
 
 
 def covered_regions(kind: str) -> frozenset[str]:
@@ -254,15 +284,18 @@ def apply_occluder(image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.
 
 
 def apply_occluder_kind(
-    image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator
+    image: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator,
+    mix_weights: tuple[float, ...] | None = None,
 ) -> tuple[np.ndarray, str]:
     """:func:`apply_occluder` that also says which concrete kind was drawn ("mix" resolved), so a
-    training target can tell which face regions are covered."""
+    training target can tell which face regions are covered. ``mix_weights`` (one probability per
+    :data:`MIX_KINDS`, from :func:`parse_mix_weights`) replaces the uniform draw of "mix"."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
     kind = parse_occluder(kind)
     if kind == "mix":
-        kind = ("none", *OCCLUDER_KINDS)[int(rng.integers(len(OCCLUDER_KINDS) + 1))]
+        kind = MIX_KINDS[int(rng.integers(len(MIX_KINDS)) if mix_weights is None
+                             else rng.choice(len(MIX_KINDS), p=mix_weights))]
     if kind == "none":
         return image.copy(), kind
     h, w = image.shape[:2]

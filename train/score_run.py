@@ -4,7 +4,9 @@ This is the report's T0/V1 cell for any trained model, without training again: t
 ``model.keras`` is reloaded, every occluder in ``--occlude`` is pasted on the test faces exactly as
 the trainer pastes them (same landmarks, same seed), and the threshold chosen on validation is kept,
 so ``none`` reproduces the trainer's own test figure and the others are directly comparable with it.
-Writes ``evaluations.json`` into the run folder (merged with earlier conditions) and prints a table.
+Writes ``evaluations.json`` into the run folder (merged with earlier conditions) and prints a table;
+``--split val`` scores the validation faces instead, into ``evaluations_val.json`` (where recipes
+are compared and chosen, so that testing faces stay untouched until the end).
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: this folder must not shadow real packages
     sys.path.pop(0)
 
-from auedge.train.experiments import EVALS_FILE, atomic_write_text, evaluate_run
+from auedge.train.experiments import SPLITS, atomic_write_text, evals_file, evaluate_run
 from auedge.train.occluders import OCCLUDER_KINDS
 from auedge.train.runs import RunError
 
 CONDITIONS = ("none", *OCCLUDER_KINDS)
 
 
-def score_run(run_dir: Path, conditions: list[str]) -> dict[str, dict[str, Any]]:
-    """Scores per condition, merged into ``run_dir/evaluations.json`` (written atomically)."""
-    results = evaluate_run(run_dir, conditions)
-    path = run_dir / EVALS_FILE
+def score_run(run_dir: Path, conditions: list[str], split: str = "test") -> dict[str, dict[str, Any]]:
+    """Scores per condition, merged into ``run_dir/evaluations.json`` (``evaluations_val.json`` for
+    ``split="val"``), written atomically."""
+    results = evaluate_run(run_dir, conditions, split)
+    path = run_dir / evals_file(split)
     stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     atomic_write_text(path, json.dumps(stored | results, indent=2, default=float))
     return results
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", required=True, help="run folder written by train/train.py")
     p.add_argument("--occlude", default="none,mask-full",
                    help=f"comma list of conditions: {', '.join(CONDITIONS)}")
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="faces to score: test (default) or val (to choose recipes without touching testing)")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -69,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             from auedge.train.trainer import configure_threads
 
             configure_threads(args.threads)
-        results = score_run(run_dir, conditions)
+        results = score_run(run_dir, conditions, args.split)
     except (RunError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(render(results))
-    print(f"written {run_dir / EVALS_FILE}")
+    print(f"written {run_dir / evals_file(args.split)}")
     return 0
 
 

@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      "translation) or none")
     p.add_argument("--occlude-train", help="none, mask-full, mask-half, mask-small, glasses-big, glasses-eyehole, mix")
     p.add_argument("--occlude-val", help="occluder pasted on validation and test images")
+    p.add_argument("--mix-weights", metavar="KIND=W,...",
+                   help="how often --occlude-train mix draws each kind, e.g. mask-full=2,mask-half=2 (others weigh 1)")
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--pose-balance", type=float, metavar="POWER",
                    help="draw training faces by count(pose) ** -POWER so profiles are seen more often (0: off, 1: equal)")

@@ -362,6 +362,11 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         f"{f'; checkpoints hold the weight average (decay {cfg.weight_average})' if cfg.weight_average else ''}")
 
     spec = AugmentSpec.from_config(cfg, occluder=cfg.occlude_train)
+    if spec.mix_weights is not None:
+        from auedge.train.occluders import MIX_KINDS
+
+        log("weighted mix of training occluders: " + ", ".join(
+            f"{k} {p:.1%}" for k, p in zip(MIX_KINDS, spec.mix_weights)))
     sample_weights = None
     if cfg.pose_balance:
         if "pose" not in train.meta:

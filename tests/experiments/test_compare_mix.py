@@ -45,7 +45,7 @@ def test_missing_conditions_are_scored_and_stored(tmp_path, monkeypatch, capsys)
     tmix = _run(tmp_path, "tmix", {"none": 0.83, "mask-full": 0.66})
     asked = []
 
-    def fake_evaluate(run, conditions):
+    def fake_evaluate(run, conditions, split="test"):
         asked.append((run.name, tuple(conditions)))
         return {c: {"f1": 0.5, "roc_auc": 0.6} for c in conditions}
 
@@ -131,8 +131,42 @@ def test_the_trainers_own_test_scores_are_used_not_recomputed(tmp_path, monkeypa
     (t1 / "config.json").write_text(json.dumps({"occlude_val": "mask-full"}))
     (t1 / "metrics.json").write_text(json.dumps({"test": {"f1": 0.70, "roc_auc": 0.69, "groups": {}},
                                                  "test_bare": {"f1": 0.67, "roc_auc": 0.68}}))
-    monkeypatch.setattr(score_run, "evaluate_run", lambda run, conds: pytest.fail(f"scored {run} again"))
+    monkeypatch.setattr(score_run, "evaluate_run", lambda run, conds, split="test": pytest.fail(f"scored {run} again"))
     assert compare_mix.main(_args(tmp_path, t0, tmix, t1)) == 0
     rows = {r["scenario"]: r["values"] for r in json.loads((tmp_path / "out" / "results.json").read_text())["rows"]}
     assert rows["T1/V1"] == [0.70] and rows["T1/V0"] == [0.67]
     capsys.readouterr()
+
+
+def test_validation_split_uses_val_files_and_refuses_test_scores(tmp_path, monkeypatch, capsys):
+    """--split val never reads or writes a run's testing scores, and kept testing scores cannot stand in."""
+    t0 = _run(tmp_path, "t0", {"none": 0.84, "mask-full": 0.55})  # evaluations.json: testing, must stay unused
+    tmix = _run(tmp_path, "tmix", {"none": 0.83, "mask-full": 0.66})
+    t1 = tmp_path / "t1"
+    t1.mkdir()
+    (t1 / "config.json").write_text(json.dumps({"occlude_val": "mask-full"}))
+    (t1 / "metrics.json").write_text(json.dumps({"val": {"f1": 0.74, "roc_auc": 0.7, "groups": {}},
+                                                 "test": {"f1": 0.70}, "test_bare": {"f1": 0.67}}))
+    asked = []
+
+    def fake_evaluate(run, conditions, split="test"):
+        assert split == "val"
+        asked.append((run.name, tuple(conditions)))
+        return {c: {"f1": {"t0": 0.8, "tmix": 0.77, "t1": 0.6}[run.name], "split": "val"} for c in conditions}
+
+    monkeypatch.setattr(score_run, "evaluate_run", fake_evaluate)
+    assert compare_mix.main([*_args(tmp_path, t0, tmix, t1), "--split", "val"]) == 0
+    assert asked == [("t0", ("none", "mask-full")), ("tmix", ("none", "mask-full")), ("t1", ("none",))]
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    rows = {r["scenario"]: r["values"] for r in res["rows"] if r["occluder"] == "mask-full"}
+    assert res["split"] == "val" and rows["T1/V1"] == [0.74] and rows["T-mix/V1"] == [0.77]  # the trainer's val
+    assert set(json.loads((t0 / "evaluations_val.json").read_text())) == {"none", "mask-full"}
+    assert json.loads((t0 / "evaluations.json").read_text())["none"]["f1"] == 0.84
+    assert "| mask-full | T1/V1 | 0.740 |" in (tmp_path / "out" / "table.md").read_text()
+    assert "val f1" in (tmp_path / "out" / "table.md").read_text()
+
+    test_res = tmp_path / "test_res.json"
+    test_res.write_text(json.dumps({"metric": "f1", "scores": {}}))
+    code = compare_mix.main([*_args(tmp_path, t0, tmix, t1), "--split", "val", "--scores-from", str(test_res)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--split val" in err
