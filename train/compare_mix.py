@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"metric": args.metric, "split": args.split, "command": "python train/compare_mix.py " + " ".join(argv),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runs": {"T0": args.t0, "T-mix": args.tmix, **{f"T1 {k}": [str(r) for r in v] for k, v in t1.items()}},
-           "rows": rows, "comparison": comparison, "verdict": mix_verdict(comparison),
+           "rows": rows, "comparison": comparison, "verdict": mix_verdict(comparison, args.split),
            "seed_verdict": seed_verdict(comparison), "sources": book.sources, "scores": book.scores}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -378,7 +378,7 @@ def compare_mix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def mix_verdict(comparison: list[dict[str, Any]]) -> str:
+def mix_verdict(comparison: list[dict[str, Any]], split: str = "test") -> str:
     """One sentence on the issue's claim: T-mix beats every T1/V1 and loses at most 0.02 bare."""
     if not comparison or any(c["delta"] is None for c in comparison):
         return "Not enough finished cells to compare T-mix with the per-occluder models yet."
@@ -387,7 +387,7 @@ def mix_verdict(comparison: list[dict[str, Any]]) -> str:
     wins = sum(c["delta"] > 0 for c in occluded)
     worst_bare = min((c["delta"] for c in bare), default=0.0)
     ok = wins == len(occluded) and worst_bare >= -BARE_LOSS_ALLOWED
-    return (f"T-mix beats T1/V1 on {wins} of {len(occluded)} occluded test sets; its largest change on bare faces "
+    return (f"T-mix beats T1/V1 on {wins} of {len(occluded)} occluded {split} sets; its largest change on bare faces "
             f"is {worst_bare:+.3f} (allowed: -{BARE_LOSS_ALLOWED}). Claim {'holds' if ok else 'does NOT hold'} "
             "at this scale.")
 

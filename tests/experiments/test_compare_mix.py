@@ -163,7 +163,7 @@ def test_validation_split_uses_val_files_and_refuses_test_scores(tmp_path, monke
     assert set(json.loads((t0 / "evaluations_val.json").read_text())) == {"none", "mask-full"}
     assert json.loads((t0 / "evaluations.json").read_text())["none"]["f1"] == 0.84
     assert "| mask-full | T1/V1 | 0.740 |" in (tmp_path / "out" / "table.md").read_text()
-    assert "val f1" in (tmp_path / "out" / "table.md").read_text()
+    assert "val f1" in (tmp_path / "out" / "table.md").read_text() and "occluded val sets" in res["verdict"]
 
     test_res = tmp_path / "test_res.json"
     test_res.write_text(json.dumps({"metric": "f1", "scores": {}}))
