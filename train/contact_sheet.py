@@ -28,7 +28,7 @@ import numpy as np
 try:
     from auedge.edge.align import CropParams, align_face, transform_points
     from auedge.train.data.synthetic import IMAGES_PER_SUBJECT, generate
-    from auedge.train.occluders import OCCLUDER_KINDS, apply_occluder
+    from auedge.train.occluders import MIX_KINDS, apply_occluder
 except ImportError as exc:  # pragma: no cover - only without the package installed
     sys.exit(f"contact_sheet: cannot import auedge ({exc}); install the project first: pip install -e .")
 
@@ -74,7 +74,7 @@ def occluder_sheet(faces: list[tuple[np.ndarray, np.ndarray]], seed: int, size: 
     for image, landmarks in faces:
         crop, matrix = align_face(image, landmarks[0], landmarks[1], params)
         crops.append((crop, transform_points(landmarks, matrix)))
-    kinds = ("none", *OCCLUDER_KINDS)
+    kinds = MIX_KINDS
     sheet = np.full((len(kinds) * size, LABEL_WIDTH + len(crops) * size, 3), 24, np.uint8)
     for r, kind in enumerate(kinds):
         put_text(sheet, kind, 6, r * size + size // 2 + 5)

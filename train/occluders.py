@@ -40,7 +40,8 @@ MASK_SMALL_HALF_WIDTH = 0.62
 
 OCCLUDER_KINDS = ("mask-full", "mask-half", "mask-small", "glasses-big", "glasses-eyehole")
 CLI_CHOICES = ("none", *OCCLUDER_KINDS, "mix")
-MIX_KINDS = ("none", *OCCLUDER_KINDS)  # what "mix" draws from, uniformly unless weighted (parse_mix_weights)
+# Every concrete condition: bare and each kind; what "mix" draws from, uniformly unless weighted (parse_mix_weights).
+MIX_KINDS = ("none", *OCCLUDER_KINDS)
 _COVERED = {
     "none": frozenset(),
     "mask-full": frozenset({"mouth"}),

@@ -22,10 +22,10 @@ if __package__ in (None, ""):  # run as a script: this folder must not shadow re
     sys.path.pop(0)
 
 from auedge.train.experiments import SPLITS, atomic_write_text, evals_file, evaluate_run
-from auedge.train.occluders import OCCLUDER_KINDS
+from auedge.train.occluders import MIX_KINDS
 from auedge.train.runs import RunError
 
-CONDITIONS = ("none", *OCCLUDER_KINDS)
+CONDITIONS = MIX_KINDS
 
 
 def score_run(run_dir: Path, conditions: list[str], split: str = "test") -> dict[str, dict[str, Any]]:
