@@ -38,6 +38,35 @@ def score_run(run_dir: Path, conditions: list[str], split: str = "test") -> dict
     return results
 
 
+def parse_conditions(text: str) -> list[str]:
+    """The conditions of an ``--occlude`` comma list; ValueError naming the valid ones."""
+    conditions = [c.strip() for c in text.split(",") if c.strip()]
+    if not conditions or any(c not in CONDITIONS for c in conditions):
+        raise ValueError(f"--occlude {text!r}: use a comma list of {', '.join(CONDITIONS)}")
+    return conditions
+
+
+def prepare(occlude: str, threads: int) -> list[str]:
+    """The parsed ``--occlude`` list, after setting TensorFlow's threads (0: leave all cores)."""
+    conditions = parse_conditions(occlude)
+    if threads:
+        from auedge.train.trainer import configure_threads
+
+        configure_threads(threads)
+    return conditions
+
+
+def scoring_parser(prog: str, doc: str, run_help: str, occlude: str, split: str) -> argparse.ArgumentParser:
+    """The options every run-scoring command shares: --run, --occlude, --split, --threads."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    p.add_argument("--run", required=True, help=run_help)
+    p.add_argument("--occlude", default=occlude, help=f"comma list of conditions: {', '.join(CONDITIONS)}")
+    p.add_argument("--split", choices=SPLITS, default=split,
+                   help=f"faces to score (default {split}): val chooses recipes without touching testing")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
+    return p
+
+
 def render(results: dict[str, dict[str, Any]]) -> str:
     """One row per condition: the headline figure, then per-pose F1 where the data has poses."""
     first = next(iter(results.values()))
@@ -54,26 +83,12 @@ def render(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="score_run.py", description=__doc__.splitlines()[0])
-    p.add_argument("--run", required=True, help="run folder written by train/train.py")
-    p.add_argument("--occlude", default="none,mask-full",
-                   help=f"comma list of conditions: {', '.join(CONDITIONS)}")
-    p.add_argument("--split", choices=SPLITS, default="test",
-                   help="faces to score: test (default) or val (to choose recipes without touching testing)")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
+    p = scoring_parser("score_run.py", __doc__, "run folder written by train/train.py", "none,mask-full", "test")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    conditions = [c.strip() for c in args.occlude.split(",") if c.strip()]
-    unknown = [c for c in conditions if c not in CONDITIONS]
-    if unknown or not conditions:
-        print(f"error: --occlude {args.occlude!r}: use a comma list of {', '.join(CONDITIONS)}", file=sys.stderr)
-        return 2
     run_dir = Path(args.run)
     try:
-        if args.threads:
-            from auedge.train.trainer import configure_threads
-
-            configure_threads(args.threads)
+        conditions = prepare(args.occlude, args.threads)
         results = score_run(run_dir, conditions, args.split)
     except (RunError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
