@@ -8,6 +8,7 @@ prints is on synthetic faces and says so.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -75,6 +76,21 @@ def float_vs_int8(bundle: Path) -> None:
     print("(validation on held-out synthetic faces)")
 
 
+def default_recipe() -> Path:
+    """The embedded default's recipe, shipped as package data of ``auedge.train``.
+
+    Found through the installed package rather than this file's folder, so a wheel install (where
+    ``train/`` is not beside ``auedge/``) trains with the same recipe as a source checkout.
+    """
+    spec = importlib.util.find_spec("auedge.train")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("error: auedge.train is not installed; run: pip install 'au-edge[train]'")
+    recipe = Path(next(iter(spec.submodule_search_locations))) / "configs" / "synthetic_default.toml"
+    if not recipe.is_file():
+        raise SystemExit(f"error: {recipe} is missing from the install; reinstall au-edge")
+    return recipe
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m auedge.demo", description=__doc__.splitlines()[0])
     p.add_argument("--name", default="demo-synthetic")
@@ -85,11 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     run, bundle = Path("runs") / args.name, Path("bundles") / args.name
-    recipe = Path(__file__).resolve().parents[1] / "train" / "configs" / "synthetic_default.toml"
     if args.retrain or not (run / "metrics.json").is_file():
-        train = ["-m", "auedge.train.train", "--out", str(run), "--force"]
-        if recipe.is_file():
-            train += ["--config", str(recipe)]
+        train = ["-m", "auedge.train.train", "--out", str(run), "--force", "--config", str(default_recipe())]
         if args.epochs:
             train += ["--epochs", str(args.epochs)]
         if args.threads:
