@@ -14,6 +14,11 @@ Record::
     {"device": "pi-1", "frame": 42, "ts": 1700000000.123, "image_size": [640, 480],
      "faces": [{...FaceResult.to_dict(), "track_id": 3, "aus_smoothed": {"AU12": 0.41}}],
      "timings_ms": {"wait": 1.2, "detect": 8.1, ..., "estimate": 14.0, "smooth": 0.1}}
+
+``frame`` rises through the whole run, across camera reopens (the supervisor numbers frames).
+``ts`` is wall-clock time for a camera; for ``video:`` and ``images:`` it is the clip's own
+timeline started at the wall-clock time of its first frame, so the smoothing (which uses ``ts``)
+gives the same values on a fast or a slow CPU.
 """
 
 from __future__ import annotations

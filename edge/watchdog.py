@@ -8,6 +8,14 @@ reader; if not, that thread is abandoned - it only holds a dead handle) and open
 waiting ``backoff`` between failed attempts (exponential, capped). Every attempt is counted in
 ``camera_reopens_total``.
 
+Across reopens (each one a fresh instance from the factory) the supervisor keeps what must not
+restart: the frame number (one counter per run, so records, SSE ids, MQTT de-dup and debug JPEG
+names keep rising) and, for a file source, the last frame handed out, after which the new
+instance resumes (:meth:`FrameSource.resume_after`): a video or folder never rewinds to its start.
+A paced file source (``?fps=``) waits in ``read`` on purpose, so its stall timeout is
+``stall_timeout_s`` plus the pacer period: a slow replay is not a stall, while a read that truly
+hangs (a dead network mount) is still caught.
+
 Live sources (cameras) drop the oldest waiting frame when inference is slower than the camera
 (``frames_dropped_total``): a stale frame is worth less than a fresh one. File sources block
 instead, so every frame of a video or folder is processed.
@@ -112,6 +120,8 @@ class SourceSupervisor:
     """Yields frames from a source made by ``factory``, reopening it when it stalls or fails.
 
     ``next_frame()`` returns a :class:`Frame`, or None when the stream ended or ``stop`` was set.
+    It sets ``Frame.index``: one rising count of the frames handed out in this run, whatever the
+    source numbered them (dropped camera frames are counted in ``frames_dropped_total`` instead).
     The first open is not retried: a source that cannot be opened at start-up is a configuration
     problem and raises :class:`SourceError` to the caller.
     """
@@ -129,6 +139,9 @@ class SourceSupervisor:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._reader: _Reader | None = None
         self._last_frame_at = time.monotonic()
+        self._stall_limit_s = stall_timeout_s
+        self._next_index = 0  # frame numbers survive reopens: the factory makes a new source each time
+        self._last: Frame | None = None  # the last frame handed out: where a file source resumes
         self.generation = 0  # +1 per successful reopen: frames before and after are not continuous
 
     def start(self) -> None:
@@ -138,8 +151,32 @@ class SourceSupervisor:
 
     def _start_reader(self, source: FrameSource) -> None:
         self._reader = _Reader(source, self._queue, self.metrics, self.stop)
+        self._stall_limit_s = self.stall_timeout_s + max(0.0, source.pace_period_s)  # pacing is not a stall
         self._reader.thread.start()
         self._last_frame_at = time.monotonic()
+
+    def _open_again(self) -> FrameSource:
+        """A fresh, opened source; a file source is moved to just after the last frame handed out."""
+        source = self.factory()
+        source.open()
+        if source.live or self._last is None:
+            return source
+        try:
+            resumed = source.resume_after(self._last)
+        except BaseException:
+            _close_quietly(source)
+            raise
+        if not resumed:
+            log.warning("source: %r cannot resume after frame %d; it restarts wherever it opens",
+                        source, self._last.index)
+        return source
+
+    def _hand_out(self, frame: Frame) -> Frame:
+        """Number ``frame`` from the run-wide counter and remember it as the resume point."""
+        frame.index = self._next_index
+        self._next_index += 1
+        self._last = frame
+        return frame
 
     def _retire_current(self) -> None:
         reader, self._reader = self._reader, None
@@ -174,8 +211,7 @@ class SourceSupervisor:
                 return False
             self.metrics.inc("camera_reopens_total")
             try:
-                source = self.factory()
-                source.open()
+                source = self._open_again()
             except Exception as exc:  # noqa: BLE001 - keep trying with longer waits
                 failures += 1
                 log.warning("source: reopen failed (%s); next try in %.3g s", exc,
@@ -204,9 +240,9 @@ class SourceSupervisor:
             try:
                 reader, item = self._queue.get(timeout=0.1)
             except queue.Empty:
-                if time.monotonic() - self._last_frame_at > self.stall_timeout_s:
+                if time.monotonic() - self._last_frame_at > self._stall_limit_s:
                     self.metrics.inc("source_stalls_total")
-                    if not self._reopen(f"no frame for {self.stall_timeout_s:g} s"):
+                    if not self._reopen(f"no frame for {self._stall_limit_s:g} s"):
                         return None
                 continue
             if reader is not self._reader:
@@ -219,7 +255,7 @@ class SourceSupervisor:
                 continue
             self._last_frame_at = time.monotonic()
             self.backoff.reset()
-            return item
+            return self._hand_out(item)
         return None
 
     def close(self) -> None:

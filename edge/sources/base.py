@@ -21,9 +21,17 @@ class SourceError(RuntimeError):
     """
 
 
+NOMINAL_FPS = 10.0  # the clock of a clip that says nothing about its rate (the daemon's default target_fps)
+
+
 @dataclass
 class Frame:
-    """One frame: RGB uint8 ``(H, W, 3)`` pixels, wall-clock timestamp and a running index.
+    """One frame: RGB uint8 ``(H, W, 3)`` pixels, a timestamp in seconds and a running index.
+
+    ``ts`` is wall-clock time for cameras; file sources put it on the clip's own timeline (see
+    :class:`ReplayClock`) so that smoothing does not depend on how fast this CPU decodes.
+    ``position`` is where a file source is (image number, or video frame number within the current
+    pass); None for cameras. The watchdog resumes a reopened file source after it.
 
     A frame that could not be decoded is still yielded, with ``image=None`` and ``bad=True``, so
     that it is counted (bad_frames_total) instead of silently vanishing or crashing the loop.
@@ -35,19 +43,22 @@ class Frame:
     bad: bool = False
     error: str = ""
     meta: dict = field(default_factory=dict)
+    position: int | None = None
 
     @classmethod
-    def bad_frame(cls, index: int, error: str, ts: float | None = None) -> Frame:
-        return cls(image=None, ts=time.time() if ts is None else ts, index=index, bad=True, error=error)
+    def bad_frame(cls, index: int, error: str, ts: float | None = None, position: int | None = None) -> Frame:
+        return cls(image=None, ts=time.time() if ts is None else ts, index=index, bad=True, error=error,
+                   position=position)
 
     @classmethod
-    def from_bgr(cls, bgr: np.ndarray, index: int) -> Frame:
+    def from_bgr(cls, bgr: np.ndarray, index: int, ts: float | None = None, position: int | None = None) -> Frame:
         """An OpenCV capture's BGR image as an RGB frame (a bad frame when it is not 3-channel)."""
         import cv2
 
+        ts = time.time() if ts is None else ts
         if bgr.ndim != 3 or bgr.shape[2] != 3:
-            return cls.bad_frame(index, f"unexpected frame shape {bgr.shape}")
-        return cls(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts=time.time(), index=index)
+            return cls.bad_frame(index, f"unexpected frame shape {bgr.shape}", ts, position)
+        return cls(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts=ts, index=index, position=position)
 
 
 class FrameSource:
@@ -56,11 +67,14 @@ class FrameSource:
     ``read`` returns ``None`` only at the end of a finite stream (video without loop, image folder
     done); a live source that fails raises :class:`SourceError`. ``live`` tells the daemon whether
     frames may be dropped when inference is slower than the source (cameras) or must all be
-    processed (files). Sources can be closed and opened again: that is how the watchdog recovers.
+    processed (files). The watchdog recovers from a failure by opening a fresh instance and, for
+    a file source, calling :meth:`resume_after` so it continues instead of replaying from the start.
+    ``pace_period_s`` is how long ``read`` may wait on purpose (``?fps=`` pacing): not a stall.
     """
 
     live: bool = False
     uri: str = ""
+    pace_period_s: float = 0.0
 
     def __init__(self) -> None:
         self._next_index = 0
@@ -75,8 +89,21 @@ class FrameSource:
     def close(self) -> None:
         self.is_open = False
 
+    def resume_after(self, last: Frame) -> bool:
+        """Continue just after ``last`` (a frame of an earlier instance); False when not supported.
+
+        Called by the watchdog on a freshly opened non-live source. A file source must resume
+        rather than rewind, or a reopen would replay the clip from its start (and keep doing so).
+        """
+        return False
+
     def _take_index(self) -> int:
-        """Indices keep counting across reopen, so records stay unique per daemon run."""
+        """This instance's running count (it restarts with a new instance, e.g. after a reopen).
+
+        It numbers frames when a source is used on its own; in the daemon the
+        :class:`~auedge.edge.watchdog.SourceSupervisor` renumbers every frame it hands out from one
+        counter that survives reopens, so ``frame`` in records, SSE ids and MQTT de-dup keep rising.
+        """
         index = self._next_index
         self._next_index += 1
         return index
@@ -91,6 +118,26 @@ class FrameSource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
+
+
+class ReplayClock:
+    """Timestamps on a clip's own timeline: the wall-clock time of its first frame + media time.
+
+    Why: a clip decoded faster (or slower) than real time would otherwise get timestamps set by
+    this CPU's speed, and the One-Euro smoothing, which uses time differences, would change with it.
+    """
+
+    def __init__(self) -> None:
+        self.origin: float | None = None
+
+    def ts(self, media_s: float) -> float:
+        if self.origin is None:
+            self.origin = time.time() - media_s
+        return self.origin + media_s
+
+    def anchor(self, ts: float, media_s: float) -> None:
+        """Make ``media_s`` fall at ``ts`` (a resumed source continues the earlier timeline)."""
+        self.origin = ts - media_s
 
 
 class Pacer:

@@ -3,16 +3,21 @@
 Used for replaying captured stills through the daemon and for tests. A file that does not decode
 is yielded as a bad frame (counted by the daemon) rather than stopping the run: on a device one
 truncated JPEG must not take the service down.
+
+Timestamps: stills have no time of their own, so frame ``n`` of a replay is stamped
+``t0 + n * period``, where ``t0`` is the wall-clock time of the first frame and ``period`` is the
+pacer's (``?fps=``) or, unpaced, ``1 / NOMINAL_FPS`` (10 fps, the daemon's default rate). The record
+``ts`` and the smoothing then depend on the folder, not on how fast this CPU decodes. After a
+reopen the watchdog calls :meth:`ImageFolderSource.resume_after`: the next file and the next tick.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from auedge.edge.sources.base import Frame, FrameSource, Pacer, SourceError
+from auedge.edge.sources.base import NOMINAL_FPS, Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
 
@@ -41,8 +46,12 @@ class ImageFolderSource(FrameSource):
         self.folder = Path(folder)
         self.loop = loop
         self._pacer = Pacer(fps)
+        self.pace_period_s = self._pacer.period
+        self._period = self._pacer.period or 1.0 / NOMINAL_FPS
         self._files: list[Path] = []
         self._position = 0
+        self._tick = 0  # frames stamped on the current timeline (keeps counting when looping)
+        self._clock = ReplayClock()
 
     def open(self) -> None:
         if not self.folder.is_dir():
@@ -52,7 +61,23 @@ class ImageFolderSource(FrameSource):
             suffixes = " ".join(sorted(IMAGE_SUFFIXES))
             raise SourceError(f"images source: no image files in {self.folder} (looked for {suffixes})")
         self._position = 0
+        self._tick = 0
+        self._clock = ReplayClock()
         super().open()
+
+    def resume_after(self, last: Frame) -> bool:
+        """Continue with the file after ``last`` and one period after its timestamp."""
+        if last.position is None:
+            return False
+        self._position = last.position + 1  # past the end: read() loops or ends as usual
+        self._clock.anchor(last.ts, 0.0)
+        self._tick = 1  # ``last`` was tick 0 of the resumed timeline
+        return True
+
+    def _next_ts(self) -> float:
+        ts = self._clock.ts(self._tick * self._period)
+        self._tick += 1
+        return ts
 
     def read(self) -> Frame | None:
         if not self.is_open:
@@ -61,11 +86,12 @@ class ImageFolderSource(FrameSource):
             if not self.loop:
                 return None
             self._position = 0
-        path = self._files[self._position]
+        position = self._position
+        path = self._files[position]
         self._position += 1
         self._pacer.wait()
         image = decode_image_file(path)
-        index = self._take_index()
+        index, ts = self._take_index(), self._next_ts()
         if image is None:
-            return Frame.bad_frame(index, f"cannot decode {path.name}")
-        return Frame(image=image, ts=time.time(), index=index, meta={"file": path.name})
+            return Frame.bad_frame(index, f"cannot decode {path.name}", ts, position)
+        return Frame(image=image, ts=ts, index=index, meta={"file": path.name}, position=position)

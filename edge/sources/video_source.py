@@ -2,14 +2,22 @@
 
 ``?fps=`` paces delivery so a recorded clip behaves like a live camera (the daemon's fps cap and
 watchdog then see realistic timing); ``?loop=1`` rewinds at the end for soak runs.
+
+Timestamps follow the clip, not this CPU: ``ts`` is the wall-clock time of the first frame plus
+the frame's media time (``CAP_PROP_POS_MSEC``; when the container gives 0 or nothing, frame number
+/ fps). Each loop pass continues the timeline one frame period after the previous pass's last
+frame, so ``ts`` keeps rising. After a reopen the watchdog calls
+:meth:`VideoFileSource.resume_after`: the clip continues after the last frame handed out, on the
+same timeline, instead of starting again.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
-from auedge.edge.sources.base import Frame, FrameSource, Pacer, SourceError
+from auedge.edge.sources.base import NOMINAL_FPS, Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 
 class VideoFileSource(FrameSource):
@@ -20,7 +28,13 @@ class VideoFileSource(FrameSource):
         self.path = Path(path)
         self.loop = loop
         self._pacer = Pacer(fps)
+        self.pace_period_s = self._pacer.period
         self._capture = None
+        self._clip_fps = 0.0
+        self._position = -1  # frame number (within this pass) of the last frame grabbed
+        self._offset_s = 0.0  # media time of the earlier loop passes
+        self._last_media_s = 0.0
+        self._clock = ReplayClock()
 
     def open(self) -> None:
         if not self.path.is_file():
@@ -29,12 +43,52 @@ class VideoFileSource(FrameSource):
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"video source: OpenCV cannot open {self.path}: is it a video file (mp4, avi, mkv)?")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self._clip_fps = fps if math.isfinite(fps) and fps > 0 else 0.0
         self._capture = capture
+        self._position, self._offset_s, self._last_media_s = -1, 0.0, 0.0
+        self._clock = ReplayClock()
         super().open()
+
+    def _frame_period(self) -> float:
+        """The clip's frame period; without an fps in the container, the pacer's, else nominal."""
+        if self._clip_fps:
+            return 1.0 / self._clip_fps
+        return self._pacer.period or 1.0 / NOMINAL_FPS
+
+    def _media_s(self) -> float:
+        """Media time of the frame just grabbed: the container's timestamp, else its number / fps."""
+        ms = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+        if math.isfinite(ms) and ms > 0:
+            return ms / 1000.0
+        return max(self._position, 0) * self._frame_period()
 
     def _grab(self):
         ok, bgr = self._capture.read()
-        return bgr if ok and bgr is not None else None
+        if not ok or bgr is None:
+            return None
+        self._position += 1
+        return bgr
+
+    def _rewind(self) -> None:
+        """Start the next loop pass one frame period after this pass's last frame."""
+        self._offset_s += self._last_media_s + self._frame_period()
+        # Rewinding by seek is unreliable for some containers; reopening always works.
+        self._capture.release()
+        self._capture = cv2.VideoCapture(str(self.path))
+        self._position, self._last_media_s = -1, 0.0
+
+    def resume_after(self, last: Frame) -> bool:
+        """Skip to just after ``last`` (grabbing, not seeking: see ``_rewind``) and continue its timeline."""
+        if last.position is None or self._capture is None:
+            return False
+        media_s = 0.0
+        while self._position < last.position and self._capture.grab():
+            self._position += 1  # a file that got shorter leaves us at its end: read() then ends or loops
+            media_s = self._media_s()
+        self._last_media_s = media_s
+        self._clock.anchor(last.ts, media_s)
+        return True
 
     def read(self) -> Frame | None:
         if self._capture is None:
@@ -42,13 +96,13 @@ class VideoFileSource(FrameSource):
         self._pacer.wait()
         bgr = self._grab()
         if bgr is None and self.loop:
-            # Rewinding by seek is unreliable for some containers; reopening always works.
-            self._capture.release()
-            self._capture = cv2.VideoCapture(str(self.path))
+            self._rewind()
             bgr = self._grab()
         if bgr is None:
             return None
-        return Frame.from_bgr(bgr, self._take_index())
+        self._last_media_s = self._media_s()
+        ts = self._clock.ts(self._offset_s + self._last_media_s)
+        return Frame.from_bgr(bgr, self._take_index(), ts=ts, position=self._position)
 
     def close(self) -> None:
         if self._capture is not None:
