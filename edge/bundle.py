@@ -9,7 +9,8 @@ Schema (version 1), the keys a device relies on::
     schema_version: 1
     name, created, task: {name, kind: occurrence|intensity, aus: [AU12, ...]}
     outputs: [{au, index, kind, range: [lo, hi], threshold (occurrence only)}]
-    input: {size: [H, W], channels: 3, layout: NHWC, normalization: {mean, std, color, pixel_range}}
+    input: {size: [H, W], channels: 3, layout: NHWC, normalization: {mean, std, color: RGB, pixel_range: [0, 255]}}
+           (channels, layout, color and pixel_range: the only values the runtime implements)
     crop: CropParams.to_dict()
     face_detector: {file, sha256, size_bytes, kind, input_size: [H, W], score_threshold, nms_iou}
     models: [{name, format: tflite|onnx, precision: fp32|fp16|dynamic|int8, file, size_bytes, sha256,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,8 @@ class Bundle:
     models: tuple[ModelEntry, ...]
     default_model: str
     face_detector: DetectorEntry | None
+    # inference.flip_average: how training evaluated the model (its threshold was chosen so).
+    flip_average: bool = False
 
     @property
     def au_names(self) -> list[str]:
@@ -115,10 +119,78 @@ class Bundle:
         )
 
 
-def _require(data: dict[str, Any], key: str, where: str) -> Any:
-    if key not in data:
-        raise BundleError(f"{where} lacks the key {key!r}; re-export the bundle with convert/export.py")
-    return data[key]
+FIX = "re-export the bundle with convert/export.py"
+LAYOUT, CHANNELS = "NHWC", 3  # what the runtime feeds: one RGB crop, channels last
+
+
+def _key(parent: str, name: str | int) -> str:
+    """The dotted path of a manifest key (``outputs[0].threshold``), for error messages."""
+    if isinstance(name, int):
+        return f"{parent}[{name}]"
+    return f"{parent}.{name}" if parent else name
+
+
+def _bad(where: str, key: str, expected: str, value: Any) -> BundleError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return BundleError(f"{where}: {key} must be {expected}, got {shown}; {FIX}")
+
+
+def _require(data: dict[str, Any], name: str, where: str, parent: str = "") -> Any:
+    if name not in data:
+        raise BundleError(f"{where}: {_key(parent, name)} is missing; {FIX}")
+    return data[name]
+
+
+def _table(value: Any, where: str, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(where, key, "a JSON object", value)
+    return value
+
+
+def _entries(value: Any, where: str, key: str) -> list[dict[str, Any]]:
+    """A non-empty list of JSON objects (``outputs``, ``models``)."""
+    if not isinstance(value, list) or not value:
+        raise _bad(where, key, "a non-empty list of objects", value)
+    return [_table(item, where, _key(key, i)) for i, item in enumerate(value)]
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _bad(where, key, "a non-empty string", value)
+    return value
+
+
+def _number(value: Any, where: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(where, key, "a number", value)
+    return float(value)
+
+
+def _integer(value: Any, where: str, key: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(where, key, f"an integer >= {minimum}", value)
+    return value
+
+
+def _flag(value: Any, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(where, key, "true or false", value)
+    return value
+
+
+def _pair(value: Any, where: str, key: str, expected: str) -> tuple[Any, Any]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise _bad(where, key, expected, value)
+    return value[0], value[1]
+
+
+def _from_dict(reader: Any, value: Any, where: str, key: str) -> Any:
+    """``reader(value)`` (a ``from_dict``), its ValueError/TypeError turned into a BundleError at ``key``."""
+    try:
+        return reader(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: {key}: {exc}; {FIX}") from exc
 
 
 def _verify_file(root: Path, rel: str, expected_sha: str, what: str, check_hash: bool) -> Path:
@@ -135,8 +207,130 @@ def _verify_file(root: Path, rel: str, expected_sha: str, what: str, check_hash:
     return path
 
 
+def _file_entry(entry: dict[str, Any], root: Path, where: str, key: str, what: str, check_hash: bool) -> tuple[Path, str]:
+    """The verified path and sha256 of a ``{file, sha256}`` entry."""
+    rel = _text(_require(entry, "file", where, key), where, _key(key, "file"))
+    sha = _text(_require(entry, "sha256", where, key), where, _key(key, "sha256"))
+    return _verify_file(root, rel, sha, what, check_hash), sha
+
+
+def _parse_task(data: dict[str, Any], where: str) -> tuple[str, str]:
+    task = _table(_require(data, "task", where), where, "task")
+    kind = _require(task, "kind", where, "task")
+    if kind not in TASK_KINDS:
+        raise _bad(where, "task.kind", f"one of {', '.join(TASK_KINDS)}", kind)
+    name = task.get("name", "")
+    if not isinstance(name, str):
+        raise _bad(where, "task.name", "a string", name)
+    return name, kind
+
+
+def _parse_output(out: dict[str, Any], i: int, task_kind: str, where: str) -> OutputSpec:
+    key = _key("outputs", i)
+    kind = out.get("kind", task_kind)
+    if kind not in TASK_KINDS:
+        raise _bad(where, _key(key, "kind"), f"one of {', '.join(TASK_KINDS)}", kind)
+    default_range = (0.0, 1.0 if kind == "occurrence" else 5.0)
+    lo, hi = _pair(out.get("range", default_range), where, _key(key, "range"), "[lo, hi]")
+    lo, hi = _number(lo, where, _key(key, "range")), _number(hi, where, _key(key, "range"))
+    if not lo < hi:
+        raise _bad(where, _key(key, "range"), "[lo, hi] with lo < hi", [lo, hi])
+    threshold = out.get("threshold")
+    return OutputSpec(
+        au=_text(_require(out, "au", where, key), where, _key(key, "au")),
+        index=_integer(out.get("index", i), where, _key(key, "index")),
+        kind=kind,
+        range=(lo, hi),
+        threshold=None if threshold is None else _number(threshold, where, _key(key, "threshold")),
+    )
+
+
+def _parse_outputs(data: dict[str, Any], task_kind: str, where: str) -> tuple[OutputSpec, ...]:
+    entries = _entries(_require(data, "outputs", where), where, "outputs")
+    outputs = tuple(_parse_output(out, i, task_kind, where) for i, out in enumerate(entries))
+    names = [o.au for o in outputs]
+    duplicates = sorted({au for au in names if names.count(au) > 1})
+    if duplicates:  # results are keyed by AU name: a second entry would silently replace the first
+        raise BundleError(f"{where}: outputs name {', '.join(duplicates)} more than once; {FIX}")
+    return outputs
+
+
+def _parse_input(data: dict[str, Any], where: str) -> tuple[tuple[int, int], Normalization]:
+    inp = _table(_require(data, "input", where), where, "input")
+    height, width = _pair(_require(inp, "size", where, "input"), where, "input.size", "[H, W]")
+    size = (_integer(height, where, "input.size", 1), _integer(width, where, "input.size", 1))
+    if inp.get("layout", LAYOUT) != LAYOUT:
+        raise _bad(where, "input.layout", f"{LAYOUT!r} (the only layout au-edge feeds)", inp.get("layout"))
+    if inp.get("channels", CHANNELS) != CHANNELS:
+        raise _bad(where, "input.channels", f"{CHANNELS} (RGB)", inp.get("channels"))
+    normalization = _require(inp, "normalization", where, "input")
+    return size, _from_dict(Normalization.from_dict, normalization, where, "input.normalization")
+
+
+def _parse_model(entry: dict[str, Any], i: int, root: Path, where: str, check_hash: bool) -> ModelEntry:
+    key = _key("models", i)
+    fmt, precision = _require(entry, "format", where, key), _require(entry, "precision", where, key)
+    if fmt not in FORMATS or precision not in PRECISIONS:
+        raise BundleError(f"{where}: {key}: format {fmt!r} / precision {precision!r} is not known to this au-edge "
+                          f"(formats {', '.join(FORMATS)}; precisions {', '.join(PRECISIONS)})")
+    quant = _table(entry.get("quantization") or {}, where, _key(key, "quantization"))
+    path, sha = _file_entry(entry, root, where, key, "model", check_hash)
+    return ModelEntry(
+        name=_text(_require(entry, "name", where, key), where, _key(key, "name")),
+        format=fmt,
+        precision=precision,
+        path=path,
+        sha256=sha,
+        size_bytes=_integer(entry.get("size_bytes", 0), where, _key(key, "size_bytes")),
+        input_quant=_from_dict(QuantParams.from_dict, quant.get("input"), where, _key(key, "quantization.input")),
+        output_quant=_from_dict(QuantParams.from_dict, quant.get("output"), where, _key(key, "quantization.output")),
+        validation=dict(_table(entry.get("validation") or {}, where, _key(key, "validation"))),
+        degraded=_flag(entry.get("degraded", False), where, _key(key, "degraded")),
+    )
+
+
+def _parse_models(data: dict[str, Any], root: Path, where: str, check_hash: bool) -> tuple[tuple[ModelEntry, ...], str]:
+    entries = _entries(_require(data, "models", where), where, "models")
+    models = tuple(_parse_model(entry, i, root, where, check_hash) for i, entry in enumerate(entries))
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise BundleError(f"{where}: models has two entries with the same name ({', '.join(names)}); {FIX}")
+    default = data.get("default_model") or models[0].name
+    if default not in names:
+        raise _bad(where, "default_model", f"one of its models ({', '.join(names)})", default)
+    return models, default
+
+
+def _parse_detector(data: dict[str, Any], root: Path, where: str, check_hash: bool) -> DetectorEntry | None:
+    if not data.get("face_detector"):
+        return None
+    det = _table(data["face_detector"], where, "face_detector")
+    path, sha = _file_entry(det, root, where, "face_detector", "face detector", check_hash)
+    height, width = _pair(det.get("input_size", (128, 128)), where, "face_detector.input_size", "[H, W]")
+    return DetectorEntry(
+        path=path,
+        sha256=sha,
+        kind=_text(det.get("kind", "blazeface-short-range"), where, "face_detector.kind"),
+        input_size=(
+            _integer(height, where, "face_detector.input_size", 1), _integer(width, where, "face_detector.input_size", 1)
+        ),
+        score_threshold=_number(det.get("score_threshold", 0.5), where, "face_detector.score_threshold"),
+        nms_iou=_number(det.get("nms_iou", 0.3), where, "face_detector.nms_iou"),
+    )
+
+
+def _parse_flip_average(data: dict[str, Any], where: str) -> bool:
+    inference = _table(data.get("inference") or {}, where, "inference")
+    return _flag(inference.get("flip_average", False), where, "inference.flip_average")
+
+
 def parse_manifest(root: Path, data: dict[str, Any], check_hash: bool = True) -> Bundle:
-    """Check a ``bundle.json`` dictionary against schema 1 and the files beside it."""
+    """Check a ``bundle.json`` dictionary against schema 1 and the files beside it.
+
+    Every malformation (a wrong type, a missing key, a value the runtime does not implement)
+    is a BundleError naming the file, the key and what is expected, never a traceback from
+    deeper down: bundles are copied by hand to devices, and that is where they get edited.
+    """
     where = str(root / MANIFEST_NAME)
     version = _require(data, "schema_version", where)
     if version != SCHEMA_VERSION:
@@ -144,86 +338,26 @@ def parse_manifest(root: Path, data: dict[str, Any], check_hash: bool = True) ->
             f"{where} has schema version {version}, this au-edge reads {SCHEMA_VERSION}; "
             "upgrade au-edge or re-export the bundle"
         )
-    task = _require(data, "task", where)
-    kind = _require(task, "kind", f"{where} task")
-    if kind not in TASK_KINDS:
-        raise BundleError(f"{where}: task kind {kind!r} is not one of {TASK_KINDS}")
-    outputs = []
-    for i, out in enumerate(_require(data, "outputs", where)):
-        lo, hi = out.get("range", (0.0, 1.0 if out.get("kind", kind) == "occurrence" else 5.0))
-        threshold = out.get("threshold")
-        outputs.append(
-            OutputSpec(
-                au=str(_require(out, "au", f"{where} outputs[{i}]")),
-                index=int(out.get("index", i)),
-                kind=str(out.get("kind", kind)),
-                range=(float(lo), float(hi)),
-                threshold=None if threshold is None else float(threshold),
-            )
-        )
-    if not outputs:
-        raise BundleError(f"{where} lists no outputs")
-    inp = _require(data, "input", where)
-    size = tuple(int(v) for v in _require(inp, "size", f"{where} input"))
-    try:
-        normalization = Normalization.from_dict(_require(inp, "normalization", f"{where} input"))
-        crop = CropParams.from_dict(_require(data, "crop", where))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{where}: {exc}") from exc
+    task_name, kind = _parse_task(data, where)
+    outputs = _parse_outputs(data, kind, where)
+    size, normalization = _parse_input(data, where)
+    crop = _from_dict(CropParams.from_dict, _table(_require(data, "crop", where), where, "crop"), where, "crop")
     if crop.size != size[0] or size[0] != size[1]:
         raise BundleError(f"{where}: crop size {crop.size} does not match input size {list(size)}")
-
-    models = []
-    for i, entry in enumerate(_require(data, "models", where)):
-        w = f"{where} models[{i}]"
-        fmt, precision = _require(entry, "format", w), _require(entry, "precision", w)
-        if fmt not in FORMATS or precision not in PRECISIONS:
-            raise BundleError(f"{w}: format {fmt!r} / precision {precision!r} is not known to this au-edge")
-        quant = entry.get("quantization") or {}
-        models.append(
-            ModelEntry(
-                name=str(_require(entry, "name", w)),
-                format=fmt,
-                precision=precision,
-                path=_verify_file(root, _require(entry, "file", w), _require(entry, "sha256", w), "model", check_hash),
-                sha256=entry["sha256"],
-                size_bytes=int(entry.get("size_bytes", 0)),
-                input_quant=QuantParams.from_dict(quant.get("input")),
-                output_quant=QuantParams.from_dict(quant.get("output")),
-                validation=dict(entry.get("validation") or {}),
-                degraded=bool(entry.get("degraded", False)),
-            )
-        )
-    if not models:
-        raise BundleError(f"{where} lists no models")
-    default = data.get("default_model") or models[0].name
-    if default not in {m.name for m in models}:
-        raise BundleError(f"{where}: default_model {default!r} is not among its models")
-
-    detector = None
-    if data.get("face_detector"):
-        det = data["face_detector"]
-        w = f"{where} face_detector"
-        detector = DetectorEntry(
-            path=_verify_file(root, _require(det, "file", w), _require(det, "sha256", w), "face detector", check_hash),
-            sha256=det["sha256"],
-            kind=str(det.get("kind", "blazeface-short-range")),
-            input_size=tuple(int(v) for v in det.get("input_size", (128, 128))),  # type: ignore[arg-type]
-            score_threshold=float(det.get("score_threshold", 0.5)),
-            nms_iou=float(det.get("nms_iou", 0.3)),
-        )
+    models, default = _parse_models(data, root, where, check_hash)
     return Bundle(
         root=root,
         manifest=data,
-        task_name=str(task.get("name", "")),
+        task_name=task_name,
         task_kind=kind,
-        outputs=tuple(outputs),
-        input_size=size,  # type: ignore[arg-type]
+        outputs=outputs,
+        input_size=size,
         normalization=normalization,
         crop=crop,
-        models=tuple(models),
+        models=models,
         default_model=default,
-        face_detector=detector,
+        face_detector=_parse_detector(data, root, where, check_hash),
+        flip_average=_parse_flip_average(data, where),
     )
 
 
@@ -239,6 +373,8 @@ def load_bundle(path: str | Path, check_hash: bool = True) -> Bundle:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{manifest_path} is not valid JSON ({exc}); re-export the bundle") from exc
+    except OSError as exc:  # unreadable (permissions, I/O error): still one line, not a traceback
+        raise BundleError(f"{manifest_path} cannot be read ({exc.strerror or exc}); check its permissions") from exc
     if not isinstance(data, dict):
         raise BundleError(f"{manifest_path} does not hold a JSON object; re-export the bundle")
     return parse_manifest(root, data, check_hash=check_hash)

@@ -5,18 +5,21 @@
     au-edge daemon ...            (see ``au-edge daemon --help``)
 
 Exit codes: 0 success, 1 some images failed (the others are still reported), 2 unusable bundle,
-model or arguments.
+model or arguments, 141 (128 + SIGPIPE, what ``cat`` or ``grep`` give) when the reader of the output
+went away early, as in ``au-edge infer ... | head -1``: no traceback, the rest is not written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
 def _error(message: str) -> int:
@@ -137,7 +140,9 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     for spec in bundle.outputs:
         extra = f" threshold {spec.threshold}" if spec.threshold is not None else ""
         print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
-    print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} RGB, crop {bundle.crop.to_dict()}", file=out)
+    norm = bundle.normalization
+    print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} {norm.color} {norm.pixel_range[0]}-{norm.pixel_range[1]}, "
+          f"mean {list(norm.mean)} std {list(norm.std)}, crop {bundle.crop.to_dict()}", file=out)
     if bundle.face_detector:
         det = bundle.face_detector
         print(f"detector {det.path.name} ({det.kind}, {_human_size(det.path.stat().st_size)}, "
@@ -154,8 +159,32 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
         for key, value in model.validation.items():
             shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
             print(f"      {key}: {shown}", file=out)
+        try:
+            print(f"      loads: {_check_model_here(bundle, model)}", file=out)
+        except BundleError as exc:
+            return _error(str(exc))
     print("hashes   ok (every file matches its sha256)", file=out)
     return EXIT_OK
+
+
+def _check_model_here(bundle: Any, model: Any) -> str:
+    """Load ``model`` with the interpreter ``auto`` picks and run the Estimator's load checks.
+
+    A bad output index or quantization dtype is an error here too, not first at a face. A model
+    that no installed interpreter runs is only noted: bundles carry formats for other devices.
+    """
+    from auedge.edge.backends import BackendError, create_backend
+    from auedge.edge.estimator import check_model
+
+    try:
+        backend = create_backend(model.path, "auto", 1)
+    except BackendError as exc:
+        return f"not checked here ({exc})"
+    try:
+        check_model(bundle, model, backend)
+    finally:
+        backend.close()
+    return f"ok on {backend.name} (input, output indices and quantization match bundle.json)"
 
 
 def _daemon(argv: list[str]) -> int:
@@ -171,11 +200,29 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "daemon":
         return _daemon(argv[1:])  # the daemon parses its own flags, --help included
     args = _build_parser().parse_args(argv)
-    if args.command == "infer":
-        return _infer(args, sys.stdout)
-    if args.command == "bundle-info":
-        return _bundle_info(args, sys.stdout)
-    return _error(f"unknown command {args.command}")
+    commands = {"infer": _infer, "bundle-info": _bundle_info}
+    if args.command not in commands:
+        return _error(f"unknown command {args.command}")
+    try:
+        code = commands[args.command](args, sys.stdout)
+        sys.stdout.flush()  # here, so that a closed pipe shows up inside this try
+    except BrokenPipeError:
+        return _stdout_gone()
+    return code
+
+
+def _stdout_gone() -> int:
+    """The reader of stdout has gone (``| head -1``): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so that Python's own flush at exit cannot raise again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file behind sys.stdout (tests, embedding): nothing to redirect
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ def _coerce(value: Any, kind: type, key: str, origin: str) -> Any:
 
 
 def load_toml(path: Path) -> dict[str, Any]:
+    """The TOML file as a dict; anything unreadable is one ConfigError line naming the file and the fix."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -143,8 +144,16 @@ def load_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist: pass --config with an existing file "
                           "(see edge/au-edge.example.toml)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory: pass --config with a TOML file "
+                          "(see edge/au-edge.example.toml)") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes as UTF-8 itself
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}): save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}): fix the syntax") from None
+    except OSError as exc:  # permissions, I/O errors: still one line
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc}): check the path "
+                          "and its permissions") from None
 
 
 def apply_mapping(config: DaemonConfig, data: dict[str, Any], origin: str) -> None:

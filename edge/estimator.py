@@ -18,7 +18,7 @@ from auedge.edge.backends import Backend, BackendError, choose_backend, create_b
 from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
 from auedge.edge.face_detector import KIND_ALIASES, Detection, FaceDetector, FaceDetectorOptions, check_region
 from auedge.edge.model_choice import FASTEST, ModelChoice, ModelChoiceOptions, choose_fastest
-from auedge.edge.preprocess import dequantize, flip_averaged, normalize, quantize
+from auedge.edge.preprocess import QuantParams, dequantize, flip_averaged, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
@@ -76,6 +76,48 @@ def size_opencv_threads(threads: int) -> int:
     return count
 
 
+def _output_size(backend: Backend, input_shape: tuple[int, int, int, int]) -> int:
+    """Values the AU model gives per crop: from its output shape, or from one run when it is dynamic."""
+    shape = backend.output_details[0].shape
+    per_crop = shape[1:] if len(shape) > 1 else shape
+    if all(d >= 0 for d in per_crop):
+        return int(np.prod(per_crop))
+    return int(np.asarray(backend.run(np.zeros(input_shape, dtype=backend.input.dtype))[0]).size)
+
+
+def check_model(bundle: Bundle, model: ModelEntry, backend: Backend) -> tuple[QuantParams | None, QuantParams | None]:
+    """Refuse at load, not at the first face, a model that does not fit its bundle.json.
+
+    Checks the input shape (NHWC crop), that every output index exists in the model's output,
+    and that the bundle's quantization agrees with the tensors (dtype included). Returns the
+    input and output quantization to use. ``bundle-info`` runs the same checks.
+    """
+    info = backend.input
+    height, width = bundle.input_size
+    if len(info.shape) != 4 or tuple(info.shape[1:]) != (height, width, 3):
+        raise BundleError(
+            f"AU model {model.path} takes input {list(info.shape)}, but bundle.json promises NHWC "
+            f"[1, {height}, {width}, 3]; re-export the bundle"
+        )
+    if not backend.output_details:
+        raise BundleError(f"AU model {model.path} has no outputs")
+    try:
+        input_quant = resolve_quant(info, model.input_quant, "input", model.path)
+        output_quant = resolve_quant(backend.output_details[0], model.output_quant, "output", model.path)
+    except BackendError as exc:
+        raise BundleError(str(exc)) from exc
+    if input_quant is None and info.dtype != np.float32:
+        raise BundleError(f"AU model {model.path} takes {info.dtype} input; au-edge feeds float32 or int8/uint8")
+    size = _output_size(backend, (1, height, width, 3))
+    highest = max(bundle.outputs, key=lambda o: o.index)
+    if highest.index >= size:
+        raise BundleError(
+            f"AU model {model.path} gives {size} value(s) per face, but bundle.json maps {highest.au} to "
+            f"output index {highest.index}; fix outputs[].index or re-export the bundle"
+        )
+    return input_quant, output_quant
+
+
 def _first(*values: float | None) -> float:
     return next(float(v) for v in values if v is not None)
 
@@ -100,28 +142,16 @@ class Estimator:
         self.model = model
         self.backend = backend
         self.detector = detector
-        info = backend.input
-        height, width = bundle.input_size
-        if len(info.shape) != 4 or tuple(info.shape[1:]) != (height, width, 3):
-            raise BundleError(
-                f"AU model {model.path} takes input {list(info.shape)}, but bundle.json promises NHWC "
-                f"[1, {height}, {width}, 3]; re-export the bundle"
-            )
-        if not backend.output_details:
-            raise BundleError(f"AU model {model.path} has no outputs")
-        try:
-            self._input_quant = resolve_quant(info, model.input_quant, "input", model.path)
-            self._output_quant = resolve_quant(backend.output_details[0], model.output_quant, "output", model.path)
-        except BackendError as exc:
-            raise BundleError(str(exc)) from exc
+        self._input_quant, self._output_quant = check_model(bundle, model, backend)
         self._indices = np.array([o.index for o in bundle.outputs])
         self._lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
         self._highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)
+        info = backend.input
         self._lut = self._input_lut(info.dtype)
-        self._model_input = np.zeros((1, height, width, 3), dtype=info.dtype)
-        inference = bundle.manifest.get("inference") or {}
+        height, width = bundle.input_size
+        self._crop_buffer = np.zeros((height, width, 3), dtype=info.dtype)
         flip = options.flip_average
-        self.flip_average = bool(inference.get("flip_average", False)) if flip is None else flip
+        self.flip_average = bundle.flip_average if flip is None else flip
 
     @classmethod
     def create_from_options(cls, options: EstimatorOptions) -> Estimator:
@@ -183,14 +213,17 @@ class Estimator:
         table = normalize(levels, self.bundle.normalization)
         if self._input_quant is not None:
             table = quantize(table, self._input_quant)
-        elif dtype != np.float32:
-            raise BundleError(f"AU model {self.model.path} takes {dtype} input; au-edge feeds float32 or int8/uint8")
-        return np.ascontiguousarray(table.reshape(256, 1, 3))
+        return np.ascontiguousarray(table.reshape(256, 1, 3).astype(dtype, copy=False))
 
     def _run_crop(self, crop: np.ndarray) -> np.ndarray:
-        """Raw (dequantized) model outputs for one aligned uint8 crop."""
-        cv2.LUT(crop, self._lut, dst=self._model_input[0])
-        output = self.backend.run(self._model_input)[0]
+        """Raw (dequantized) model outputs for one aligned uint8 crop.
+
+        The model gets the array cv2.LUT returns: that is the reused buffer when table and buffer
+        agree, but a new array when they do not, and feeding the untouched buffer would then give
+        every face the same values.
+        """
+        pixels = cv2.LUT(crop, self._lut, dst=self._crop_buffer)
+        output = self.backend.run(pixels[None])[0]
         if self._output_quant is not None:
             output = dequantize(output, self._output_quant)
         return np.asarray(output, dtype=np.float32).reshape(-1)

@@ -6,6 +6,8 @@ quantized with its input scale and zero point. Training uses :func:`normalize` t
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,22 +18,59 @@ DEFAULT_MEAN = (127.5, 127.5, 127.5)
 DEFAULT_STD = (127.5, 127.5, 127.5)
 
 
+# What the runtime feeds a model: the crop as RGB pixels in 0-255. A bundle promising anything else
+# would be run on the wrong colours or scale without a sign, so Normalization refuses it.
+COLOR = "RGB"
+PIXEL_RANGE = (0, 255)
+
+
 @dataclass(frozen=True)
 class Normalization:
-    """Per-channel ``(x - mean) / std`` on RGB pixels in 0-255."""
+    """Per-channel ``(x - mean) / std`` on RGB pixels in 0-255.
+
+    ``color`` and ``pixel_range`` record that input convention in the bundle; only RGB 0-255 is
+    implemented, so any other value is an error rather than a silently ignored setting.
+    """
 
     mean: tuple[float, float, float] = DEFAULT_MEAN
     std: tuple[float, float, float] = DEFAULT_STD
+    color: str = COLOR
+    pixel_range: tuple[int, int] = PIXEL_RANGE
+
+    def __post_init__(self) -> None:
+        if self.color != COLOR:
+            raise ValueError(f"normalization color {self.color!r} is not supported: au-edge feeds {COLOR} pixels")
+        if tuple(self.pixel_range) != PIXEL_RANGE:
+            raise ValueError(f"normalization pixel_range {list(self.pixel_range)!r} is not supported: "
+                             f"au-edge feeds pixels in {list(PIXEL_RANGE)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": list(self.mean), "std": list(self.std), "color": "RGB", "pixel_range": [0, 255]}
+        return {"mean": list(self.mean), "std": list(self.std), "color": self.color, "pixel_range": list(self.pixel_range)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Normalization:
-        mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"normalization needs three means and three positive stds, got {data}")
-        return cls(mean=mean, std=std)  # type: ignore[arg-type]
+        """Read a ``normalization`` entry; ValueError names the bad key (the bundle adds the file)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"normalization must be an object with mean and std, got {data!r}")
+        mean, std = _three_numbers(data, "mean"), _three_numbers(data, "std")
+        if min(std) <= 0:
+            raise ValueError(f"normalization std must be three positive numbers, got {list(std)}")
+        pixel_range = data.get("pixel_range", list(PIXEL_RANGE))
+        if not isinstance(pixel_range, list | tuple) or not all(_is_number(v) for v in pixel_range):
+            raise ValueError(f"normalization pixel_range must be [0, 255], got {pixel_range!r}")
+        return cls(mean=mean, std=std, color=data.get("color", COLOR), pixel_range=tuple(pixel_range))  # type: ignore[arg-type]
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (numpy scalars too), never a bool or a numeric string."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _three_numbers(data: dict[str, Any], key: str) -> tuple[float, float, float]:
+    values = data.get(key)
+    if not isinstance(values, list | tuple) or len(values) != 3 or not all(_is_number(v) for v in values):
+        raise ValueError(f"normalization {key} must be three numbers (one per RGB channel), got {values!r}")
+    return tuple(float(v) for v in values)  # type: ignore[return-value]
 
 
 def normalize(pixels: np.ndarray, norm: Normalization = Normalization()) -> np.ndarray:
@@ -52,11 +91,33 @@ class QuantParams:
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "zero_point": self.zero_point, "dtype": self.dtype}
 
+    def __post_init__(self) -> None:
+        try:
+            integer = np.issubdtype(np.dtype(self.dtype), np.integer)
+        except TypeError:
+            integer = False
+        if not integer:
+            raise ValueError(f"quantization dtype {self.dtype!r} is not an integer type (int8, uint8, ...)")
+        if not (_is_number(self.scale) and self.scale > 0):
+            raise ValueError(f"quantization scale must be a positive number, got {self.scale!r}")
+        lo, hi = self.limits
+        integral = isinstance(self.zero_point, numbers.Integral) and not isinstance(self.zero_point, bool)
+        if not integral or not lo <= self.zero_point <= hi:
+            raise ValueError(f"quantization zero_point must be an integer in [{lo}, {hi}] for {self.dtype}, "
+                             f"got {self.zero_point!r}")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> QuantParams | None:
-        if not data or not data.get("scale"):
+        """None for a float tensor (null, or no/zero scale); ValueError names a malformed key."""
+        if data is None:
             return None
-        return cls(scale=float(data["scale"]), zero_point=int(data["zero_point"]), dtype=str(data.get("dtype", "int8")))
+        if not isinstance(data, dict):
+            raise TypeError(f"quantization must be null or an object with scale, zero_point, dtype; got {data!r}")
+        if not data.get("scale"):
+            return None
+        if "zero_point" not in data:
+            raise ValueError(f"zero_point is missing (an entry needs scale, zero_point and dtype), got {data}")
+        return cls(scale=data["scale"], zero_point=data["zero_point"], dtype=str(data.get("dtype", "int8")))
 
     @property
     def limits(self) -> tuple[int, int]:

@@ -69,7 +69,8 @@ def resolve_quant(info: TensorInfo, expected: QuantParams | None, what: str, mod
     """The quantization to use for one tensor: the model's own, cross-checked against the bundle's.
 
     The model file is the authority (it is what the interpreter computes with); the bundle's
-    figure is used only when the format does not carry one (ONNX). A disagreement means the
+    figure is used only when the format does not carry one (ONNX), and its dtype must still be the
+    tensor's (ONNX inputs may be int8 or uint8; the bundle's dtype defaults to int8). A disagreement means the
     bundle.json and the model file come from different exports, which would silently shift every
     output, so it is an error.
     """
@@ -83,6 +84,12 @@ def resolve_quant(info: TensorInfo, expected: QuantParams | None, what: str, mod
                 f"zero_point={info.quant.zero_point}, but bundle.json says scale={expected.scale:.6g} "
                 f"zero_point={expected.zero_point}; the bundle is inconsistent, re-export it"
             )
+    if expected is not None and np.dtype(expected.dtype) != info.dtype:
+        # Values quantized for int8 and written into a uint8 tensor (or the reverse) are all wrong.
+        raise BackendError(
+            f"{what} of {model_path} is {info.dtype}, but bundle.json gives its quantization dtype as "
+            f"{expected.dtype}; the bundle is inconsistent, re-export it"
+        )
     quant = info.quant or expected
     if quant is None:
         raise BackendError(

@@ -24,6 +24,7 @@ WEIGHTS = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, -1.0]], dtype=np.float32)
 BIAS = np.array([0.0, 0.0], dtype=np.float32)
 INPUT_QUANT = {"scale": 2.0 / 255.0, "zero_point": 0, "dtype": "int8"}
 OUTPUT_QUANT = {"scale": 1.0 / 256.0, "zero_point": -128, "dtype": "int8"}
+UINT8_INPUT_QUANT = {"scale": 2.0 / 255.0, "zero_point": 128, "dtype": "uint8"}
 
 
 def detector_file(name: str = "face_detection_short_range.tflite") -> Path:
@@ -44,17 +45,19 @@ def expected_aus(crop: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def write_tiny_onnx(path: Path, int8: bool = False) -> Path:
-    """Write the tiny AU model; ``int8`` gives it int8 input and output (scales from INPUT/OUTPUT_QUANT)."""
+def write_tiny_onnx(path: Path, int8: bool = False, uint8_input: bool = False) -> Path:
+    """Write the tiny AU model; ``int8`` gives it int8 input and output (scales from INPUT/OUTPUT_QUANT);
+    ``uint8_input`` (with ``int8``) makes the input uint8 instead (UINT8_INPUT_QUANT)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], [numpy_helper.from_array(WEIGHTS, "w"), numpy_helper.from_array(BIAS, "b")]
     source = "input"
+    in_quant, in_dtype = (UINT8_INPUT_QUANT, np.uint8) if uint8_input else (INPUT_QUANT, np.int8)
     if int8:
         inits += [
-            numpy_helper.from_array(np.array(INPUT_QUANT["scale"], dtype=np.float32), "in_scale"),
-            numpy_helper.from_array(np.array(INPUT_QUANT["zero_point"], dtype=np.int8), "in_zp"),
+            numpy_helper.from_array(np.array(in_quant["scale"], dtype=np.float32), "in_scale"),
+            numpy_helper.from_array(np.array(in_quant["zero_point"], dtype=in_dtype), "in_zp"),
             numpy_helper.from_array(np.array(OUTPUT_QUANT["scale"], dtype=np.float32), "out_scale"),
             numpy_helper.from_array(np.array(OUTPUT_QUANT["zero_point"], dtype=np.int8), "out_zp"),
         ]
@@ -69,10 +72,11 @@ def write_tiny_onnx(path: Path, int8: bool = False) -> Path:
     if int8:
         nodes.append(helper.make_node("QuantizeLinear", ["prob", "out_scale", "out_zp"], ["output"]))
     io_type = TensorProto.INT8 if int8 else TensorProto.FLOAT
+    input_type = TensorProto.UINT8 if int8 and uint8_input else io_type
     graph = helper.make_graph(
         nodes,
         "tiny_au",
-        [helper.make_tensor_value_info("input", io_type, [1, CROP, CROP, 3])],
+        [helper.make_tensor_value_info("input", input_type, [1, CROP, CROP, 3])],
         [helper.make_tensor_value_info("output", io_type, [1, 2])],
         inits,
     )
