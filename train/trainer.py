@@ -322,6 +322,18 @@ def write_curve(history: list[dict[str, float]], path: Path, metric_name: str) -
     os.replace(tmp, path)
 
 
+def check_every_au_labelled(labels: np.ndarray, aus: list[str], dataset: str) -> None:
+    """Refuse a task with an AU no training face has a label for.
+
+    Its output would train on nothing (NaN targets are masked) and still be shipped in the bundle
+    as if it had learned something.
+    """
+    empty = [au for au, column in zip(aus, np.asarray(labels, dtype=np.float32).T) if not np.isfinite(column).any()]
+    if empty:
+        raise ValueError(f"dataset {dataset}: no training face has a label for {', '.join(empty)}; "
+                         "drop it from the task or give data that labels it")
+
+
 def fit(cfg: TrainConfig, out: Path) -> RunResult:
     """Train one model as configured and write the run folder ``out``."""
     start = time.time()
@@ -337,11 +349,12 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     data = load_crops(
         cfg.dataset, cfg.data_dir, list(task.aus), crop, cache_dir=cfg.cache_dir,
         val_fraction=cfg.val_fraction, seed=cfg.seed, limit=cfg.limit, synthetic_sizes=tuple(cfg.synthetic_sizes),
-        keypoints=cfg.keypoints,
+        keypoints=cfg.keypoints, kind=task.kind,
     )
     train, val, test = data.where("train"), data.where("val"), data.where("test")
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"dataset {cfg.dataset} gave {len(train)} training and {len(val)} validation images; need both")
+    check_every_au_labelled(train.labels, list(task.aus), cfg.dataset)
     y_train, y_val = task_targets(train.labels, task.kind), task_targets(val.labels, task.kind)
     log(f"data: {len(train)} train, {len(val)} val, {len(test)} test crops of {crop.size}px ({cfg.dataset})")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from auedge.train.data import read_manifest
 from auedge.train.data.cli import main
 from data_fixtures import make_bosphorus, make_manifest_dataset
@@ -21,10 +23,12 @@ def test_bosphorus_manifest_with_intensities_then_prepare(tmp_path, capsys):
     assert main(["manifest", "--dataset", "bosphorus", "--data-dir", str(folder), "--intensity-csv", str(table),
                  "--out", str(out)]) == 0
     rows = {r.path.rsplit("/", 1)[-1]: r for r in read_manifest(out)}
-    assert rows["bs001_LFAU_12_0.png"].aus["au12"] == 4 and rows["bs002_UFAU_4_0.png"].aus["au4"] == 1
+    assert rows["bs001_LFAU_12_0.png"].aus["au12"] == 4 and rows["bs001_N_N_0.png"].aus["au12"] == 0
+    # au4 is posed in bs002_UFAU_4_0 but the file scores it nowhere: unknown, never read as intensity 1.
+    assert all(math.isnan(r.aus["au4"]) for r in rows.values())
     assert main(["prepare", "--dataset", "manifest", "--data-dir", str(out), "--aus", "au12,au4", "--crop-size", "32",
                  "--cache-dir", str(tmp_path / "cache")]) == 0
-    assert "\nmanifest: train 1, val 0, test 2; au12 known 100%, au4 known 100%" in capsys.readouterr().out
+    assert "\nmanifest: train 1, val 0, test 2; au12 known 100%, au4 known 0%" in capsys.readouterr().out
 
 
 def test_prepare_fails_on_a_corrupt_image_unless_skipping(tmp_path, capsys):

@@ -20,10 +20,25 @@ AU columns: ``au4``, ``au12`` and every AU number that appears in a code.
 
 Intensities (optional, ``intensity_csv``): a CSV with a ``file`` column (the image name with or
 without ``.png``, e.g. ``bs001_LFAU_12_0``) and any ``auN`` columns (0-5; empty means not
-scored), e.g. ``file,au12,au4`` / ``bs001_LFAU_12_0,3,0``. An AU scored anywhere in the file
-becomes an intensity column: scored values replace the occurrences, captures where the AU is
-absent stay 0, and captures where it is present but not scored become unknown (NaN) rather than
-a misleading intensity of 1.
+scored), e.g. ``file,au12,au4`` / ``bs001_LFAU_12_0,3,0``.
+
+Occurrence or intensity: file names say only whether an AU is posed (1) or not (0), which is not an
+intensity. The rows are built for one task kind (``kind``; when not given: ``intensity`` with an
+intensity file, ``occurrence`` without, with a note on stderr), never a mix of the two scales:
+
+``occurrence``
+    every AU column 0/1 from the file names as above. An AU an intensity file scores (if one is
+    given) takes its scores (the trainer reads a score >= 1 as present), absent stays 0, present
+    but not scored becomes unknown (NaN).
+``intensity``
+    every value is an intensity 0-5 or unknown (NaN), never an occurrence code. For an AU the
+    intensity file scores: the score where given; 0 where the AU is absent (a posed capture of
+    other AUs, a neutral, occluded or turned face: none of them shows it); NaN where it is
+    present (or, for ``E``, possibly present) but not scored. An AU the file scores for no image
+    has no intensity at all: NaN in every row, and asking for it (``aus``, the task's AUs) is an
+    error naming the AU and the file, with the fix: give the intensity CSV that scores it, or
+    train the occurrence task. NaN is a missing label: the trainer masks it out of the loss and
+    the metrics leave it out.
 
 ``.lm2`` (Bosphorus' 2D landmark text file)::
 
@@ -63,6 +78,7 @@ FILE_NAME = re.compile(r"^(?P<subject>bs\d{3})_(?P<kind>LFAU|UFAU|CAU|E|N|O|YR|P
 FACS_KINDS = ("LFAU", "UFAU", "CAU")
 NEUTRAL_KINDS = ("N", "O", "YR", "PR", "CR")
 BASE_AUS = (4, 12)
+KINDS = ("occurrence", "intensity")
 COUNT_LINE = re.compile(r"^(\d+)\s+landmarks:?$", re.IGNORECASE)
 EYE_CORNERS = (("outer left eye corner", "inner left eye corner"), ("outer right eye corner", "inner right eye corner"))
 NOSE = "nose tip"
@@ -163,10 +179,52 @@ def read_intensities(path: str | Path) -> dict[str, dict[str, float]]:
     return table
 
 
+def intensity_labels(occurrence: dict[str, float], scores: dict[str, float], scored: set[str]) -> dict[str, float]:
+    """Intensity labels of one capture (see the module docstring): its scores, 0 for AUs the file
+    scores elsewhere and absent here, NaN for the rest (present but not scored, or never scored)."""
+    return {
+        au: scores.get(au, 0.0 if au in scored and occ == 0.0 else math.nan)
+        for au, occ in occurrence.items()
+    }
+
+
+def check_scored(aus: list[str], scored: set[str], intensity_csv: str | Path | None) -> None:
+    """One error line when an intensity task asks for AUs that no intensity file scores."""
+    missing = [au for au in aus if au not in scored]
+    if not missing:
+        return
+    names, task = ", ".join(missing), "+".join(aus)
+    columns = ",".join(["file", *missing])
+    fix = f"or use the occurrence task {task}-occurrence (file names give only occurrence 0/1)"
+    if intensity_csv is None:
+        raise DataError(
+            f"bosphorus: task {task}-intensity needs {names} intensities but no intensity file was given; "
+            f"give the intensity CSV ({columns}, scores 0-5): python -m auedge.train.data manifest --dataset "
+            f"bosphorus --intensity-csv FILE --out bos.csv, then --dataset manifest --data-dir bos.csv; {fix}"
+        )
+    raise DataError(
+        f"bosphorus: task {task}-intensity needs {names} intensities but intensity file {intensity_csv} scores "
+        f"{names} for no image; add the {'columns' if len(missing) > 1 else 'column'} ({columns}, scores 0-5) "
+        f"to it, {fix}"
+    )
+
+
 def build_manifest(
-    data_dir: str | Path, intensity_csv: str | Path | None = None, test_fraction: float = 0.2
+    data_dir: str | Path,
+    intensity_csv: str | Path | None = None,
+    test_fraction: float = 0.2,
+    *,
+    kind: str | None = None,
+    aus: list[str] | None = None,
 ) -> list[ManifestRow]:
-    """Scan a Bosphorus folder into manifest rows (absolute image paths)."""
+    """Scan a Bosphorus folder into manifest rows (absolute image paths).
+
+    ``kind`` (``occurrence`` or ``intensity``) is the task kind the labels are for; None means
+    ``intensity`` when ``intensity_csv`` is given, else ``occurrence``. ``aus`` are the task's AUs:
+    with ``intensity``, each must be scored in the intensity file (else one DataError line).
+    """
+    if kind not in (None, *KINDS):
+        raise DataError(f"bosphorus: label kind {kind!r} is not one of {', '.join(KINDS)}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"data dir {data_dir} not found; pass --data-dir DIR (the Bosphorus folder) or use --dataset synthetic")
@@ -181,9 +239,15 @@ def build_manifest(
     if unknown:
         raise DataError(f"intensity file {intensity_csv}: {len(unknown)} files not under {data_dir}, e.g. {unknown[0]}")
     numbers = set(BASE_AUS) | {n for _, name in named for n in action_units(name) or ()}
-    intensity_aus = {au for values in intensities.values() for au in values}
-    numbers |= {int(AU_COLUMN.match(au).group(1)) for au in intensity_aus}
+    scored = {au for values in intensities.values() for au in values}
+    numbers |= {int(AU_COLUMN.match(au).group(1)) for au in scored}
     au_numbers = sorted(numbers)
+    mode = kind or ("intensity" if intensity_csv else "occurrence")
+    if mode == "intensity":
+        wanted = [au.strip().lower() for au in aus or ()]
+        # Without named AUs, an intensity file that scores nothing is still an error (all rows unknown).
+        check_scored(wanted or ([] if scored else [f"au{n}" for n in sorted(BASE_AUS, reverse=True)]),
+                     scored, intensity_csv)
     rows, no_landmarks = [], []
     for path, name in named:
         lm2 = path.with_suffix(".lm2")
@@ -191,13 +255,15 @@ def build_manifest(
         if points is None:
             no_landmarks.append(path)
             continue
-        aus = occurrence_labels(name, au_numbers)
-        # An AU the intensity file scores is an intensity column: "present" without a score is an
-        # unknown intensity (NaN), while "absent" is intensity 0 on either scale.
-        aus |= {au: math.nan for au in intensity_aus if aus[au] == 1.0}
-        aus |= intensities.get(path.stem, {})
+        labels, scores = occurrence_labels(name, au_numbers), intensities.get(path.stem, {})
+        if mode == "intensity":
+            labels = intensity_labels(labels, scores, scored)
+        else:
+            # Occurrence rows: a scored AU takes its scores; "present" without a score is unknown.
+            labels |= {au: math.nan for au in scored if labels[au] == 1.0}
+            labels |= scores
         meta = {"kind": name.kind, "code": name.code, "source": "bosphorus"}
-        rows.append(ManifestRow(str(path.resolve()), name.subject, "train", aus, points, meta))
+        rows.append(ManifestRow(str(path.resolve()), name.subject, "train", labels, points, meta))
     if unnamed or no_landmarks:
         print(
             f"bosphorus: skipped {len(unnamed)} images with names outside the scheme and "
@@ -206,6 +272,12 @@ def build_manifest(
         )
     if not rows:
         raise DataError(f"data dir {data_dir}: no image has a usable .lm2 file beside it")
+    if kind is None and mode == "occurrence":
+        print(
+            "bosphorus: no intensity file, so every AU label is occurrence 0/1 from the file names: train an "
+            "occurrence task (e.g. au12-occurrence), or give the intensity CSV (--intensity-csv) for intensities",
+            file=sys.stderr,
+        )
     subjects = np.array([row.subject for row in rows])
     test = carve_subjects(subjects, np.ones(len(rows), dtype=bool), test_fraction, seed=0, salt="bosphorus-test")
     for row, is_test in zip(rows, test):

@@ -47,8 +47,13 @@ def default_data_dir(dataset: str) -> Path:
     return Path(root) / dataset if root else Path("..") / "shared" / "data" / dataset
 
 
-def manifest_rows(dataset: str, data_dir: str | Path | None) -> list[ManifestRow]:
-    """The rows of a file-based dataset, from its adapter."""
+def manifest_rows(dataset: str, data_dir: str | Path | None, *, kind: str | None = None,
+                  aus: list[str] | None = None) -> list[ManifestRow]:
+    """The rows of a file-based dataset, from its adapter.
+
+    ``kind`` and ``aus`` (the task's) reach the Bosphorus adapter, whose labels depend on them: an
+    intensity task must not read the file names' 0/1 occurrence codes as intensities.
+    """
     if dataset == "manifest":
         if data_dir is None:
             raise DataError("--dataset manifest needs --data-dir: the manifest CSV or a folder holding manifest.csv")
@@ -59,7 +64,9 @@ def manifest_rows(dataset: str, data_dir: str | Path | None) -> list[ManifestRow
             raise DataError(f"data dir {path} not found; pass --data-dir (a manifest CSV) or use --dataset synthetic")
         return read_manifest(path)
     folder = Path(data_dir) if data_dir is not None else default_data_dir(dataset)
-    return mtfl.build_manifest(folder) if dataset == "mtfl" else bosphorus.build_manifest(folder)
+    if dataset == "mtfl":
+        return mtfl.build_manifest(folder)
+    return bosphorus.build_manifest(folder, kind=kind, aus=aus)
 
 
 def normalize_aus(aus: list[str]) -> list[str]:
@@ -85,6 +92,7 @@ def load_crops(
     workers: int = 1,
     progress: bool = True,
     keypoints: str = "labels",
+    kind: str | None = None,
 ) -> CropSet:
     """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``manifest``).
 
@@ -94,6 +102,7 @@ def load_crops(
     (label-stratified, deterministic).
     ``skip_bad`` drops images that do not decode (counted on stderr) instead of failing;
     ``workers`` > 1 decodes in a process pool (no gain on 2 cores; see ``images.align_all``).
+    ``kind`` is the task kind (``occurrence``/``intensity``) for adapters whose labels depend on it.
     """
     if dataset not in DATASETS:
         raise DataError(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
@@ -106,7 +115,7 @@ def load_crops(
             raise DataError("keypoints 'detector' needs photos: the synthetic faces are cut from the landmarks they "
                             "were drawn with; use keypoints 'labels' with --dataset synthetic")
         return _synthetic_crops(aus, crop, root, seed, limit, synthetic_sizes, progress)
-    rows = manifest_rows(dataset, data_dir)
+    rows = manifest_rows(dataset, data_dir, kind=kind, aus=aus)
     labels = np.array([[row.aus.get(au, np.nan) for au in aus] for row in rows], dtype=np.float32).reshape(-1, len(aus))
     known = np.isfinite(labels).any(axis=1)
     if not known.any():
