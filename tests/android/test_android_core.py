@@ -7,6 +7,7 @@ honest: recomputed with auedge.edge today, they must be what the Java core is co
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
@@ -20,12 +21,15 @@ import cv2
 import numpy as np
 import pytest
 from auedge.edge.align import CropParams, align_face, align_points
+from auedge.edge.bundle import BundleError, parse_manifest
 from auedge.edge.face_detector import ANCHOR_SPECS, decode_raw, generate_anchors, sigmoid_scores, weighted_nms
 from auedge.edge.preprocess import Normalization, QuantParams, normalize, quantize
 
 REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "android-demo" / "core"
 GOLDEN = CORE / "src" / "test" / "resources" / "golden"
+# Outside golden/, which make_golden.py rewrites: hand-written edits of the golden bundle.json.
+BUNDLE_CASES = CORE / "src" / "test" / "resources" / "bundle_cases.json"
 MAKE_GOLDEN = REPO / "android-demo" / "tools" / "make_golden.py"
 MTFL = (REPO / ".." / "shared" / "data" / "mtfl").resolve()
 JUNIT_JAR = Path("/usr/share/java/junit4.jar")
@@ -163,6 +167,38 @@ def test_committed_model_inputs_equal_python_preprocess() -> None:
                 mirrored = normalize(np.ascontiguousarray(crop[:, ::-1]), norm)
                 mirrored = quantize(mirrored, quant) if quant else mirrored.astype("<f4")
                 assert hashlib.sha256(mirrored.tobytes()).hexdigest() == face["models"][name]["mirrored_input_sha256"]
+
+
+def _edit(data: dict, case: dict) -> None:
+    *parents, last = case["path"]
+    for key in parents:
+        data = data[key]
+    if "set" in case:
+        data[last] = case["set"]
+    elif "insert" in case:
+        data.insert(last, case["insert"])
+    else:
+        del data[last]
+
+
+def test_python_refuses_the_bundle_cases_java_refuses(tmp_path: Path) -> None:
+    """bundle_cases.json: edits of the golden bundle.json that BundleChecksTest (Java) refuses with a
+    message holding ``refused``, or accepts; parse_manifest must do the same, so the phone and the Pi
+    agree on which bundles are usable."""
+    golden = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
+    for entry in [*golden["models"], golden["face_detector"]]:
+        (tmp_path / entry["file"]).write_bytes(b"")  # parse_manifest wants the files; hashes are not checked
+    cases = json.loads(BUNDLE_CASES.read_text(encoding="utf-8"))["cases"]
+    assert len(cases) >= 40
+    for case in cases:
+        data = copy.deepcopy(golden)
+        _edit(data, case)
+        if case["refused"] is None:
+            parse_manifest(tmp_path, data, check_hash=False)
+            continue
+        with pytest.raises(BundleError) as caught:
+            parse_manifest(tmp_path, data, check_hash=False)
+        assert case["refused"] in str(caught.value), case["case"]
 
 
 def _load_make_golden():

@@ -11,6 +11,7 @@ import org.auedge.core.BundleManifest
 import org.auedge.core.Detection
 import org.auedge.core.FaceAligner
 import org.auedge.core.Letterbox
+import org.auedge.core.ModelCheck
 import org.auedge.core.ModelInput
 import org.auedge.core.QuantParams
 import org.auedge.core.RgbImage
@@ -218,19 +219,10 @@ class AuPipeline private constructor(
             }
         }
 
-        /** The tensor's own quantization when bundle.json has none (as resolve_quant in Python). */
-        private fun quantOf(tensor: Tensor, fromBundle: QuantParams?, what: String): QuantParams? {
-            val type = tensor.dataType()
-            if (type == DataType.FLOAT32) {
-                if (fromBundle != null) throw BundleException("bundle.json quantizes the $what but the model's is float")
-                return null
-            }
-            if (type != DataType.INT8 && type != DataType.UINT8) {
-                throw BundleException("the model's $what is $type; the app feeds float32, int8 or uint8")
-            }
-            if (fromBundle != null) return fromBundle
+        /** The tensor's own quantization, cross-checked against bundle.json's (ModelCheck, as resolve_quant in Python). */
+        private fun quantOf(tensor: Tensor, fromBundle: QuantParams?, what: String, file: String): QuantParams? {
             val q = tensor.quantizationParams()
-            return QuantParams(q.scale, q.zeroPoint, if (type == DataType.INT8) "int8" else "uint8")
+            return ModelCheck.quantization(tensor.dataType().name.lowercase(), q.scale, q.zeroPoint, fromBundle, what, file)
         }
 
         /** Load bundle.json from the APK's assets, verify the sha256 of the files used, create both interpreters. */
@@ -251,9 +243,11 @@ class AuPipeline private constructor(
                 ?: throw BundleException("$where has no face_detector; re-export the bundle with convert/export.py")
             manifest.verify({ rel -> assets.open("$ASSET_DIR/$rel") }, model.name, false)
 
-            val detector = interpreter(assets, detectorEntry.file, numThreads)
-            val auModel = interpreter(assets, model.file, numThreads)
+            // Both interpreters are opened inside the try, so a failure after the first closes it too.
+            val opened = ArrayList<Interpreter>(2)
             try {
+                val detector = interpreter(assets, detectorEntry.file, numThreads).also { opened.add(it) }
+                val auModel = interpreter(assets, model.file, numThreads).also { opened.add(it) }
                 val spec = BlazeFaceDecoder.specForKind(detectorEntry.kind)
                 val anchors = BlazeFaceDecoder.generateAnchors(spec).size / 2
                 val input = detector.getInputTensor(0)
@@ -280,15 +274,19 @@ class AuPipeline private constructor(
                 if (!auInput.shape().contentEquals(want)) {
                     throw BundleException("AU model takes ${auInput.shape().toList()}, bundle.json promises ${want.toList()}")
                 }
+                if (auModel.outputTensorCount < 1) {
+                    throw BundleException("AU model ${model.file} has no outputs")
+                }
+                val auOutput = auModel.getOutputTensor(0)
+                ModelCheck.outputIndices(manifest.outputs, auOutput.numElements(), model.file)
                 return AuPipeline(
                     manifest, model, detector, auModel, regressors, scores,
-                    quantOf(auInput, model.inputQuant, "input"),
-                    quantOf(auModel.getOutputTensor(0), model.outputQuant, "output"),
+                    quantOf(auInput, model.inputQuant, "input", model.file),
+                    quantOf(auOutput, model.outputQuant, "output", model.file),
                     numThreads,
                 )
             } catch (e: Exception) {
-                detector.close()
-                auModel.close()
+                opened.forEach { it.close() }
                 throw e
             }
         }

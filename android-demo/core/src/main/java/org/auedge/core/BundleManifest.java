@@ -5,8 +5,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * bundle.json (schema 1) read the way edge/bundle.py reads it, for a phone.
@@ -151,16 +155,31 @@ public final class BundleManifest {
         return null;
     }
 
-    // --- parsing ----------------------------------------------------------------------------------
+    // --- parsing: edge/bundle.py parse_manifest and its _parse_* helpers, with the same messages --------
 
-    private static Object require(Map<String, Object> data, String key, String where) throws BundleException {
+    private static final String FIX = "re-export the bundle with convert/export.py";
+    private static final String[] TASK_KINDS = {"occurrence", "intensity"};
+    private static final String[] FORMATS = {"tflite", "onnx"};
+    private static final String[] PRECISIONS = {"fp32", "fp16", "dynamic", "int8"};
+    /** What the app feeds the AU model: one RGB crop, channels last. */
+    private static final String LAYOUT = "NHWC";
+    private static final int CHANNELS = 3;
+    /** JSON numbers are doubles here: integers above 2^53 are not exact. */
+    private static final double MAX_EXACT = 9007199254740992.0;
+
+    private static BundleException bad(String where, String key, String expected, Object value) {
+        return new BundleException(where + ": " + key + " must be " + expected + ", got " + Json.show(value) + "; " + FIX);
+    }
+
+    private static Object require(Map<String, Object> data, String key, String where, String parent)
+            throws BundleException {
         if (!data.containsKey(key)) {
-            throw new BundleException(where + " lacks the key '" + key + "'; re-export the bundle with convert/export.py");
+            throw new BundleException(where + ": " + (parent.isEmpty() ? key : parent + "." + key) + " is missing; " + FIX);
         }
         return data.get(key);
     }
 
-    private static boolean isKnown(String value, String... allowed) {
+    private static boolean isKnown(Object value, String... allowed) {
         for (String a : allowed) {
             if (a.equals(value)) {
                 return true;
@@ -169,120 +188,280 @@ public final class BundleManifest {
         return false;
     }
 
-    /** Parse bundle.json text; {@code where} names it in error messages. Files are not checked here. */
-    public static BundleManifest parse(String jsonText, String where) throws BundleException {
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> table(Object value, String where, String key) throws BundleException {
+        if (!(value instanceof Map)) {
+            throw bad(where, key, "a JSON object", value);
+        }
+        return (Map<String, Object>) value;
+    }
+
+    /** A non-empty list of JSON objects ({@code outputs}, {@code models}). */
+    private static List<Map<String, Object>> entries(Object value, String where, String key) throws BundleException {
+        if (!(value instanceof List) || ((List<?>) value).isEmpty()) {
+            throw bad(where, key, "a non-empty list of objects", value);
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object item : (List<?>) value) {
+            out.add(table(item, where, key + "[" + out.size() + "]"));
+        }
+        return out;
+    }
+
+    private static String text(Object value, String where, String key) throws BundleException {
+        if (!(value instanceof String) || ((String) value).isEmpty()) {
+            throw bad(where, key, "a non-empty string", value);
+        }
+        return (String) value;
+    }
+
+    private static double number(Object value, String where, String key) throws BundleException {
+        if (!(value instanceof Double) || !Double.isFinite((Double) value)) {
+            throw bad(where, key, "a number", value);
+        }
+        return (Double) value;
+    }
+
+    /**
+     * A whole number in [minimum, maximum], checked before any cast (which would turn 0.9 into 0).
+     * JSON numbers all read as doubles here, so 3.0 passes as 3 where Python wants the literal 3.
+     */
+    private static long whole(Object value, String where, String key, long minimum, double maximum)
+            throws BundleException {
+        double d = value instanceof Double ? (Double) value : Double.NaN;
+        if (!(d == Math.rint(d) && d >= minimum && d <= maximum)) {
+            throw bad(where, key, "an integer >= " + minimum, value);
+        }
+        return (long) d;
+    }
+
+    private static int integer(Object value, String where, String key, int minimum) throws BundleException {
+        return (int) whole(value, where, key, minimum, Integer.MAX_VALUE);
+    }
+
+    private static boolean flag(Object value, String where, String key) throws BundleException {
+        if (!(value instanceof Boolean)) {
+            throw bad(where, key, "true or false", value);
+        }
+        return (Boolean) value;
+    }
+
+    private static List<?> pair(Object value, String where, String key, String expected) throws BundleException {
+        if (!(value instanceof List) || ((List<?>) value).size() != 2) {
+            throw bad(where, key, expected, value);
+        }
+        return (List<?>) value;
+    }
+
+    /** {@code reader}'s IllegalArgumentException (a core fromJson) as a BundleException at {@code key}. */
+    private static <T> T read(Supplier<T> reader, String where, String key) throws BundleException {
         try {
-            return parseChecked(jsonText, where);
+            return reader.get();
         } catch (IllegalArgumentException e) {
-            throw new BundleException(where + ": " + e.getMessage() + "; re-export the bundle", e);
+            throw new BundleException(where + ": " + key + ": " + e.getMessage() + "; " + FIX, e);
         }
     }
 
-    private static BundleManifest parseChecked(String jsonText, String where) throws BundleException {
-        Map<String, Object> data = Json.asObject(Json.parse(jsonText), where);
-        Object version = require(data, "schema_version", where);
-        if (!(version instanceof Double) || (Double) version != SCHEMA_VERSION) {
-            throw new BundleException(where + " has schema version " + version + ", this app reads " + SCHEMA_VERSION
-                    + "; update the app or re-export the bundle");
+    /** Parse bundle.json text; {@code where} names it in error messages. Files are not checked here. */
+    public static BundleManifest parse(String jsonText, String where) throws BundleException {
+        Object data;
+        try {
+            data = Json.parse(jsonText);
+        } catch (IllegalArgumentException e) {
+            throw new BundleException(where + " is not valid JSON (" + e.getMessage() + "); re-export the bundle", e);
         }
-        Map<String, Object> task = Json.asObject(require(data, "task", where), where + " task");
-        String kind = Json.asString(require(task, "kind", where + " task"), where + " task.kind");
-        if (!isKnown(kind, "occurrence", "intensity")) {
-            throw new BundleException(where + ": task kind '" + kind + "' is not occurrence or intensity");
-        }
-        List<OutputSpec> outputs = new ArrayList<>();
-        List<Object> outList = Json.asArray(require(data, "outputs", where), where + " outputs");
-        for (int i = 0; i < outList.size(); i++) {
-            String w = where + " outputs[" + i + "]";
-            Map<String, Object> out = Json.asObject(outList.get(i), w);
-            String outKind = out.containsKey("kind") ? Json.asString(out.get("kind"), w + ".kind") : kind;
-            double[] range = out.containsKey("range") ? Json.asNumbers(out.get("range"), w + ".range")
-                    : new double[] {0.0, "occurrence".equals(outKind) ? 1.0 : 5.0};
-            if (range.length != 2) {
-                throw new BundleException(w + ": range must hold two numbers");
-            }
-            Object thr = out.get("threshold");
-            outputs.add(new OutputSpec(
-                    Json.asString(require(out, "au", w), w + ".au"),
-                    out.containsKey("index") ? (int) Json.asNumber(out.get("index"), w + ".index") : i,
-                    outKind, (float) range[0], (float) range[1],
-                    thr == null ? Float.NaN : (float) Json.asNumber(thr, w + ".threshold")));
-        }
-        if (outputs.isEmpty()) {
-            throw new BundleException(where + " lists no outputs");
-        }
-        Map<String, Object> input = Json.asObject(require(data, "input", where), where + " input");
-        double[] size = Json.asNumbers(require(input, "size", where + " input"), where + " input.size");
-        Normalization norm = Normalization.fromJson(
-                Json.asObject(require(input, "normalization", where + " input"), where + " input.normalization"));
-        CropParams crop = CropParams.fromJson(Json.asObject(require(data, "crop", where), where + " crop"));
-        if (size.length != 2 || (int) size[0] != crop.size || size[0] != size[1]) {
-            throw new BundleException(where + ": crop size " + crop.size + " does not match the input size");
-        }
+        return fromJson(data, where);
+    }
 
-        List<ModelEntry> models = new ArrayList<>();
-        List<Object> modelList = Json.asArray(require(data, "models", where), where + " models");
-        for (int i = 0; i < modelList.size(); i++) {
-            String w = where + " models[" + i + "]";
-            Map<String, Object> entry = Json.asObject(modelList.get(i), w);
-            String format = Json.asString(require(entry, "format", w), w + ".format");
-            String precision = Json.asString(require(entry, "precision", w), w + ".precision");
-            if (!isKnown(format, "tflite", "onnx") || !isKnown(precision, "fp32", "fp16", "dynamic", "int8")) {
-                throw new BundleException(w + ": format '" + format + "' / precision '" + precision + "' is not known");
-            }
-            Object quantObj = entry.get("quantization");
-            Map<String, Object> quant = quantObj == null ? Collections.<String, Object>emptyMap()
-                    : Json.asObject(quantObj, w + ".quantization");
-            models.add(new ModelEntry(
-                    Json.asString(require(entry, "name", w), w + ".name"), format, precision,
-                    Json.asString(require(entry, "file", w), w + ".file"),
-                    Json.asString(require(entry, "sha256", w), w + ".sha256"),
-                    entry.containsKey("size_bytes") ? (long) Json.asNumber(entry.get("size_bytes"), w + ".size_bytes") : 0L,
-                    QuantParams.fromJson(quant.get("input"), w + ".quantization.input"),
-                    QuantParams.fromJson(quant.get("output"), w + ".quantization.output"),
-                    Boolean.TRUE.equals(entry.get("degraded"))));
+    /**
+     * Check parsed bundle.json against schema 1. Every malformation is a BundleException naming the
+     * key and what is expected, never an exception from deeper down: bundles get edited by hand.
+     */
+    static BundleManifest fromJson(Object data, String where) throws BundleException {
+        if (!(data instanceof Map)) {
+            throw new BundleException(where + " does not hold a JSON object; re-export the bundle");
         }
-        if (models.isEmpty()) {
-            throw new BundleException(where + " lists no models");
+        try {
+            return parseChecked(table(data, where, ""), where);
+        } catch (IllegalArgumentException e) {
+            // From a core reader (Json, CropParams), whose message names the key.
+            throw new BundleException(where + ": " + e.getMessage() + "; " + FIX, e);
+        } catch (RuntimeException e) {
+            // Every key is checked before use, so this is a shape no check foresaw: still one message.
+            throw new BundleException(where + " is malformed (" + e + "); " + FIX, e);
         }
-        Object def = data.get("default_model");
-        String defaultModel = def == null ? models.get(0).name : Json.asString(def, where + " default_model");
-        boolean found = false;
-        for (ModelEntry m : models) {
-            found |= m.name.equals(defaultModel);
-        }
-        if (!found) {
-            throw new BundleException(where + ": default_model '" + defaultModel + "' is not among its models");
-        }
+    }
 
-        DetectorEntry detector = null;
-        Object detObj = data.get("face_detector");
-        if (detObj != null) {
-            String w = where + " face_detector";
-            Map<String, Object> det = Json.asObject(detObj, w);
-            double[] detSize = det.containsKey("input_size") ? Json.asNumbers(det.get("input_size"), w + ".input_size")
-                    : new double[] {128, 128};
-            detector = new DetectorEntry(
-                    Json.asString(require(det, "file", w), w + ".file"),
-                    Json.asString(require(det, "sha256", w), w + ".sha256"),
-                    det.containsKey("kind") ? Json.asString(det.get("kind"), w + ".kind") : "blazeface-short-range",
-                    (int) detSize[0], (int) detSize[1],
-                    det.containsKey("score_threshold") ? (float) Json.asNumber(det.get("score_threshold"), w) : 0.5f,
-                    det.containsKey("nms_iou") ? (float) Json.asNumber(det.get("nms_iou"), w) : 0.3f);
+    private static BundleManifest parseChecked(Map<String, Object> data, String where) throws BundleException {
+        Object version = require(data, "schema_version", where, "");
+        if (!Double.valueOf(SCHEMA_VERSION).equals(version)) {
+            throw new BundleException(where + " has schema version " + Json.show(version) + ", this app reads "
+                    + SCHEMA_VERSION + "; update the app or re-export the bundle");
         }
-        boolean flipAverage = false;
-        Object inferenceObj = data.get("inference");
-        if (inferenceObj != null) {
-            Object flip = Json.asObject(inferenceObj, where + " inference").get("flip_average");
-            if (flip != null && !(flip instanceof Boolean)) {
-                throw new BundleException(where + ": inference.flip_average must be true or false");
-            }
-            flipAverage = Boolean.TRUE.equals(flip);
+        Map<String, Object> task = table(require(data, "task", where, ""), where, "task");
+        Object kind = require(task, "kind", where, "task");
+        if (!isKnown(kind, TASK_KINDS)) {
+            throw bad(where, "task.kind", "one of occurrence, intensity", kind);
         }
+        Object taskName = task.containsKey("name") ? task.get("name") : "";
+        if (!(taskName instanceof String)) {
+            throw bad(where, "task.name", "a string", taskName);
+        }
+        List<OutputSpec> outputs = parseOutputs(data, (String) kind, where);
+        Map<String, Object> input = table(require(data, "input", where, ""), where, "input");
+        int[] size = parseInputSize(input, where);
+        Map<String, Object> normData = table(require(input, "normalization", where, "input"), where, "input.normalization");
+        Normalization norm = read(() -> Normalization.fromJson(normData), where, "input.normalization");
+        Map<String, Object> cropData = table(require(data, "crop", where, ""), where, "crop");
+        CropParams crop = read(() -> CropParams.fromJson(cropData), where, "crop");
+        if (crop.size != size[0] || size[0] != size[1]) {
+            throw new BundleException(where + ": crop size " + crop.size + " does not match input size ["
+                    + size[0] + ", " + size[1] + "]");
+        }
+        List<ModelEntry> models = parseModels(data, where);
         Object nameObj = data.get("name");
-        return new BundleManifest(nameObj instanceof String ? (String) nameObj : "",
-                task.get("name") instanceof String ? (String) task.get("name") : "", kind, outputs,
-                (int) size[0], (int) size[1], norm, crop, models, defaultModel, detector, flipAverage);
+        return new BundleManifest(nameObj instanceof String ? (String) nameObj : "", (String) taskName, (String) kind,
+                outputs, size[0], size[1], norm, crop, models, defaultModel(data.get("default_model"), models, where),
+                data.get("face_detector") == null ? null : parseDetector(data.get("face_detector"), where),
+                parseFlipAverage(data, where));
+    }
+
+    private static OutputSpec parseOutput(Map<String, Object> out, int i, String taskKind, String where)
+            throws BundleException {
+        String key = "outputs[" + i + "]";
+        Object kind = out.containsKey("kind") ? out.get("kind") : taskKind;
+        if (!isKnown(kind, TASK_KINDS)) {
+            throw bad(where, key + ".kind", "one of occurrence, intensity", kind);
+        }
+        List<?> range = out.containsKey("range") ? pair(out.get("range"), where, key + ".range", "[lo, hi]")
+                : List.of(0.0, "occurrence".equals(kind) ? 1.0 : 5.0);
+        double lo = number(range.get(0), where, key + ".range");
+        double hi = number(range.get(1), where, key + ".range");
+        if (!(lo < hi)) {
+            throw bad(where, key + ".range", "[lo, hi] with lo < hi", range);
+        }
+        Object threshold = out.get("threshold");
+        return new OutputSpec(
+                text(require(out, "au", where, key), where, key + ".au"),
+                integer(out.containsKey("index") ? out.get("index") : (Object) (double) i, where, key + ".index", 0),
+                (String) kind, (float) lo, (float) hi,
+                threshold == null ? Float.NaN : (float) number(threshold, where, key + ".threshold"));
+    }
+
+    private static List<OutputSpec> parseOutputs(Map<String, Object> data, String taskKind, String where)
+            throws BundleException {
+        List<Map<String, Object>> entries = entries(require(data, "outputs", where, ""), where, "outputs");
+        List<OutputSpec> outputs = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        Set<String> duplicates = new TreeSet<>();
+        for (int i = 0; i < entries.size(); i++) {
+            OutputSpec spec = parseOutput(entries.get(i), i, taskKind, where);
+            if (!seen.add(spec.au)) {
+                duplicates.add(spec.au);
+            }
+            outputs.add(spec);
+        }
+        if (!duplicates.isEmpty()) {
+            // Readings are keyed by AU name: a second entry would silently replace the first.
+            throw new BundleException(where + ": outputs name " + String.join(", ", duplicates) + " more than once; " + FIX);
+        }
+        return outputs;
+    }
+
+    /** input.size as {H, W}; input.layout and input.channels, when given, must be what the app feeds. */
+    private static int[] parseInputSize(Map<String, Object> input, String where) throws BundleException {
+        List<?> size = pair(require(input, "size", where, "input"), where, "input.size", "[H, W]");
+        int[] hw = {integer(size.get(0), where, "input.size", 1), integer(size.get(1), where, "input.size", 1)};
+        Object layout = input.containsKey("layout") ? input.get("layout") : LAYOUT;
+        if (!LAYOUT.equals(layout)) {
+            throw bad(where, "input.layout", "'" + LAYOUT + "' (the only layout au-edge feeds)", layout);
+        }
+        Object channels = input.containsKey("channels") ? input.get("channels") : (Object) (double) CHANNELS;
+        if (!Double.valueOf(CHANNELS).equals(channels)) {
+            throw bad(where, "input.channels", CHANNELS + " (RGB)", channels);
+        }
+        return hw;
+    }
+
+    private static ModelEntry parseModel(Map<String, Object> entry, int i, String where) throws BundleException {
+        String key = "models[" + i + "]";
+        Object format = require(entry, "format", where, key);
+        Object precision = require(entry, "precision", where, key);
+        if (!isKnown(format, FORMATS) || !isKnown(precision, PRECISIONS)) {
+            throw new BundleException(where + ": " + key + ": format " + Json.show(format) + " / precision "
+                    + Json.show(precision) + " is not known to this app (formats " + String.join(", ", FORMATS)
+                    + "; precisions " + String.join(", ", PRECISIONS) + ")");
+        }
+        Object quantObj = entry.get("quantization");
+        Map<String, Object> quant = quantObj == null ? Collections.<String, Object>emptyMap()
+                : table(quantObj, where, key + ".quantization");
+        String file = text(require(entry, "file", where, key), where, key + ".file");
+        String sha256 = text(require(entry, "sha256", where, key), where, key + ".sha256");
+        String name = text(require(entry, "name", where, key), where, key + ".name");
+        long sizeBytes = whole(entry.containsKey("size_bytes") ? entry.get("size_bytes") : (Object) 0.0,
+                where, key + ".size_bytes", 0, MAX_EXACT);
+        QuantParams inputQuant = read(() -> QuantParams.fromJson(quant.get("input"), "quantization"),
+                where, key + ".quantization.input");
+        QuantParams outputQuant = read(() -> QuantParams.fromJson(quant.get("output"), "quantization"),
+                where, key + ".quantization.output");
+        boolean degraded = entry.containsKey("degraded") && flag(entry.get("degraded"), where, key + ".degraded");
+        return new ModelEntry(name, (String) format, (String) precision, file, sha256, sizeBytes,
+                inputQuant, outputQuant, degraded);
+    }
+
+    private static List<ModelEntry> parseModels(Map<String, Object> data, String where) throws BundleException {
+        List<Map<String, Object>> entries = entries(require(data, "models", where, ""), where, "models");
+        List<ModelEntry> models = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            models.add(parseModel(entries.get(i), i, where));
+        }
+        if (new HashSet<>(modelNames(models)).size() != models.size()) {
+            throw new BundleException(where + ": models has two entries with the same name ("
+                    + String.join(", ", modelNames(models)) + "); " + FIX);
+        }
+        return models;
+    }
+
+    private static List<String> modelNames(List<ModelEntry> models) {
+        List<String> names = new ArrayList<>();
+        for (ModelEntry m : models) {
+            names.add(m.name);
+        }
+        return names;
+    }
+
+    /** default_model, or the first model when it is absent or empty (as Python's {@code or}). */
+    private static String defaultModel(Object value, List<ModelEntry> models, String where) throws BundleException {
+        if (value == null || "".equals(value)) {
+            return models.get(0).name;
+        }
+        if (!modelNames(models).contains(value)) {
+            throw bad(where, "default_model", "one of its models (" + String.join(", ", modelNames(models)) + ")", value);
+        }
+        return (String) value;
+    }
+
+    private static DetectorEntry parseDetector(Object value, String where) throws BundleException {
+        Map<String, Object> det = table(value, where, "face_detector");
+        String file = text(require(det, "file", where, "face_detector"), where, "face_detector.file");
+        String sha256 = text(require(det, "sha256", where, "face_detector"), where, "face_detector.sha256");
+        List<?> size = det.containsKey("input_size")
+                ? pair(det.get("input_size"), where, "face_detector.input_size", "[H, W]") : List.of(128.0, 128.0);
+        String kind = text(det.containsKey("kind") ? det.get("kind") : "blazeface-short-range", where, "face_detector.kind");
+        return new DetectorEntry(file, sha256, kind,
+                integer(size.get(0), where, "face_detector.input_size", 1),
+                integer(size.get(1), where, "face_detector.input_size", 1),
+                (float) number(det.containsKey("score_threshold") ? det.get("score_threshold") : (Object) 0.5,
+                        where, "face_detector.score_threshold"),
+                (float) number(det.containsKey("nms_iou") ? det.get("nms_iou") : (Object) 0.3,
+                        where, "face_detector.nms_iou"));
+    }
+
+    private static boolean parseFlipAverage(Map<String, Object> data, String where) throws BundleException {
+        Object value = data.get("inference");
+        Map<String, Object> inference = value == null ? Collections.<String, Object>emptyMap()
+                : table(value, where, "inference");
+        return inference.containsKey("flip_average") && flag(inference.get("flip_average"), where, "inference.flip_average");
     }
 
     // --- verification -----------------------------------------------------------------------------

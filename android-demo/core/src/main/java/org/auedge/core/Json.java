@@ -267,6 +267,33 @@ public final class Json {
         return (String) value;
     }
 
+    /**
+     * A parsed value as an error message shows it (edge/bundle.py uses repr): strings quoted, whole
+     * numbers without ".0", at most 60 characters.
+     */
+    public static String show(Object value) {
+        String shown = showFull(value);
+        return shown.length() <= 60 ? shown : shown.substring(0, 57) + "...";
+    }
+
+    private static String showFull(Object value) {
+        if (value instanceof String) {
+            return "'" + value + "'";
+        }
+        if (value instanceof Double) {
+            double d = (Double) value;
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+        }
+        if (value instanceof List) {
+            StringBuilder out = new StringBuilder("[");
+            for (Object item : (List<?>) value) {
+                out.append(out.length() == 1 ? "" : ", ").append(showFull(item));
+            }
+            return out.append(']').toString();
+        }
+        return String.valueOf(value);
+    }
+
     public static double[] asNumbers(Object value, String where) {
         List<Object> list = asArray(value, where);
         double[] out = new double[list.size()];
