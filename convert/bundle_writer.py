@@ -4,6 +4,12 @@ Why staging next to the destination: ``os.rename`` is atomic only within one fil
 device (or a copy job) must never see half a bundle. The staged folder is checked with the very
 loader a device uses (``auedge.edge.bundle.load_bundle``) before it gets its final name, and any
 failure removes it, together with parent folders this export created.
+
+``--force`` replaces only a bundle: an existing destination is removed only when it is a folder
+holding ``bundle.json`` and nothing else but files a bundle holds (report.md, the model and face
+detector files the exporter writes, and the files its own bundle.json lists), with no subfolder. An
+empty folder may be replaced too (nothing is lost). Anything else (``--out bundles`` naming the
+parent of other bundles, a folder of notes) is refused, untouched, before any conversion starts.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from auedge.convert.errors import ExportError
-from auedge.convert.variants import Variant
+from auedge.convert.variants import VARIANTS, Variant
 from auedge.edge.bundle import MANIFEST_NAME, SCHEMA_VERSION, BundleError, load_bundle, sha256_file
 from auedge.edge.preprocess import QuantParams
 
@@ -30,6 +36,10 @@ DETECTORS = {
     "full-range": ("face_detection_full_range.tflite", "blazeface-full-range", 0.5),
 }
 NMS_IOU = 0.3
+REPORT_NAME = "report.md"
+# Every file name an export writes into a bundle folder: what --force may find and replace.
+BUNDLE_FILES = frozenset({MANIFEST_NAME, REPORT_NAME, *(v.file for v in VARIANTS.values()),
+                          *(d[0] for d in DETECTORS.values())})
 VERSION_PACKAGES = {
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
     "keras": ("keras",),
@@ -135,6 +145,38 @@ def detector_entry(root: Path, file: str, detector: str, input_size: tuple[int, 
     }
 
 
+def _listed_files(folder: Path) -> set[str]:
+    """Plain file names an existing bundle.json lists (models, face detector); empty if unreadable."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(manifest, dict):
+        return set()
+    entries = [*(manifest.get("models") or []), manifest.get("face_detector")]
+    names = {e.get("file") for e in entries if isinstance(e, dict)}
+    return {n for n in names if isinstance(n, str) and n and Path(n).name == n}
+
+
+def not_a_bundle(folder: Path) -> str | None:
+    """Why ``folder`` is not a bundle that --force may replace, or None when it is one (or empty)."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        return f"it cannot be listed ({exc.strerror or exc})"
+    if not entries:
+        return None
+    if not (folder / MANIFEST_NAME).is_file():
+        return f"it holds no {MANIFEST_NAME}"
+    allowed = BUNDLE_FILES | _listed_files(folder)
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            return f"it holds the folder {entry.name}/, which no bundle holds"
+        if entry.name not in allowed:
+            return f"it holds {entry.name}, which no bundle holds"
+    return None
+
+
 def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -158,6 +200,7 @@ class BundleStage:
             raise ExportError(f"bundle {self.dest} already exists; pass --force to replace it or choose another --out")
         if self.dest.exists() and not self.dest.is_dir():
             raise ExportError(f"{self.dest} exists and is not a folder; choose another --out")
+        self._check_replaceable()
         missing = [p for p in [self.dest.parent, *self.dest.parent.parents] if not p.exists()]
         try:
             for folder in reversed(missing):
@@ -173,6 +216,15 @@ class BundleStage:
                 f"cannot write the bundle under {self.dest.parent} ({exc.strerror or exc}); choose a writable --out"
             ) from exc
         return self
+
+    def _check_replaceable(self) -> None:
+        """--force removes the destination: refuse unless it is a bundle (see the module doc)."""
+        if not self.dest.exists():
+            return
+        why = not_a_bundle(self.dest)
+        if why is not None:
+            raise ExportError(f"--force replaces only a bundle folder, but {self.dest} is not one ({why}); "
+                              "nothing was changed; choose another --out, e.g. a new folder inside it")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.committed:
@@ -214,6 +266,7 @@ class BundleStage:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.path, 0o777 & ~umask)  # mkdtemp made it private; a bundle is meant to be shared
+        self._check_replaceable()  # again: the destination may have changed during the export
         old = None
         try:
             if self.dest.exists():

@@ -49,6 +49,7 @@ class ExportOptions:
     calib_split: str = "train"
     val_split: str = "val"
     int8_floor: float = 0.98
+    int8_mad_frac: float = 0.02
     fp32_tol: float = 1e-4
     fp16_tol: float = 1e-2
     allow_degraded: bool = False
@@ -60,7 +61,8 @@ class ExportOptions:
     seed: int = 0
 
     def tolerances(self) -> Tolerances:
-        return Tolerances(fp32_max_abs=self.fp32_tol, fp16_max_abs=self.fp16_tol, int8_floor=self.int8_floor)
+        return Tolerances(fp32_max_abs=self.fp32_tol, fp16_max_abs=self.fp16_tol, int8_floor=self.int8_floor,
+                          int8_mad_fraction=self.int8_mad_frac)
 
     def check(self) -> ExportOptions:
         if self.calib_size < 1 or self.val_size < 1:
@@ -71,6 +73,8 @@ class ExportOptions:
             raise ExportError(f"--detector must be short-range or full-range, got {self.detector!r}")
         if self.model and self.run:
             raise ExportError("pass either --model or --run, not both")
+        if not 0 < self.int8_mad_frac <= 1:
+            raise ExportError(f"--int8-mad-frac must be a fraction of the output range in (0, 1], got {self.int8_mad_frac}")
         if self.int8_float_convs < 0:
             raise ExportError(f"--int8-float-convs must be 0 or more, got {self.int8_float_convs}")
         parse_formats(self.formats)
@@ -181,29 +185,40 @@ def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_ca
 
     loaded: list[Any] = []
 
-    def split(name: str):
+    def split(name: str, purpose: str, count: int, seed: int):
+        """The faces ``take(count, seed)`` keeps, occluders pasted on those only."""
         if not loaded:
             loaded.append(load_run_cropset(run))
-        return run_split(loaded[0], run, name, size, outputs)
+        return run_split(loaded[0], run, name, size, outputs, purpose, count, seed)
 
     calib = None
     if need_calib:
-        calib = load_crop_file(options.calib_data, size, outputs) if options.calib_data else split(options.calib_split)
+        calib = (load_crop_file(options.calib_data, size, outputs) if options.calib_data
+                 else split(options.calib_split, "calibration", options.calib_size, options.seed))
         calib = require_nonempty(calib, "calibration", "--calib-data").take(options.calib_size, options.seed)
         log(f"calibration: {len(calib)} crops from {calib.source}")
     if options.val_data:
         val = load_crop_file(options.val_data, size, outputs)
     elif options.calib_data:
         try:
-            val = split(options.val_split)
+            val = split(options.val_split, "validation", options.val_size, options.seed + 1)
         except ExportError as exc:
             log(f"note: {exc}; validating on --calib-data instead (overlaps calibration)")
             val = load_crop_file(options.calib_data, size, outputs)
     else:
-        val = split(options.val_split)
+        val = split(options.val_split, "validation", options.val_size, options.seed + 1)
     val = require_nonempty(val, "validation", "--val-data").take(options.val_size, options.seed + 1)
     log(f"validation: {len(val)} crops from {val.source}" + (" with labels" if val.labels is not None else ""))
+    _note_supplied_occluders(run, calib, val, log)
     return calib, val
+
+
+def _note_supplied_occluders(run: Any, calib: Any, val: Any, log: Log) -> None:
+    """Say so when user crops replace the occluded faces an occluded run trained and scored on."""
+    cfg = run.config
+    for data, setting in ((calib, cfg.occlude_train), (val, cfg.occlude_val)):
+        if data is not None and setting != "none" and data.occluders.get("kind") == "as supplied":
+            log(f"note: the run pasted {setting!r} occluders but {data.source} is used as supplied")
 
 
 def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras_model: Any, size: int,
@@ -252,8 +267,17 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
 
 def _progress_figures(path: Path, figures: dict[str, Any], kind: str) -> str:
     headline = "agreement" if kind == "occurrence" else "icc_vs_float"
-    return (f"{path.stat().st_size / 1024:.1f} KB, max abs diff {figures['max_abs_diff']:.2e}, "
+    diff = figures["max_abs_diff"]  # None when an output was NaN or infinite
+    return (f"{path.stat().st_size / 1024:.1f} KB, max abs diff {'nan' if diff is None else format(diff, '.2e')}, "
             f"{headline.replace('_', ' ')} {figures.get(headline)}")
+
+
+def _check_reference(reference: np.ndarray, model_path: Path) -> None:
+    """A float model giving NaN/inf leaves nothing to compare a variant with: stop before converting."""
+    bad = int(np.sum(~np.isfinite(reference)))
+    if bad:
+        raise ExportError(f"{model_path} gives {bad} NaN or infinite output value(s) on the validation crops; "
+                          "train the run again or check the crops")
 
 
 def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str] | None = None) -> list[dict[str, Any]]:
@@ -294,6 +318,7 @@ def export_bundle(options: ExportOptions, log: Log = print) -> ExportResult:
 def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: list[Variant], dest: Path,
                  detector_path: Path, log: Log) -> ExportResult:
     from auedge.convert.bundle_writer import (
+        REPORT_NAME,
         BundleStage,
         ModelRecord,
         build_manifest,
@@ -328,6 +353,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         val_inputs = normalized(val, run.normalization)
         flip = bool(run.config.flip_average)  # judged as the device will decide: on the mirrored mean too
         reference = keras_outputs(keras_model, val_inputs, flip_average=flip)
+        _check_reference(reference, model_path)
         thresholds = thresholds_for(run.metrics, aus + flags)
         kind = run.task.kind
         task_view = TaskView(kind=kind, aus=tuple(aus + flags), thresholds=tuple(thresholds), value_range=(0.0, 5.0))
@@ -346,6 +372,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             predictions = flip_averaged(run_variant, val_inputs) if flip else run_variant(val_inputs)
             figures = figures_for(predictions, reference, val.labels, task_view)
             figures["flip_average"] = flip
+            figures["occluders"] = val.occluders  # the faces these figures were computed on
             verdict = judge(variant, figures, task_view, options.tolerances())
             figures["passed"] = verdict.passed
             figures["conversion"] = notes
@@ -369,7 +396,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             crop=run.crop.to_dict(),
             face_detector=detector,
             models=models,
-            default_model=default_model_name([m["name"] for m in models]),
+            default_model=default_model_name([m["name"] for m in models], [m["name"] for m in models if m["degraded"]]),
             inference={"flip_average": bool(run.config.flip_average)},
             training={
                 "run": run.root.name,
@@ -387,14 +414,16 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
                 "calib_source": None if calib is None else calib.source,
                 "val_size": len(val),
                 "val_source": val.source,
+                "calib_occluders": None if calib is None else calib.occluders,
+                "val_occluders": val.occluders,
                 "tolerances": {"fp32_max_abs": options.fp32_tol, "fp16_max_abs": options.fp16_tol,
-                               "int8_floor": options.int8_floor},
+                               "int8_floor": options.int8_floor, "int8_mad_fraction": options.int8_mad_frac},
                 "allow_degraded": options.allow_degraded,
             },
         )
         summary = summary_table(models, kind)
         notes = [f"degraded: {f}" for f in failures]
-        stage.write_text("report.md", report_markdown(manifest, summary, notes))
+        stage.write_text(REPORT_NAME, report_markdown(manifest, summary, notes))
         bundle = stage.commit(manifest)
     return ExportResult(bundle=bundle, manifest=manifest, summary=summary, degraded=failures)
 
@@ -410,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--runs-dir", default="runs", help="where to look for the newest run (default: runs)")
     out = p.add_argument_group("output")
     out.add_argument("--out", help="bundle folder (default: bundles/<run name>)")
-    out.add_argument("--force", action="store_true", help="replace an existing bundle")
+    out.add_argument("--force", action="store_true",
+                     help="replace an existing bundle (only a folder holding bundle.json and bundle files)")
     out.add_argument("--formats", default="all",
                      help="all, or a comma list of tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,onnx-fp32,onnx-int8")
     out.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
@@ -429,10 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
     tol = p.add_argument_group("tolerances")
     tol.add_argument("--int8-floor", type=float, default=0.98,
                      help="min class agreement (occurrence) or ICC vs float (intensity) for dynamic/int8 (default 0.98)")
+    tol.add_argument("--int8-mad-frac", type=float, default=0.02,
+                     help="intensity, dynamic/int8: max mean abs diff vs float per AU, as a fraction of the output "
+                          "range (default 0.02 = 0.1 on 0-5)")
     tol.add_argument("--fp32-tol", type=float, default=1e-4, help="max abs diff for tflite-fp32 and onnx-fp32")
     tol.add_argument("--fp16-tol", type=float, default=1e-2, help="max abs diff for tflite-fp16")
     tol.add_argument("--allow-degraded", action="store_true",
-                     help="bundle a variant out of tolerance, marked degraded, instead of failing")
+                     help="bundle a variant out of tolerance, marked degraded (never the default model), "
+                          "instead of failing")
     p.add_argument("--threads", type=int, default=1, help="TensorFlow and interpreter threads (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for picking calibration/validation crops")
     return p

@@ -12,6 +12,26 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def occluder_text(record: dict[str, Any] | None) -> str:
+    """``mix (occlude_val, seed 3)``: which faces the figures were computed on."""
+    if not record:
+        return "-"
+    if record.get("seed") is None:
+        return str(record.get("kind"))
+    weights = f", weights {record['mix_weights']}" if record.get("mix_weights") else ""
+    return f"{record['kind']} ({record.get('setting')}, seed {record['seed']}{weights})"
+
+
+def tolerance_text(tol: dict[str, Any], kind: str) -> str:
+    """The limits every variant was held to, in words (intensity adds the mean-abs-diff bound)."""
+    floor = tol.get("int8_floor")
+    text = (f"fp32 max abs diff {tol.get('fp32_max_abs')}, fp16 {tol.get('fp16_max_abs')}; dynamic/int8 "
+            + (f"agreement >= {floor}" if kind == "occurrence" else f"ICC vs float >= {floor}"))
+    if kind != "occurrence" and tol.get("int8_mad_fraction") is not None:
+        text += f" and mean abs diff per AU <= {tol['int8_mad_fraction']} of the output range"
+    return text
+
+
 def summary_rows(models: list[dict[str, Any]], kind: str) -> list[list[str]]:
     metric = "agreement" if kind == "occurrence" else "icc_vs_float"
     rows = []
@@ -51,9 +71,12 @@ def report_markdown(manifest: dict[str, Any], summary: str, notes: list[str]) ->
         f"- input: {manifest['input']['size'][0]}x{manifest['input']['size'][1]} RGB, batch 1",
         f"- run: {training.get('run')} (dataset {training.get('dataset')}), threshold {training.get('threshold')}",
         (
-            f"- validation: {export.get('val_size')} crops from {export.get('val_source')}; "
-            f"calibration: {export.get('calib_size')} crops from {export.get('calib_source')}"
+            f"- validation: {export.get('val_size')} crops from {export.get('val_source')} "
+            f"(occluders: {occluder_text(export.get('val_occluders'))}); "
+            f"calibration: {export.get('calib_size')} crops from {export.get('calib_source')} "
+            f"(occluders: {occluder_text(export.get('calib_occluders'))})"
         ),
+        f"- tolerances: {tolerance_text(export.get('tolerances') or {}, task['kind'])}",
         f"- default model: {manifest['default_model']}; created {manifest['created']}",
         "",
         summary,

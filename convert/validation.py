@@ -3,7 +3,9 @@
 In the spirit of optimum's ``validate_model_outputs``: a converted model is trusted only after its
 outputs were compared with the float model's on real inputs. fp32/fp16 variants must match closely
 (max abs difference); quantized ones must keep the decisions (class agreement for occurrence
-tasks) or the ranking (ICC(3,1) against the float model for intensity tasks) above a floor.
+tasks) or, for intensity tasks, the ranking (ICC(3,1) against the float model) above a floor and
+each AU's mean absolute difference within a bound (ICC ignores a constant offset). A variant that
+gives any NaN or infinite output fails, whatever its other figures.
 """
 
 from __future__ import annotations
@@ -126,34 +128,48 @@ def _nanmin(values: list[float]) -> float:
     return float(min(finite)) if finite else float("nan")
 
 
+def _au_figures(k: int, pred: np.ndarray, ref: np.ndarray, diff: np.ndarray, truth: np.ndarray | None,
+                task: TaskView) -> dict[str, Any]:
+    """One output's figures; outputs past the label columns (occlusion flags) have no ``truth``."""
+    entry: dict[str, Any] = {"max_abs_diff": _clean(float(diff[:, k].max()))}
+    keep = None if truth is None else np.isfinite(truth)
+    if task.kind == "occurrence":
+        t = task.thresholds[k]
+        p_bin, r_bin = pred[:, k] >= t, ref[:, k] >= t
+        entry["agreement"] = _clean(float(np.mean(p_bin == r_bin)))
+        # Context for the agreement figure: decisions this close to the threshold flip easily.
+        entry["float_near_threshold"] = _clean(float(np.mean(np.abs(ref[:, k] - t) < NEAR_THRESHOLD)))
+        if truth is not None and keep.any():
+            entry["f1"] = _clean(_f1(truth[keep] >= 0.5, p_bin[keep]))
+            entry["f1_float"] = _clean(_f1(truth[keep] >= 0.5, r_bin[keep]))
+        return entry
+    lo, hi = task.value_range
+    p_c, r_c = np.clip(pred[:, k], lo, hi), np.clip(ref[:, k], lo, hi)
+    entry["icc_vs_float"] = _clean(_icc31(r_c, p_c))
+    # On the values a device reports (clipped to the range): catches the offset ICC cannot see.
+    entry["mean_abs_diff"] = _clean(float(np.mean(np.abs(p_c.astype(np.float64) - r_c))))
+    if truth is not None and keep.any():
+        entry["icc_vs_labels"] = _clean(_icc31(truth[keep], p_c[keep]))
+        entry["icc_float_vs_labels"] = _clean(_icc31(truth[keep], r_c[keep]))
+    return entry
+
+
+def _worst(values: list[float | None]) -> float | None:
+    """The largest value, or None (unknown, so failing) when any is missing or not finite."""
+    return None if any(v is None for v in values) else _clean(max(values))
+
+
 def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, task: TaskView) -> dict[str, Any]:
-    """Differences, plus agreement/F1 (occurrence) or ICC (intensity), overall and per AU."""
+    """Differences, plus agreement/F1 (occurrence) or ICC and mean abs diff (intensity), overall and
+    per AU; ``non_finite`` counts NaN/inf values in the prediction (any one fails the variant)."""
     diff = np.abs(pred.astype(np.float64) - ref.astype(np.float64))
     per_au: dict[str, dict[str, Any]] = {}
     for k, au in enumerate(task.aus):
-        entry: dict[str, Any] = {"max_abs_diff": _clean(float(diff[:, k].max()))}
-        # Outputs past the label columns (occlusion flags) have no labels here: compared with float only.
         truth = None if labels is None or k >= labels.shape[1] else labels[:, k]
-        keep = None if truth is None else np.isfinite(truth)
-        if task.kind == "occurrence":
-            t = task.thresholds[k]
-            p_bin, r_bin = pred[:, k] >= t, ref[:, k] >= t
-            entry["agreement"] = _clean(float(np.mean(p_bin == r_bin)))
-            # Context for the agreement figure: decisions this close to the threshold flip easily.
-            entry["float_near_threshold"] = _clean(float(np.mean(np.abs(ref[:, k] - t) < NEAR_THRESHOLD)))
-            if truth is not None and keep.any():
-                entry["f1"] = _clean(_f1(truth[keep] >= 0.5, p_bin[keep]))
-                entry["f1_float"] = _clean(_f1(truth[keep] >= 0.5, r_bin[keep]))
-        else:
-            lo, hi = task.value_range
-            p_c, r_c = np.clip(pred[:, k], lo, hi), np.clip(ref[:, k], lo, hi)
-            entry["icc_vs_float"] = _clean(_icc31(r_c, p_c))
-            if truth is not None and keep.any():
-                entry["icc_vs_labels"] = _clean(_icc31(truth[keep], p_c[keep]))
-                entry["icc_float_vs_labels"] = _clean(_icc31(truth[keep], r_c[keep]))
-        per_au[au] = entry
+        per_au[au] = _au_figures(k, pred, ref, diff, truth, task)
     figures: dict[str, Any] = {
         "n": int(pred.shape[0]),
+        "non_finite": int(np.sum(~np.isfinite(pred))),
         "max_abs_diff": _clean(float(diff.max())),
         "mean_abs_diff": _clean(float(diff.mean())),
     }
@@ -165,6 +181,7 @@ def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, ta
             figures["f1_float"] = _clean(_nanmean([e.get("f1_float") for e in per_au.values()]))
     else:
         figures["icc_vs_float"] = _clean(_nanmin([e["icc_vs_float"] for e in per_au.values()]))
+        figures["mean_abs_diff_worst_au"] = _worst([e["mean_abs_diff"] for e in per_au.values()])
         if labels is not None:
             figures["icc_vs_labels"] = _clean(_nanmean([e.get("icc_vs_labels") for e in per_au.values()]))
             figures["icc_float_vs_labels"] = _clean(_nanmean([e.get("icc_float_vs_labels") for e in per_au.values()]))
@@ -172,19 +189,43 @@ def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, ta
     return figures
 
 
+def _shown(value: float | None, spec: str) -> str:
+    """A figure for the failure line; None (NaN or inf, which JSON cannot hold) reads ``nan``."""
+    return "nan" if value is None else format(value, spec)
+
+
+def _exact_failures(variant: Variant, figures: dict[str, Any], tol: Tolerances) -> list[str]:
+    limit = tol.max_abs_for(variant)
+    value = figures["max_abs_diff"]
+    figures["tolerance"] = {"metric": "max_abs_diff", "limit": limit}
+    return [] if value is not None and value <= limit else [f"max abs diff {_shown(value, '.3g')} exceeds {limit:g}"]
+
+
+def _agreement_failures(figures: dict[str, Any], task: TaskView, tol: Tolerances) -> list[str]:
+    metric = "agreement" if task.kind == "occurrence" else "icc_vs_float"
+    value = figures.get(metric)
+    figures["tolerance"] = {"metric": metric, "limit": tol.int8_floor}
+    failures = [] if value is not None and value >= tol.int8_floor else [
+        f"{metric.replace('_', ' ')} {_shown(value, '.4f')} is below the floor {tol.int8_floor:g}"]
+    if task.kind == "intensity":
+        limit = tol.mad_limit(task.value_range)
+        mad = figures.get("mean_abs_diff_worst_au")
+        figures["tolerance"]["mean_abs_diff"] = {"metric": "mean_abs_diff_worst_au", "limit": _clean(limit),
+                                                 "fraction_of_range": tol.int8_mad_fraction}
+        if mad is None or mad > limit:
+            failures.append(f"mean abs diff {_shown(mad, '.3g')} exceeds {limit:g} "
+                            f"({tol.int8_mad_fraction:g} of the output range)")
+    return failures
+
+
 def judge(variant: Variant, figures: dict[str, Any], task: TaskView, tol: Tolerances) -> Judgement:
     """Pass/fail against the variant's tolerance; ``failure`` is the one line shown to the user."""
     if variant.check == CHECK_EXACT:
-        limit = tol.max_abs_for(variant)
-        value = figures["max_abs_diff"]
-        passed = value is not None and value <= limit
-        figures["tolerance"] = {"metric": "max_abs_diff", "limit": limit}
-        failure = None if passed else f"{variant.name}: max abs diff {value:.3g} exceeds {limit:g}"
-        return Judgement(figures, passed, failure)
-    metric = "agreement" if task.kind == "occurrence" else "icc_vs_float"
-    value = figures.get(metric)
-    passed = value is not None and value >= tol.int8_floor
-    figures["tolerance"] = {"metric": metric, "limit": tol.int8_floor}
-    shown = "nan" if value is None else f"{value:.4f}"
-    failure = None if passed else f"{variant.name}: {metric.replace('_', ' ')} {shown} is below the floor {tol.int8_floor:g}"
-    return Judgement(figures, passed, failure)
+        failures = _exact_failures(variant, figures, tol)
+    else:
+        failures = _agreement_failures(figures, task, tol)
+    bad = int(figures.get("non_finite") or 0)
+    if bad:  # a NaN can hide from thresholded figures (NaN >= t is False), so it fails on its own
+        failures.insert(0, f"{bad} output value(s) are NaN or infinite")
+    failure = f"{variant.name}: " + "; ".join(failures) if failures else None
+    return Judgement(figures, not failures, failure)

@@ -6,10 +6,12 @@ Why a table: the CLI, the converters, the validator and the bundle writer all ne
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # "exact" variants are compared by max abs difference; "agreement" ones by the task's floor
-# (class agreement for occurrence, ICC vs float for intensity).
+# (class agreement for occurrence; for intensity ICC vs float plus a bound on the mean absolute
+# difference, because ICC(3,1) measures consistency and ignores a constant offset).
 CHECK_EXACT = "max_abs"
 CHECK_AGREEMENT = "agreement"
 
@@ -40,14 +42,24 @@ DEFAULT_MODEL_ORDER = ("int8", "dynamic", "fp16", "fp32", "onnx-int8", "onnx-fp3
 
 @dataclass(frozen=True)
 class Tolerances:
-    """Limits a variant must meet; ``int8_floor`` applies to dynamic, int8 and onnx-int8."""
+    """Limits a variant must meet; ``int8_floor`` applies to dynamic, int8 and onnx-int8.
+
+    ``int8_mad_fraction`` bounds, for intensity tasks, each AU's mean absolute difference from the
+    float model as a fraction of the output range (0.02 of 0-5 = 0.1 intensity units): ICC alone
+    would pass a model that reads +1 on every face.
+    """
 
     fp32_max_abs: float = 1e-4
     fp16_max_abs: float = 1e-2
     int8_floor: float = 0.98
+    int8_mad_fraction: float = 0.02
 
     def max_abs_for(self, variant: Variant) -> float:
         return self.fp16_max_abs if variant.precision == "fp16" else self.fp32_max_abs
+
+    def mad_limit(self, value_range: tuple[float, float]) -> float:
+        """The mean-abs-difference bound in output units for an output range (lo, hi)."""
+        return self.int8_mad_fraction * (value_range[1] - value_range[0])
 
 
 def parse_formats(text: str) -> list[Variant]:
@@ -63,9 +75,22 @@ def parse_formats(text: str) -> list[Variant]:
     return [v for k, v in VARIANTS.items() if k in wanted]
 
 
-def default_model_name(names: list[str]) -> str:
-    """int8 when present (the edge default), else the first present in a sensible fallback order."""
+def default_model_name(names: list[str], degraded: Collection[str] = ()) -> str:
+    """int8 when present and sound (the edge default), else the first sound one in a fallback order.
+
+    A device runs the default unless told otherwise, so a model marked degraded (out of tolerance,
+    bundled only with --allow-degraded) is never chosen; when every model is degraded there is no
+    sound default and the export fails.
+    """
+    from auedge.convert.errors import ExportError
+
+    sound = [n for n in names if n not in set(degraded)]
+    if not sound:
+        raise ExportError(
+            f"every exported model is out of tolerance ({', '.join(names)}), so the bundle would have no sound "
+            "default model; add a variant that passes (e.g. --formats tflite-fp32,...) or fix the failing ones"
+        )
     for name in DEFAULT_MODEL_ORDER:
-        if name in names:
+        if name in sound:
             return name
-    return names[0]
+    return sound[0]

@@ -7,6 +7,7 @@ only the detector run, one warp per face and one AU model run per face.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from auedge.edge.preprocess import QuantParams, dequantize, flip_averaged, norma
 from auedge.edge.results import EstimateResult, FaceResult
 
 DEFAULT_THRESHOLD = 0.5
+log = logging.getLogger("auedge.edge.estimator")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,12 @@ class Estimator:
         self.backend = backend
         self.detector = detector
         self._input_quant, self._output_quant = check_model(bundle, model, backend)
+        if model.degraded:  # bundled with --allow-degraded: it failed the exporter's check
+            fix = ("re-export the bundle" if model.name == bundle.default_model
+                   else f"run the bundle's default model {bundle.default_model} instead")
+            log.warning("AU model %s of bundle %s is marked degraded in bundle.json: it failed the export check "
+                        "against the float model, so its outputs may differ from the trained model's; %s",
+                        model.name, bundle.root, fix)
         self._indices = np.array([o.index for o in bundle.outputs])
         self._lows = np.array([o.range[0] for o in bundle.outputs], dtype=np.float32)
         self._highs = np.array([o.range[1] for o in bundle.outputs], dtype=np.float32)

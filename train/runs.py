@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from auedge.edge.align import CropParams
 from auedge.edge.preprocess import Normalization
 from auedge.train.config import Task, TrainConfig, _coerce
@@ -25,6 +26,13 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 CURVE_FILE = "training_curve.png"
+
+# Seeds of the occluders the trainer pastes (trainer.train_run): cfg.seed + 1 on validation and
+# cfg.seed + 2 on testing faces (cfg.occlude_val). Its training occluders are drawn afresh every
+# epoch; the exporter's calibration draws one fixed set from the same mix with cfg.seed + 5
+# (+3 and +4 are the flag evaluation's, trainer.FLAG_SEED_OFFSET).
+VAL_OCCLUDER_SEED_OFFSETS = {"val": 1, "test": 2}
+CALIB_OCCLUDER_SEED_OFFSET = 5
 
 
 class RunError(ValueError):
@@ -95,6 +103,47 @@ def load_run_crops(run: RunInfo, **overrides: Any):
         "limit": cfg.limit,
         "synthetic_sizes": tuple(cfg.synthetic_sizes),
         "keypoints": cfg.keypoints,
+        "kind": run.task.kind,  # labels as the trainer read them (Bosphorus intensity vs occurrence)
     }
     kwargs.update(overrides)
     return load_crops(cfg.dataset, cfg.data_dir, list(run.task.aus), run.crop, **kwargs)
+
+
+def occluders_for(cfg: TrainConfig, split: str, purpose: str) -> dict[str, Any]:
+    """Which occluders the exporter pastes on the run's ``split`` for ``purpose``, as a record.
+
+    ``validation``: the trainer's own validation (or testing) occluders, same kind and seed, so the
+    exporter judges a variant on the faces the run was scored on. ``calibration``: the training
+    occluder mix (with its weights), so int8 ranges cover masked faces as well as bare ones.
+    """
+    if purpose == "calibration":
+        kind, setting, offset = cfg.occlude_train, "occlude_train", CALIB_OCCLUDER_SEED_OFFSET
+    elif purpose == "validation" and split in VAL_OCCLUDER_SEED_OFFSETS:
+        kind, setting, offset = cfg.occlude_val, "occlude_val", VAL_OCCLUDER_SEED_OFFSETS[split]
+    else:
+        raise ValueError(f"the trainer pastes validation occluders on val and test faces only, not {split!r}")
+    if kind == "none":
+        return {"kind": "none", "setting": setting, "seed": None}
+    weights = (cfg.mix_weights or None) if purpose == "calibration" else None
+    return {"kind": kind, "setting": setting, "seed": cfg.seed + offset, "mix_weights": weights}
+
+
+def occlude_for(images: np.ndarray, landmarks: np.ndarray, record: dict[str, Any],
+                positions: np.ndarray | None = None) -> np.ndarray:
+    """Paste the occluders of an :func:`occluders_for` record, deterministically.
+
+    Face ``positions[j]`` of its split gets ``default_rng([seed, positions[j]])``, exactly as
+    ``augment.occlude_fixed`` seeds face i of the whole split (the trainer's validation pasting),
+    so a subset gets the very pixels the trainer scored without pasting the rest.
+    """
+    if record["kind"] == "none":
+        return images
+    from auedge.train.occluders import apply_occluder_kind, parse_mix_weights
+
+    weights = parse_mix_weights(record.get("mix_weights"))
+    places = np.arange(len(images)) if positions is None else np.asarray(positions)
+    out = np.empty_like(images)
+    for j, place in enumerate(places):
+        rng = np.random.default_rng([record["seed"], int(place)])
+        out[j] = apply_occluder_kind(images[j], landmarks[j], record["kind"], rng, weights)[0]
+    return out

@@ -103,3 +103,9 @@ def make_patterned_crops():
     """``patterned_crops`` for tests (a plain ``from conftest import`` would pick another folder's
     conftest when the whole suite runs)."""
     return patterned_crops
+
+
+@pytest.fixture(scope="session")
+def make_run():
+    """``write_run`` for tests (same reason as ``make_patterned_crops``)."""
+    return write_run

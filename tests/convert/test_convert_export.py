@@ -190,8 +190,8 @@ def test_tampered_or_truncated_bundle_is_refused(bundle, tmp_path):
 
 def test_out_of_tolerance_fails_unless_allow_degraded(run_dir, crop_files, tmp_path, capsys):
     out = tmp_path / "b"
-    common = ["--run", run_dir, "--out", out, "--formats", "tflite-int8", "--calib-data", crop_files["calib"],
-              "--val-data", crop_files["val"], "--int8-floor", "1.01"]
+    common = ["--run", run_dir, "--out", out, "--formats", "tflite-fp32,tflite-int8", "--calib-data",
+              crop_files["calib"], "--val-data", crop_files["val"], "--int8-floor", "1.01"]
     code, _, err = run_cli(capsys, common)
     assert_one_error_line(code, err, "int8", "agreement", "1.01", "--allow-degraded")
     assert not out.exists() and leftovers(tmp_path) == []
@@ -200,6 +200,7 @@ def test_out_of_tolerance_fails_unless_allow_degraded(run_dir, crop_files, tmp_p
     assert code == 0, err
     entry = load_bundle(out).model("int8")
     assert entry.degraded is True and entry.validation["passed"] is False
+    assert load_bundle(out).default_model == "fp32"  # never the degraded int8
     assert "degraded" in stdout and "degraded" in (out / "report.md").read_text()
 
     code, _, err = run_cli(capsys, common[:6] + ["--calib-data", crop_files["calib"]])
@@ -209,12 +210,14 @@ def test_out_of_tolerance_fails_unless_allow_degraded(run_dir, crop_files, tmp_p
 
 def test_force_replaces_an_existing_bundle(run_dir, crop_files, tmp_path, capsys):
     out = tmp_path / "b"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    out.mkdir()  # an older bundle: its manifest, report and a model file this export does not write
+    (out / "bundle.json").write_text("{}")
+    (out / "report.md").write_text("old")
+    (out / "model_int8.tflite").write_bytes(b"old")
     code, _, err = run_cli(capsys, ["--run", run_dir, "--out", out, "--formats", "tflite-fp32", "--force",
                                     "--val-data", crop_files["val"], "--detector", "full-range"])
     assert code == 0, err
-    assert not (out / "stale.txt").exists()
+    assert not (out / "model_int8.tflite").exists() and (out / "report.md").read_text() != "old"
     loaded = load_bundle(out)
     assert [m.name for m in loaded.models] == ["fp32"] and loaded.default_model == "fp32"
     assert loaded.face_detector.kind == "blazeface-full-range" and loaded.face_detector.input_size == (192, 192)
