@@ -35,6 +35,7 @@ from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, l
 Log = Callable[[str], None]
 REFERENCE = "keras-float"
 INTENSITY_OCCURRENCE = 1.0  # FACS A level: intensity >= 1 counts as present (as the trainer does)
+DEFAULT_THRESHOLD = 0.5  # an occurrence output without a threshold in bundle.json
 OCCLUSION_SEED = 0
 
 
@@ -53,6 +54,14 @@ class AccuracyOptions:
     resamples: int = 1000
     seed: int = 0
     out_dir: str | None = None
+
+    def check(self) -> AccuracyOptions:
+        """Refuse bad numbers before any data is loaded."""
+        for flag, value, least in (("--threads", self.threads, 1), ("--resamples", self.resamples, 1),
+                                   ("--limit", self.limit, 1), ("--keras-limit", self.keras_limit, 1)):
+            if value is not None and value < least:
+                raise BenchmarkError(f"{flag} must be >= {least}, got {value}")
+        return self
 
 
 @dataclass
@@ -179,13 +188,22 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
     return {"values": out, "ms_per_face": 1000.0 * seconds / max(1, total), "batch": 64, "flip_average": flip}
 
 
-def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: str, pick: np.ndarray) -> dict[str, Any]:
-    """How closely a variant reproduces Keras on the faces Keras ran on (all conditions pooled)."""
+def decision_thresholds(bundle: Any) -> np.ndarray:
+    """Per output, where a value becomes "present": the bundle's threshold for an occurrence output
+    (0.5 when it has none), the FACS A level for an intensity output."""
+    return np.array([(DEFAULT_THRESHOLD if o.threshold is None else o.threshold) if o.kind == "occurrence"
+                     else INTENSITY_OCCURRENCE for o in bundle.outputs], dtype=np.float64)
+
+
+def keras_vs_variant(keras: dict[str, Any], predictions: dict[str, Any], name: str, pick: np.ndarray,
+                     thresholds: np.ndarray) -> dict[str, Any]:
+    """How closely a variant reproduces Keras on the faces Keras ran on (all conditions pooled);
+    decision agreement at each output's own threshold (``decision_thresholds``), as the figures use."""
     diffs, agree = [], []
     for kind, values in keras["values"].items():
         other = predictions[name]["values"][kind][pick]
         diffs.append(np.abs(values - other).ravel())
-        agree.append(((values >= 0.5) == (other >= 0.5)).ravel())
+        agree.append(((values >= thresholds) == (other >= thresholds)).ravel())
     return {"variant": name, "faces": len(pick), "max_abs_diff": float(np.max(np.concatenate(diffs))),
             "mean_abs_diff": float(np.mean(np.concatenate(diffs))), "agreement": float(np.mean(np.concatenate(agree))),
             "keras_ms_per_face": keras["ms_per_face"], "source": keras["source"]}
@@ -287,8 +305,10 @@ def drop_interval(kind: str, truth: np.ndarray, reference: np.ndarray, values: n
 
 
 def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
+    from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError, load_bundle
 
+    options.check()
     try:
         bundle = load_bundle(options.bundle)
     except BundleError as exc:
@@ -309,7 +329,10 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
     images = {k: occlude_fixed(crops.images, crops.landmarks, k, OCCLUSION_SEED) for k in kinds}
     predictions: dict[str, dict[str, Any]] = {}
     for name in names:
-        predictions[name] = variant_predictions(bundle, name, images, options.threads)
+        try:
+            predictions[name] = variant_predictions(bundle, name, images, options.threads)
+        except (BackendError, BundleError) as exc:
+            raise BenchmarkError(f"variant {name}: {exc}") from exc
         log(f"variant {name}: {predictions[name]['ms_per_face']:.2f} ms/face on {predictions[name]['backend']}")
     reference_name, reference_note, keras_check = REFERENCE, "", None
     path = keras_path(options.keras, bundle, training)
@@ -323,7 +346,8 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
             reference_note = f"float Keras model {path}"
             log(f"keras: {reference_note} ({keras['ms_per_face']:.2f} ms/face, batch 64, {len(pick)} faces per condition)")
             if subset:
-                keras_check = keras_vs_variant(keras, predictions, "fp32" if "fp32" in names else names[0], pick)
+                keras_check = keras_vs_variant(keras, predictions, "fp32" if "fp32" in names else names[0], pick,
+                                               decision_thresholds(bundle))
             else:
                 predictions[REFERENCE] = keras
         except ImportError as exc:
@@ -368,7 +392,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         results[kind] = per_row
         log(f"scored occlusion {kind}")
 
-    files = ResultFiles("accuracy", bundle.root.name, options.out_dir)
+    files = ResultFiles("accuracy", bundle.root.name, options.out_dir, bundle_root=bundle.root)
     plots = make_plots(bundle, crops, predictions, rows, reference_name, kinds, files)
     data = files.header(
         bundle_path=str(bundle.root.resolve()),

@@ -93,6 +93,18 @@ def float_conv_models(bundle: Any, counts: list[int], keras: str | None, folder:
     return files
 
 
+def parse_whole_numbers(flag: str, text: str, minimum: int) -> list[int]:
+    """A comma list of whole numbers >= ``minimum`` (empty text: none), else one clear BenchmarkError."""
+    parts = [v.strip() for v in str(text).split(",") if v.strip()]
+    try:
+        values = [int(v) for v in parts]
+    except ValueError:
+        values = None
+    if values is None or any(v < minimum for v in values):
+        raise BenchmarkError(f"{flag} takes a comma list of whole numbers >= {minimum}, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     import tempfile
 
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="auedge-bench-int8-probe", description=__doc__.splitlines()[0].strip("`"))
     parser.add_argument("--bundle", required=True)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", default="200", help="interleaved timed runs per row (default 200)")
     parser.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
     parser.add_argument("--float-convs", default="",
                         help="comma list of N: also time int8 models with their first N convolutions in float")
@@ -109,25 +121,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="auedge-int8-probe-") as scratch:
         try:
+            counts = parse_whole_numbers("--float-convs", args.float_convs, minimum=0)
+            runs = parse_whole_numbers("--runs", args.runs, minimum=1)
+            if len(runs) != 1:
+                raise BenchmarkError(f"--runs takes one whole number >= 1, got {args.runs!r}")
             bundle = load_bundle(args.bundle)
             paths = {m.name: m.path for m in bundle.models if m.format == "tflite"}
             if not paths:
                 raise BenchmarkError(f"bundle {bundle.root} has no TFLite model")
-            counts = [int(v) for v in args.float_convs.split(",") if v.strip()]
             paths.update(float_conv_models(bundle, counts, args.keras, Path(scratch)) if counts else {})
             calls, facts = {}, {}
             for name, path in paths.items():
                 for delegate in (True, False):
                     key = f"{name} {'xnnpack' if delegate else 'no-delegate'}"
                     calls[key], facts[name] = interpreter_call(path, delegate)
-        except ValueError as exc:
-            print(f"error: --float-convs takes a comma list of whole numbers ({exc})", file=sys.stderr)
-            return 2
-        except (BundleError, BenchmarkError, ImportError) as exc:
+        except (BundleError, BenchmarkError, ImportError) as exc:  # BundleError first: it is a ValueError
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except (ValueError, RuntimeError) as exc:  # the interpreter refusing a model file
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
         load_before = load_average()
-        timed = time_interleaved(calls, args.runs, 10)
+        timed = time_interleaved(calls, runs[0], 10)
     cpu = {k: float(np.median(v["cpu"])) for k, v in timed.items()}
     rows = []
     for name in paths:
@@ -138,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                      ", ".join(f"{k} {v}" for k, v in sorted(facts[name]["ops"].items()))])
     headers = ["variant", "input", "shape signature", "CPU ms XNNPACK", "CPU ms no delegate", "XNNPACK speed-up",
                "x fp32 (XNNPACK)", "ops"]
-    files = ResultFiles("int8probe", bundle.root.name, args.out_dir)
-    data = files.header(cpu_flags=cpu_flags(), runs=args.runs, cpu_median_ms=cpu, facts=facts,
+    files = ResultFiles("int8probe", bundle.root.name, args.out_dir, bundle_root=bundle.root)
+    data = files.header(cpu_flags=cpu_flags(), runs=runs[0], cpu_median_ms=cpu, facts=facts,
                         table={"headers": headers, "rows": rows}, load_average_before=load_before,
                         load_average_after=load_average())
     path = write_json(files.json_path, data)

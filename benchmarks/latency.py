@@ -9,7 +9,10 @@ What is measured, and why this way:
 * peak resident memory of a fresh child process that loads only that variant (and its baseline,
   the same child before loading): the parent has everything loaded and would say nothing;
 * the face detector alone and the whole per-frame pipeline (``Estimator.estimate``: detect, crop,
-  AU model) on a 640x480 frame with one real face, with per-stage medians;
+  AU model) on a 640x480 frame with one real face, with per-stage medians; OpenCV's thread pool
+  (its resize and warp) is sized to each thread count as the daemon sizes it
+  (``size_opencv_threads``), so "1 thread" means one thread for OpenCV too, and the JSON records
+  ``cv2.getNumThreads()`` per group;
 * the resident memory of a process running the edge Estimator with the default (int8) model,
   and whether TensorFlow was imported there (it must not be).
 
@@ -235,6 +238,16 @@ def bench_models(bundle: Any, models: list[Any], backends: list[str], options: L
     return sorted(rows, key=lambda r: (order[r["variant"]], r["backend"], r["threads"]))
 
 
+def size_opencv_pool(threads: int) -> int:
+    """Give OpenCV as many threads as the interpreter gets, as the daemon and ``au-edge infer`` do
+    (``size_opencv_threads``); returns ``cv2.getNumThreads()`` afterwards, for the JSON."""
+    import cv2
+    from auedge.edge.estimator import size_opencv_threads
+
+    size_opencv_threads(threads)
+    return int(cv2.getNumThreads())
+
+
 def bench_detector(bundle: Any, frame: np.ndarray, backends: list[str], options: LatencyOptions,
                    log: Log) -> list[dict[str, Any]]:
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
@@ -242,6 +255,7 @@ def bench_detector(bundle: Any, frame: np.ndarray, backends: list[str], options:
     rows = []
     for backend_name in [b for b in backends if can_run(b, "tflite")]:
         for threads in options.threads:
+            opencv_threads = size_opencv_pool(threads)
             detector = FaceDetector.create_from_options(FaceDetectorOptions(
                 **detector_settings(bundle), backend=backend_name, num_threads=threads))
             faces = len(detector.detect(frame))
@@ -250,7 +264,8 @@ def bench_detector(bundle: Any, frame: np.ndarray, backends: list[str], options:
                                      options.runs, options.warmup)
             detect, network = timed["detect"]["wall"], timed["network"]["wall"]
             detector.backend.close()
-            row = {"backend": backend_name, "threads": threads, "faces": faces, "frame": list(frame.shape[1::-1]),
+            row = {"backend": backend_name, "threads": threads, "opencv_threads": opencv_threads, "faces": faces,
+                   "frame": list(frame.shape[1::-1]),
                    "detect": summarize_latency(detect).to_dict(), "network_only": summarize_latency(network).to_dict(),
                    "detect_cpu_median_ms": float(np.median(timed["detect"]["cpu"])),
                    "network_cpu_median_ms": float(np.median(timed["network"]["cpu"]))}
@@ -275,6 +290,7 @@ def bench_pipeline(bundle: Any, models: list[Any], frame: np.ndarray, options: L
 
     rows = []
     for threads in options.threads:
+        opencv_threads = size_opencv_pool(threads)
         estimators, stages, faces, calls = {}, {}, {}, {}
         for entry in models:
             estimators[entry.name] = Estimator.create_from_options(EstimatorOptions(
@@ -292,7 +308,8 @@ def bench_pipeline(bundle: Any, models: list[Any], frame: np.ndarray, options: L
             estimator = estimators[entry.name]
             row = {"variant": entry.name, "backend": estimator.backend.name,
                    "detector_backend": estimator.detector.backend.name if estimator.detector else None,
-                   "threads": threads, "faces_per_frame": int(np.median(faces[entry.name])) if faces[entry.name] else 0,
+                   "threads": threads, "opencv_threads": opencv_threads,
+                   "faces_per_frame": int(np.median(faces[entry.name])) if faces[entry.name] else 0,
                    "wall": summarize_latency(timed[entry.name]["wall"]).to_dict(),
                    "cpu_median_ms": float(np.median(timed[entry.name]["cpu"])),
                    "stage_median_ms": {k: float(np.median(v)) for k, v in stages[entry.name].items()}}
@@ -325,7 +342,7 @@ def bench_memory(models: list[Any], backends: list[str], options: LatencyOptions
             if not can_run(backend_name, entry.format):
                 continue
             result = run_probe(["model", "--path", str(entry.path), "--backend", backend_name, "--threads", "1",
-                                "--runs", str(options.memory_runs)])
+                                "--runs", str(options.memory_runs), "--no-save"])
             rows.append({"variant": entry.name, "backend": backend_name, "threads": 1, **result})
             log(f"memory {entry.name:10s} {backend_name:14s}: "
                 + (f"peak {result['peak_mb']:.1f} MB (baseline {result['baseline_mb']:.1f} MB)" if "peak_mb" in result
@@ -335,7 +352,7 @@ def bench_memory(models: list[Any], backends: list[str], options: LatencyOptions
 
 def bench_edge_process(bundle: Any, frame_path: Path, options: LatencyOptions, log: Log) -> dict[str, Any]:
     result = run_probe(["estimator", "--bundle", str(bundle.root), "--model", bundle.default_model,
-                        "--frame", str(frame_path), "--runs", "50"])
+                        "--frame", str(frame_path), "--runs", "50", "--no-save"])
     result["default_model"] = bundle.default_model
     result["target_mb"] = EDGE_RSS_TARGET_MB
     if "peak_mb" in result:
@@ -364,20 +381,26 @@ def model_table(rows: list[dict[str, Any]], memory: list[dict[str, Any]]) -> str
                          "CPU median ms", "x fp32", "peak RSS MB", "baseline MB"], out)
 
 
+def _opencv_cell(row: dict[str, Any]) -> Any:
+    """OpenCV's pool in that group; results from before it was sized per group ran on its default pool."""
+    return row.get("opencv_threads", "default")
+
+
 def detector_table(rows: list[dict[str, Any]]) -> str:
     return format_table(
-        ["backend", "threads", "faces", "detect median ms", "p90 ms", "p99 ms", "min ms", "CPU median ms",
-         "network median ms"],
-        [[r["backend"], r["threads"], r["faces"], r["detect"]["median_ms"], r["detect"]["p90_ms"], r["detect"]["p99_ms"],
-          r["detect"]["min_ms"], r.get("detect_cpu_median_ms"), r["network_only"]["median_ms"]] for r in rows])
+        ["backend", "threads", "OpenCV threads", "faces", "detect median ms", "p90 ms", "p99 ms", "min ms",
+         "CPU median ms", "network median ms"],
+        [[r["backend"], r["threads"], _opencv_cell(r), r["faces"], r["detect"]["median_ms"], r["detect"]["p90_ms"],
+          r["detect"]["p99_ms"], r["detect"]["min_ms"], r.get("detect_cpu_median_ms"), r["network_only"]["median_ms"]]
+         for r in rows])
 
 
 def pipeline_table(rows: list[dict[str, Any]]) -> str:
     return format_table(
-        ["variant", "backend", "threads", "faces", "total median ms", "p90 ms", "min ms", "CPU median ms", "detect ms",
-         "align ms", "au_model ms"],
-        [[r["variant"], r["backend"], r["threads"], r["faces_per_frame"], r["wall"]["median_ms"], r["wall"]["p90_ms"],
-          r["wall"]["min_ms"], r.get("cpu_median_ms"), r["stage_median_ms"].get("detect"),
+        ["variant", "backend", "threads", "OpenCV threads", "faces", "total median ms", "p90 ms", "min ms",
+         "CPU median ms", "detect ms", "align ms", "au_model ms"],
+        [[r["variant"], r["backend"], r["threads"], _opencv_cell(r), r["faces_per_frame"], r["wall"]["median_ms"],
+          r["wall"]["p90_ms"], r["wall"]["min_ms"], r.get("cpu_median_ms"), r["stage_median_ms"].get("detect"),
           r["stage_median_ms"].get("align"), r["stage_median_ms"].get("au_model")]
          for r in rows])
 
@@ -468,7 +491,7 @@ def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
     backends = pick_backends(options.backends)
     if not backends:
         raise BenchmarkError("no interpreter is installed; run: pip install au-edge[edge]")
-    files = ResultFiles("latency", bundle.root.name, options.out_dir)
+    files = ResultFiles("latency", bundle.root.name, options.out_dir, bundle_root=bundle.root)
     load_before = load_average()
     log(f"bundle {bundle.root} ({bundle.task_name}), variants {', '.join(m.name for m in models)}; "
         f"backends {', '.join(backends)}; threads {list(options.threads)}; {options.runs} runs; load {load_before}")
@@ -483,9 +506,16 @@ def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
     crop = face_crop(bundle, frame)
     log(f"frame: {frame_note}")
 
+    import cv2
+
     model_rows = bench_models(bundle, models, backends, options, crop, log)
-    detector_rows = bench_detector(bundle, frame, backends, options, log)
-    pipeline_rows = bench_pipeline(bundle, models, frame, options, log) if options.pipeline else []
+    opencv_default = int(cv2.getNumThreads())
+    try:  # OpenCV's pool is process-wide: sized per thread group below, then given back
+        detector_rows = bench_detector(bundle, frame, backends, options, log)
+        pipeline_rows = bench_pipeline(bundle, models, frame, options, log) if options.pipeline else []
+    finally:
+        cv2.setNumThreads(opencv_default)
+    opencv_threads = {str(r["threads"]): r["opencv_threads"] for r in detector_rows + pipeline_rows}
     memory_rows: list[dict[str, Any]] = []
     edge: dict[str, Any] = {}
     if options.memory:
@@ -504,6 +534,7 @@ def run_latency(options: LatencyOptions, log: Log = print) -> LatencyResult:
         training=bundle.manifest.get("training"),
         settings={"runs": options.runs, "warmup": options.warmup, "threads": list(options.threads),
                   "backends": backends, "memory_runs": options.memory_runs,
+                  "opencv_threads": opencv_threads, "opencv_default_threads": opencv_default,
                   "backends_not_installed": [b for b in BENCH_BACKENDS if b not in available_backends()]},
         load_average_before=load_before,
         load_average_after=load_average(),

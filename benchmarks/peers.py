@@ -131,6 +131,14 @@ def run_cascade(python: Path, crops: np.ndarray) -> dict[str, np.ndarray]:
             return {"scores": data["scores"], "ms": data["ms"], "opencv": str(data["opencv"])}
 
 
+def cascade_times(ms: np.ndarray) -> dict[str, float]:
+    """The cascade's time per face as the same statistic as ours (``variant_predictions``: total time /
+    faces, i.e. the mean), with its median beside it."""
+    ms = np.asarray(ms, dtype=np.float64)
+    return {"ms_per_face": float(ms.mean()) if ms.size else float("nan"),
+            "ms_per_face_median": float(np.median(ms)) if ms.size else float("nan")}
+
+
 def best_count(truth: np.ndarray, scores: np.ndarray) -> tuple[int, float]:
     """The neighbour count k (smile = score >= k) with the best F1 on the given (training) faces."""
     from auedge.train.metrics import f1_score
@@ -158,10 +166,15 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         training_keypoints,
         variant_predictions,
     )
+    from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.train.data import DataError, default_data_dir, load_crops
     from auedge.train.metrics import binary_scores, roc_auc
 
+    if options.threads < 1:
+        raise BenchmarkError(f"--threads must be >= 1, got {options.threads}")
+    if options.limit is not None and options.limit < 1:
+        raise BenchmarkError(f"--limit must be >= 1, got {options.limit}")
     try:
         bundle = load_bundle(options.bundle)
     except BundleError as exc:
@@ -169,7 +182,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
     if "AU12" not in bundle.au_names:
         raise BenchmarkError(f"bundle {bundle.root} has no AU12 output; peers compare AU12 (smile) only")
     j = bundle.au_names.index("AU12")
-    files = ResultFiles("peers", bundle.root.name, options.out_dir)
+    files = ResultFiles("peers", bundle.root.name, options.out_dir, bundle_root=bundle.root)
     load_before = load_average()
     registry = check_registry(log) if options.check_registry else None
     if options.setup:
@@ -203,7 +216,10 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
             log(f"note: no Keras reference ({exc})")
     for name in dict.fromkeys([bundle.default_model, "fp32"]):
         if name in {m.name for m in bundle.models}:
-            ours[name] = variant_predictions(bundle, name, images, options.threads)
+            try:
+                ours[name] = variant_predictions(bundle, name, images, options.threads)
+            except (BackendError, BundleError) as exc:
+                raise BenchmarkError(f"variant {name}: {exc}") from exc
     int8_decisions = None
     for name, pred in ours.items():
         scores = pred["values"]["none"][:, j]
@@ -228,7 +244,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
             peer.update(opencv=result["opencv"], min_neighbours=k, train_f1=train_f1,
                         seconds=time.perf_counter() - start)
             figures[peer["name"]] = {**binary_scores(truth, decisions), "roc_auc": roc_auc(truth, result["scores"]),
-                                     "ms_per_face": float(np.median(result["ms"])), "threshold": k}
+                                     **cascade_times(result["ms"]), "threshold": k}
             if int8_decisions is not None:
                 figures[peer["name"]]["agreement_with_ours"] = float(np.mean(decisions == int8_decisions))
                 figures[peer["name"]]["kappa_with_ours"] = cohen_kappa(decisions, int8_decisions)
@@ -238,7 +254,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
             log(f"peer: {exc}")
 
     headers = ["model", "F1", "precision", "recall", "accuracy", "ROC AUC",
-               f"agreement with our {bundle.default_model}", "ms per face"]
+               f"agreement with our {bundle.default_model}", "ms per face (mean)"]
     for name, f in figures.items():
         agreement = f.get("agreement_with_ours", 1.0 if name == bundle.default_model else None)
         if name != peer["name"] and name != bundle.default_model and int8_decisions is not None:

@@ -7,12 +7,22 @@ runs in its own child process whose CPU affinity is limited to that many cores, 
 means one core, not one interpreter thread with the rest of the machine helping.
 
 Two sources per thread count: ``video`` (the real ``video:`` source; OpenCV decodes MJPG in the
-daemon's reader thread, on the same cores) gives frames per second from a file; ``memory`` (the
-same frames decoded beforehand and handed over from RAM, as a camera's DMA buffer would be) gives
-the *pipeline* rate without the camera, ``1000 / median(loop - wait)``, with the median of every
-stage. Only the second is comparable with the 200 fps target: on one core, decoding a JPEG video
-competes with inference for the same core, which a camera does not. The video is made from MTFL testing faces (or generated faces without the
-data), each held for a stretch of frames while it drifts, so the detector and the tracker see motion.
+daemon's reader thread, on the same cores) and ``memory`` (the same frames decoded beforehand and
+handed over from RAM, as a camera's DMA buffer would be: the pipeline without the camera). Two
+rates per run:
+
+* ``video_fps``, the *measured throughput*: ``(frames - 1) / seconds`` from the first finished
+  frame to the last. This is what the 200 fps verdict (``one_core_meets_target``, frames from
+  memory on one core) is judged on;
+* ``pipeline_fps``, the *typical frame rate* ``1000 / median(loop - wait)``: what a typical frame
+  costs, beside the median of every stage. Slow frames do not move a median and the time outside
+  ``loop - wait`` is left out, so it can differ from the throughput either way: it is not a frame
+  rate the daemon sustained.
+
+Only frames from memory are comparable with the target: on one core, decoding a JPEG video
+competes with inference for the same core, which a camera does not. The video is made from MTFL
+testing faces (or generated faces without the data), each held for a stretch of frames while it
+drifts, so the detector and the tracker see motion.
 """
 
 from __future__ import annotations
@@ -38,6 +48,11 @@ from auedge.edge.daemon_metrics import DaemonMetrics
 TARGET_FPS_ONE_CORE = 200.0  # the issue's floor for the pipeline without the camera, one core
 VIDEO_FPS = 30
 FACES_IN_VIDEO = 10
+FPS_DEFINITIONS = {
+    "video_fps": "measured throughput: (frames - 1) / seconds from the first finished frame to the last; "
+                 "the 200 fps verdict is judged on it",
+    "pipeline_fps": "typical frame rate: 1000 / median(loop - wait) in ms; not a sustained frame rate",
+}
 STAGES = ("wait", "estimator_detect", "estimator_align", "estimator_au_model", "estimate", "smooth", "sinks", "loop")
 
 
@@ -209,9 +224,29 @@ def child_main(spec_json: str, cpus: str) -> int:
     return 0
 
 
+def one_core_verdict(runs: list[dict[str, Any]], target: float = TARGET_FPS_ONE_CORE) -> dict[str, Any] | None:
+    """The 200 fps verdict, judged on the measured throughput of the one-core run with frames from
+    memory (``video_fps``), not on the typical frame rate; None without such a run."""
+    one = next((r for r in runs if r.get("threads") == 1 and r.get("source") == "memory"), None)
+    if one is None:
+        return None
+    measured = one.get("video_fps")
+    return {"measured_fps": measured, "typical_fps": one.get("pipeline_fps"), "target_fps": target,
+            "meets": bool(measured is not None and measured >= target)}
+
+
+def verdict_line(verdict: dict[str, Any]) -> str:
+    def fps(value: float | None) -> str:
+        return "?" if value is None else f"{value:.1f}"
+
+    return (f"one core, frames from memory: measured {fps(verdict['measured_fps'])} fps, "
+            f"{'meets' if verdict['meets'] else 'misses'} the {verdict['target_fps']:.0f} fps target "
+            f"(typical frame rate, 1000 / median: {fps(verdict['typical_fps'])} fps)")
+
+
 def render(runs: list[dict[str, Any]]) -> str:
-    headers = ["source", "threads (cores)", "frames", "frames/s", "pipeline fps (loop - wait)", "pipeline median ms",
-               "wait", "detect", "crop", "AU model", "smooth", "sinks", "no-face frames"]
+    headers = ["source", "threads (cores)", "frames", "measured fps", "typical fps (1000 / median loop - wait)",
+               "pipeline median ms", "wait", "detect", "crop", "AU model", "smooth", "sinks", "no-face frames"]
     rows = []
     for r in runs:
         m = r["stage_median_ms"]
@@ -230,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-average", default="bundle", choices=("bundle", "on", "off"),
                    help="the daemon's flip averaging (bundle: as bundle.json says; off halves the AU model time)")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts (each pinned to as many cores)")
-    p.add_argument("--frames", type=int, default=600, help="frames in the generated video")
+    p.add_argument("--frames", default="600", help="frames in the generated video")
     p.add_argument("--sources", default="memory,video", help="memory (pre-decoded: the pipeline alone), video (decoded in the loop)")
     p.add_argument("--video", help="use this video instead of generating one")
     p.add_argument("--data-dir", default=None, help="MTFL folder for the faces (default ../shared/data/mtfl if present)")
@@ -240,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_counts(flag: str, text: str, single: bool = False) -> list[int]:
+    """Whole numbers >= 1 from a comma list (one number when ``single``), else one clear BenchmarkError."""
+    parts = [t.strip() for t in str(text).split(",") if t.strip()]
+    try:
+        values = [int(t) for t in parts]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1 or (single and len(values) != 1):
+        what = "a whole number >= 1" if single else "a comma list of whole numbers >= 1"
+        raise BenchmarkError(f"{flag} takes {what}, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.child:
@@ -247,23 +295,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.bundle or not (Path(args.bundle) / "bundle.json").is_file():
             raise BenchmarkError(f"no bundle.json in {args.bundle!r}: pass --bundle bundles/NAME (python convert/export.py)")
-        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+        threads = parse_counts("--threads", args.threads)
+        frames = parse_counts("--frames", args.frames, single=True)[0]
+        sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+        bad = [s for s in sources if s not in ("memory", "video")]
+        if bad or not sources:
+            raise BenchmarkError(f"--sources {args.sources!r}: use memory, video or both")
         from auedge.benchmarks.frames import default_mtfl_dir
 
         data_dir = args.data_dir or default_mtfl_dir()
-        files = ResultFiles("pipeline", Path(args.bundle).resolve().name, args.out_dir)
+        files = ResultFiles("pipeline", Path(args.bundle).resolve().name, args.out_dir,
+                            bundle_root=Path(args.bundle).resolve())
         with tempfile.TemporaryDirectory(prefix="auedge-video-") as tmp:
             if args.video:
                 video, description = Path(args.video), f"given video {args.video}"
             else:
                 video = Path(tmp) / "faces.avi"
-                print(f"making the video ({args.frames} frames) ...", flush=True)
-                description = make_video(video, args.frames, data_dir)
+                print(f"making the video ({frames} frames) ...", flush=True)
+                description = make_video(video, frames, data_dir)
             load_before = load_average()
             runs = []
-            for source in [s.strip() for s in args.sources.split(",") if s.strip()]:
-                if source not in ("memory", "video"):
-                    raise BenchmarkError(f"--sources {source!r}: use memory, video or both")
+            for source in sources:
                 for t in threads:
                     print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s) ...", flush=True)
                     runs.append(run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
@@ -271,19 +323,19 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    one_core = next((r for r in runs if r["threads"] == 1 and r["source"] == "memory"), None)
-    data = files.header(video=description, flip_average=args.flip_average, target_pipeline_fps_one_core=TARGET_FPS_ONE_CORE, runs=runs,
-                        load_average_before=load_before, load_average_after=load_average())
-    if one_core:
-        data["one_core_meets_target"] = bool(one_core["pipeline_fps"] >= TARGET_FPS_ONE_CORE)
+    verdict = one_core_verdict(runs)
+    data = files.header(video=description, flip_average=args.flip_average, target_pipeline_fps_one_core=TARGET_FPS_ONE_CORE,
+                        fps_definitions=FPS_DEFINITIONS, runs=runs, load_average_before=load_before,
+                        load_average_after=load_average())
+    if verdict:
+        data["one_core_meets_target"] = verdict["meets"]
+        data["one_core_verdict"] = verdict
     write_json(files.json_path, data)
     print()
     print(render(runs))
     print(f"\nvideo: {description}")
-    if one_core:
-        verdict = "meets" if data["one_core_meets_target"] else "misses"
-        print(f"one core, frames from memory: pipeline {one_core['pipeline_fps']:.0f} fps {verdict} the "
-              f"{TARGET_FPS_ONE_CORE:.0f} fps target")
+    if verdict:
+        print(verdict_line(verdict))
     print(f"load average {load_before} -> {data['load_average_after']}; written {files.json_path}")
     return 0
 

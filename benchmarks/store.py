@@ -7,6 +7,7 @@ to a temporary name and renamed, so an interrupted run never leaves a half-writt
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -134,13 +135,36 @@ def pyplot() -> Any:
     return plt
 
 
+def bundle_fingerprint(root: str | Path) -> dict[str, Any]:
+    """Which exact bundle a result measured: the sha256 of its ``bundle.json`` (which lists every
+    model file's sha256) and the ``created`` time it records; None values when it cannot be read.
+
+    Why: a bundle folder keeps its name when it is re-exported from a retrained run, so the name
+    alone can put two different models' results side by side as if they were one."""
+    path = Path(root) / "bundle.json"
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {"bundle_sha256": None, "bundle_created": None}
+    try:
+        manifest = json.loads(raw)
+        created = manifest.get("created") if isinstance(manifest, dict) else None
+    except ValueError:
+        created = None
+    return {"bundle_sha256": hashlib.sha256(raw).hexdigest(), "bundle_created": created}
+
+
 class ResultFiles:
-    """Names of one run's outputs: ``<dir>/<kind>-<bundle>-<stamp>.json`` and ``...-<what>.png``."""
+    """Names of one run's outputs: ``<dir>/<kind>-<bundle>-<stamp>.json`` and ``...-<what>.png``.
+
+    ``bundle_root``: the bundle folder measured; its fingerprint (see :func:`bundle_fingerprint`)
+    goes into the header of the result."""
 
     def __init__(self, kind: str, bundle_name: str, out_dir: str | Path | None = None,
-                 moment: datetime | None = None) -> None:
+                 moment: datetime | None = None, bundle_root: str | Path | None = None) -> None:
         self.kind = kind
         self.bundle_name = bundle_name
+        self.bundle_root = Path(bundle_root) if bundle_root is not None else None
         self.moment = moment or utc_now()
         self.out_dir = Path(out_dir) if out_dir else RESULTS_DIR
         self.base = f"{kind}-{bundle_name}-{stamp(self.moment)}"
@@ -154,10 +178,12 @@ class ResultFiles:
         return self.out_dir / f"{self.base}-{safe}.png"
 
     def header(self, **extra: Any) -> dict[str, Any]:
-        """The common head of every result JSON."""
+        """The common head of every result JSON (with the bundle's fingerprint when its folder is known)."""
+        fingerprint = bundle_fingerprint(self.bundle_root) if self.bundle_root is not None else {}
         return {
             "kind": self.kind,
             "bundle": self.bundle_name,
+            **fingerprint,
             "created": self.moment.isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "environment": environment(),

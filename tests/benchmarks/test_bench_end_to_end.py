@@ -83,3 +83,11 @@ def test_bad_arguments_give_one_line_and_exit_2(tiny_bundle, tmp_path, capsys):
     assert "has no variant 'int8'" in capsys.readouterr().err
     assert end_to_end.main(["--bundle", str(tiny_bundle), "--synthetic", "--occlude", "scarf"]) == 2
     assert "unknown occluder" in capsys.readouterr().err
+
+
+def test_zero_threads_give_one_line_and_exit_2(tiny_bundle, tmp_path, capsys):
+    assert end_to_end.main(["--bundle", str(tiny_bundle), "--synthetic", "--limit", "2", "--threads", "0",
+                            "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--threads" in err[0]
+    assert not list(tmp_path.glob("*.json"))

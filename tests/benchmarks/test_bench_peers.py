@@ -74,3 +74,17 @@ def test_peers_cut_crops_as_the_bundle_was_trained(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         peers.run_peers(peers.PeersOptions(bundle=str(tmp_path), data_dir=str(tmp_path), out_dir=str(tmp_path)))
     assert seen == {"dataset": "mtfl", "keypoints": "detector"}
+
+
+def test_zero_threads_give_one_line_and_exit_2(tiny_bundle, tmp_path, capsys):
+    assert peers.main(["--bundle", str(tiny_bundle), "--threads", "0", "--data-dir", str(tmp_path),
+                       "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--threads" in err[0]
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_cascade_time_per_face_is_the_same_statistic_as_ours():
+    """Ours is total time / faces (a mean); the cascade's must be too, with its median beside it."""
+    times = peers.cascade_times(np.array([1.0, 1.0, 10.0]))
+    assert times == {"ms_per_face": pytest.approx(4.0), "ms_per_face_median": pytest.approx(1.0)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from auedge.benchmarks import accuracy, latency, report
+from auedge.benchmarks import accuracy, int8_probe, latency, pipeline, report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,8 +88,6 @@ def test_report_gathers_the_latest_result(tiny_bundle, tmp_path):
 
 
 def test_int8_probe_refuses_a_bundle_without_tflite(tiny_bundle, tmp_path, capsys):
-    from auedge.benchmarks import int8_probe
-
     code = int8_probe.main(["--bundle", str(tiny_bundle), "--out-dir", str(tmp_path)])
     assert code == 2 and "no TFLite model" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.json"))
@@ -113,16 +112,173 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
         assert run["cpus"] and len(run["cpus"]) == 1  # one thread means one core
         assert run["pipeline_fps"] == pytest.approx(1000.0 / run["pipeline_median_ms"])
         assert {"wait", "estimator_detect", "estimator_au_model", "sinks", "loop"} <= set(run["stage_median_ms"])
-    assert "one_core_meets_target" in data and "pipeline fps" in proc.stdout
+    assert "measured fps" in proc.stdout and "typical fps" in proc.stdout
+    memory_run = next(r for r in data["runs"] if r["source"] == "memory")
+    # The verdict is judged on the measured throughput, not on 1000 / median.
+    assert data["one_core_verdict"]["measured_fps"] == memory_run["video_fps"]
+    assert data["one_core_meets_target"] == (memory_run["video_fps"] >= pipeline.TARGET_FPS_ONE_CORE)
+    assert data["bundle_sha256"] == hashlib.sha256((tiny_bundle / "bundle.json").read_bytes()).hexdigest()
     assert report.main(["--results", str(out)]) == 0
     text = (out / "REPORT.md").read_text()
     assert "### Daemon end to end: `tiny onnx-fp32 flip bundle memory,video`" in text and "| memory | 1 " in text and "fps target" in text
 
 
 def test_pipeline_refuses_a_missing_bundle_with_one_line(tmp_path, capsys):
-    from auedge.benchmarks import pipeline
-
     code = pipeline.main(["--bundle", str(tmp_path / "nope"), "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "bundle.json" in err[0]
     assert not list(tmp_path.glob("*.json"))
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_latency_sizes_opencv_pool_per_thread_group_and_records_it(tiny_bundle, tmp_path):
+    """A "1 thread" detector or whole-frame row must not run OpenCV's resize and warp on its default
+    pool: the daemon sizes it with size_opencv_threads, so the benchmark does too, and says so."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    out = tmp_path / "results"
+    assert latency.main(["--bundle", str(tiny_bundle), "--runs", "2", "--warmup", "0", "--threads", "1",
+                         "--no-memory", "--out-dir", str(out)]) == 0
+    data = json.loads(next(out.glob("latency-tiny-*.json")).read_text())
+    assert data["settings"]["opencv_threads"] == {"1": 1}
+    assert data["settings"]["opencv_default_threads"] == before
+    assert [r["opencv_threads"] for r in data["detector"] + data["pipeline"]] == [1, 1]
+    assert cv2.getNumThreads() == before  # the process-wide pool is given back
+    assert data["bundle_sha256"] == hashlib.sha256((tiny_bundle / "bundle.json").read_bytes()).hexdigest()
+    assert data["bundle_created"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_pipeline_verdict_is_judged_on_measured_throughput_not_the_median():
+    runs = [{"threads": 1, "source": "memory", "video_fps": 197.4, "pipeline_fps": 205.5},
+            {"threads": 2, "source": "memory", "video_fps": 286.3, "pipeline_fps": 301.3}]
+    verdict = pipeline.one_core_verdict(runs)
+    assert verdict == {"measured_fps": 197.4, "typical_fps": 205.5, "target_fps": 200.0, "meets": False}
+    assert pipeline.one_core_verdict([{**runs[0], "video_fps": 200.3}])["meets"] is True
+    assert pipeline.one_core_verdict([{**runs[0], "source": "video"}]) is None
+    # An older JSON judged on the median: the report re-judges it and says so.
+    old = {"kind": "pipeline", "bundle": "b", "created": "2026-12-03T20:54:11", "flip_average": "off",
+           "target_pipeline_fps_one_core": 200.0, "one_core_meets_target": True, "video": "v",
+           "runs": [{**r, "frames": 600, "pipeline_median_ms": 4.9, "stage_median_ms": {}, "frames_without_face": 0}
+                    for r in runs]}
+    text = "\n".join(report.pipeline_section(Path("pipeline-b.json"), old))
+    assert "measured 197.4 fps, misses the 200 fps target" in text and "typical frame rate" in text
+    assert "`one_core_meets_target: true`, was judged on the typical frame rate" in text
+
+
+def test_pipeline_refuses_bad_counts_with_one_line(tmp_path, capsys):
+    (tmp_path / "bundle.json").write_text("{}")
+    for flag, value in (("--threads", "a"), ("--threads", "0"), ("--frames", "x")):
+        assert pipeline.main(["--bundle", str(tmp_path), flag, value, "--out-dir", str(tmp_path)]) == 2
+        assert flag in _one_error_line(capsys)
+    assert pipeline.main(["--bundle", str(tmp_path), "--sources", "camera", "--out-dir", str(tmp_path)]) == 2
+    assert "--sources" in _one_error_line(capsys)
+    assert not list(tmp_path.glob("pipeline-*.json"))
+
+
+def test_int8_probe_names_the_bundle_or_the_flag_that_is_wrong(tiny_bundle, tmp_path, capsys):
+    # BundleError is a ValueError: it must not be reported as a bad --float-convs.
+    assert int8_probe.main(["--bundle", str(tmp_path / "nonexistent"), "--out-dir", str(tmp_path)]) == 2
+    line = _one_error_line(capsys)
+    assert "--float-convs" not in line and "nonexistent" in line
+    assert int8_probe.main(["--bundle", str(tiny_bundle), "--float-convs", "x", "--out-dir", str(tmp_path)]) == 2
+    assert "--float-convs" in _one_error_line(capsys)
+    assert int8_probe.main(["--bundle", str(tiny_bundle), "--runs", "0", "--out-dir", str(tmp_path)]) == 2
+    assert "--runs" in _one_error_line(capsys)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_accuracy_refuses_zero_threads_with_one_line(tiny_bundle, tmp_path, capsys):
+    assert accuracy.main(["--bundle", str(tiny_bundle), "--threads", "0", "--out-dir", str(tmp_path)]) == 2
+    assert "--threads" in _one_error_line(capsys)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_keras_check_agreement_uses_the_bundles_threshold():
+    from types import SimpleNamespace
+
+    bundle = SimpleNamespace(outputs=[SimpleNamespace(kind="occurrence", threshold=0.47),
+                                      SimpleNamespace(kind="intensity", threshold=None)])
+    thresholds = accuracy.decision_thresholds(bundle)
+    assert thresholds.tolist() == [0.47, accuracy.INTENSITY_OCCURRENCE]
+    keras = {"values": {"none": np.array([[0.45, 0.9], [0.49, 1.2]])}, "ms_per_face": 1.0, "source": "k"}
+    ours = {"fp32": {"values": {"none": np.array([[0.48, 0.9], [0.49, 1.2]])}}}
+    check = accuracy.keras_vs_variant(keras, ours, "fp32", np.arange(2), thresholds)
+    # 0.45 vs 0.48 straddle the bundle's 0.47 (they agree at 0.5): one decision of four differs.
+    assert check["agreement"] == pytest.approx(0.75)
+
+
+def test_report_refuses_a_result_missing_fields_with_one_line(tmp_path, capsys):
+    (tmp_path / "latency-x-20260101-000000.json").write_text(json.dumps(
+        {"kind": "latency", "bundle": "x", "created": "2026-01-01T00:00:00"}))
+    assert report.main(["--results", str(tmp_path)]) == 2
+    line = _one_error_line(capsys)
+    assert "latency-x-20260101-000000.json" in line and "missing field" in line
+    assert not (tmp_path / "REPORT.md").exists()
+
+
+def _int8probe(path: Path, created: str, sha: str | None, **extra) -> None:
+    data = {"kind": "int8probe", "bundle": "b", "created": created, "cpu_flags": [], "runs": 1,
+            "table": {"headers": ["variant"], "rows": [["fp32"]]}, **extra}
+    if sha:
+        data.update(bundle_sha256=sha, bundle_created="2026-01-01T00:00:00+00:00")
+    path.write_text(json.dumps(data))
+
+
+def test_report_keeps_apart_two_models_exported_under_one_name(tmp_path):
+    _int8probe(tmp_path / "int8probe-b-1.json", "2026-01-01T00:00:01", "a" * 64)
+    _int8probe(tmp_path / "int8probe-b-2.json", "2026-01-01T00:00:02", "b" * 64)
+    _int8probe(tmp_path / "int8probe-b-3.json", "2026-01-01T00:00:03", "b" * 64)  # newer run of the second model
+    _int8probe(tmp_path / "int8probe-b-4.json", "2026-01-01T00:00:04", None)  # from before fingerprints
+    latest = report.latest_results(tmp_path)
+    assert sorted(p.name for p, _ in latest.values()) == ["int8probe-b-1.json", "int8probe-b-3.json",
+                                                          "int8probe-b-4.json"]
+    text = report.build_report(tmp_path)
+    assert "## One bundle name, different models" in text and "- `b`: 2 different models." in text
+    assert "bundle.json sha256 aaaaaaaaaaaa" in text and "bundle.json sha256 bbbbbbbbbbbb" in text
+    assert text.count("**Model:**") == 3 and "**Model:** not recorded in this result" in text
+
+
+def test_report_tells_older_results_apart_by_their_training_record():
+    def old(kind, threshold, f1=None):
+        data = {"kind": kind, "bundle": "b", "training": {"threshold": threshold}}
+        if f1 is not None:
+            data["training"]["metrics"] = {"test": {"f1": f1}}
+        return data
+
+    first, second = old("accuracy", 0.51, 0.846), old("accuracy", 0.47, 0.831)
+    assert report.result_key(first) != report.result_key(second)
+    key, label = report.model_identity(first)
+    assert key == "threshold 0.51" and label.startswith("threshold 0.51, training test f1 0.846 (")
+    assert "predates bundle fingerprints" in label
+    peers = {"kind": "peers", "bundle": "b", "peer": {"name": "cascade"},
+             "figures": {"int8": {"threshold": 0.51}, "cascade": {"threshold": 92}}}
+    assert report.model_identity(peers)[0] == "threshold 0.51"  # the same model as `first`
+    assert report.model_identity({"kind": "pipeline", "bundle": "b"}) is None
+
+
+def test_memory_probe_run_by_hand_writes_json_with_interpreters_in_the_baseline(tiny_bundle, tmp_path):
+    frame = tmp_path / "frame.npy"
+    np.save(frame, np.full((480, 640, 3), 128, np.uint8))
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "auedge.benchmarks.memory_probe", "estimator", "--bundle", str(tiny_bundle),
+         "--frame", str(frame), "--runs", "2", "--out-dir", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [path] = out.glob("memory-tiny-*.json")
+    data = json.loads(path.read_text())
+    assert data["kind"] == "memory" and data["probe"] == "estimator" and data["tensorflow_imported"] is False
+    # The tiny bundle's AU model is ONNX, its detector TFLite: both interpreters were imported before
+    # the baseline was read, as the model probe does, so peak - baseline is loading and running only.
+    assert {"numpy", "cv2", "onnxruntime", "ai_edge_litert.interpreter"} <= set(data["baseline_imports"])
+    assert data["peak_mb"] >= data["baseline_mb"] > 0
+    assert data["bundle_sha256"] == hashlib.sha256((tiny_bundle / "bundle.json").read_bytes()).hexdigest()
+    assert report.main(["--results", str(out)]) == 0
+    assert "### Memory: `tiny`" in (out / "REPORT.md").read_text()
