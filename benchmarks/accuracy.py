@@ -242,11 +242,13 @@ def variant_predictions(bundle: Any, name: str, images_by_kind: dict[str, np.nda
 
 
 def occurrence_truth(labels: np.ndarray) -> np.ndarray:
-    """0/1 truth; intensity labels (0-5) count as present from 1 (A level), NaN stays NaN."""
+    """0/1 truth; intensity labels (0-5) count as present from 1 (A level), NaN stays NaN.
+
+    The same rule for every set (as ``trainer.task_targets``): 0/1 codes map to themselves, and a
+    small set whose intensities all lie below 1 is all negatives, not scored on raw 0.6 or 0.9.
+    """
     y = labels.astype(np.float64)
-    if np.nanmax(y, initial=0.0) > 1.0:
-        y = np.where(np.isfinite(y), (y >= INTENSITY_OCCURRENCE).astype(np.float64), np.nan)
-    return y
+    return np.where(np.isfinite(y), (y >= INTENSITY_OCCURRENCE).astype(np.float64), np.nan)
 
 
 def f1_of(truth: np.ndarray, scores: np.ndarray, threshold: float) -> float:

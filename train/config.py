@@ -6,6 +6,7 @@ command line override it. Validation happens here, once, so that the trainer can
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -129,10 +130,21 @@ class TrainConfig:
         )
 
     def validate(self) -> TrainConfig:
+        """Check every setting's type and range; the first problem is one ConfigError line naming the
+        key and the fix. Normalises the occluder names (``"Mask-Full"`` -> ``"mask-full"``)."""
+        from auedge.train.occluders import parse_occluder
+
         def choose(name: str, allowed: tuple[str, ...]) -> None:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}")
 
+        check_types(self)
+        check_ranges(self)
+        for name in ("occlude_train", "occlude_val"):
+            try:
+                setattr(self, name, parse_occluder(getattr(self, name)))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
         choose("dataset", DATASETS)
         choose("arch", ARCHS)
         choose("head", HEADS)
@@ -142,16 +154,17 @@ class TrainConfig:
         if self.keypoints == "detector" and self.dataset == "synthetic":
             raise ConfigError("keypoints \"detector\" needs photos; the synthetic faces are cut from the landmarks "
                               "they were drawn with (use keypoints \"labels\")")
-        self.parsed_task  # noqa: B018 - raises ConfigError on a bad task
+        task = self.parsed_task  # raises ConfigError on a bad task
         bad = sorted(self.augment_set - set(AUGMENTS))
         if bad:
             raise ConfigError(f"unknown augmentation {bad[0]!r} in --augment; use a comma list of {','.join(AUGMENTS)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError("epochs, batch_size and lr must be positive")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
         if self.dataset != "synthetic" and not self.data_dir:
             raise ConfigError(f"--dataset {self.dataset} needs --data-dir PATH (or use --dataset synthetic)")
+        if self.dataset == "mtfl" and task.kind == "intensity":
+            raise ConfigError(f"task {task.name} needs intensity labels and MTFL has occurrence (smile) labels only; "
+                              f"use --task {'+'.join(task.aus)}-occurrence, or a dataset with intensities")
         if self.occlusion_flags and self.occlude_train != "mix":
             raise ConfigError(
                 f"occlusion_flags needs occlude_train = \"mix\" (faces with every occluder and none), not "
@@ -185,6 +198,91 @@ class TrainConfig:
 
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
 TUPLE_FIELDS = {"brightness", "synthetic_sizes"}
+# Every field's type, checked by TrainConfig.validate (a TOML recipe can hold anything).
+STR_FIELDS = ("dataset", "task", "arch", "head", "weights", "optimizer", "schedule", "augment", "occlude_train",
+              "occlude_val", "mix_weights", "crop_method", "keypoints", "notes")
+OPTIONAL_STR_FIELDS = ("data_dir", "cache_dir", "out")
+FLOAT_FIELDS = ("lr", "rotation", "zoom", "translation", "label_smoothing", "pose_balance", "weight_average",
+                "eye_scale", "center_below_eyes", "val_fraction")
+INT_FIELDS = ("epochs", "batch_size", "seed", "threads")
+OPTIONAL_INT_FIELDS = ("input_size", "limit")
+BOOL_FIELDS = ("flip_average", "occlusion_flags")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def check_types(cfg: TrainConfig) -> None:
+    """One ConfigError naming the first setting of the wrong type (a quoted number, a string for a bool...)."""
+
+    def bad(name: str, wanted: str, example: str) -> ConfigError:
+        value = getattr(cfg, name)
+        text = value.strip() if isinstance(value, str) else ""
+        if text.lower() in ("true", "false") or text.replace(".", "", 1).isdigit():
+            example = text.lower()  # a quoted bool or number: the same value, unquoted
+        return ConfigError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}); "
+                           f"write e.g. {name} = {example}")
+
+    for name in STR_FIELDS:
+        if not isinstance(getattr(cfg, name), str):
+            raise bad(name, "a string", f'"{getattr(TrainConfig, name, "") or "..."}"')
+    for name in OPTIONAL_STR_FIELDS:
+        if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
+            raise bad(name, "a path string", '"path/to/folder"')
+    for name in FLOAT_FIELDS:
+        if not _is_number(getattr(cfg, name)):
+            raise bad(name, "a finite number", str(getattr(TrainConfig, name)))
+    for name in INT_FIELDS:
+        if not _is_int(getattr(cfg, name)):
+            raise bad(name, "a whole number (unquoted)", str(getattr(TrainConfig, name)))
+    for name in OPTIONAL_INT_FIELDS:
+        if getattr(cfg, name) is not None and not _is_int(getattr(cfg, name)):
+            raise bad(name, "a whole number (unquoted), or left out", "96" if name == "input_size" else "200")
+    for name in BOOL_FIELDS:
+        if not isinstance(getattr(cfg, name), bool):
+            raise bad(name, "true or false (a TOML boolean, unquoted)", "true")
+    if not (isinstance(cfg.brightness, (tuple, list)) and len(cfg.brightness) == 2
+            and all(_is_number(v) for v in cfg.brightness)):
+        raise bad("brightness", "two numbers [low, high], brightness factors", "[0.5, 1.5]")
+    if not (isinstance(cfg.synthetic_sizes, (tuple, list)) and len(cfg.synthetic_sizes) == 3
+            and all(_is_int(v) for v in cfg.synthetic_sizes)):
+        raise bad("synthetic_sizes", "three whole numbers [train, val, test]", "[2400, 600, 600]")
+    if not isinstance(cfg.extra, dict):
+        raise bad("extra", "a table", "{}")
+
+
+def check_ranges(cfg: TrainConfig) -> None:
+    """One ConfigError naming the first setting outside its range (after :func:`check_types`)."""
+    checks: list[tuple[bool, str]] = [
+        (cfg.epochs >= 1, f"epochs must be at least 1, got {cfg.epochs}"),
+        (cfg.batch_size >= 1, f"batch_size must be at least 1, got {cfg.batch_size}"),
+        (cfg.lr > 0, f"lr must be positive, got {cfg.lr}"),
+        (0 < cfg.brightness[0] <= cfg.brightness[1],
+         f"brightness must be [low, high] factors with 0 < low <= high (e.g. [0.5, 1.5]), got {list(cfg.brightness)}"),
+        (0.0 <= cfg.rotation <= 0.5,
+         f"rotation is a fraction of a full turn in [0, 0.5] (0.04: +-14 degrees), got {cfg.rotation}"),
+        (0.0 <= cfg.zoom < 1.0, f"zoom is a scale change in [0, 1) (0.1: +-10 %), got {cfg.zoom}"),
+        (0.0 <= cfg.translation < 1.0,
+         f"translation is a shift as a fraction of the crop in [0, 1) (0.05: +-5 %), got {cfg.translation}"),
+        (cfg.input_size is None or cfg.input_size >= 8,
+         f"input_size must be at least 8 pixels (or left out for the backbone's own), got {cfg.input_size}"),
+        (cfg.limit is None or cfg.limit >= 1,
+         f"limit must be at least 1 face per split (or left out for all faces), got {cfg.limit}"),
+        (cfg.seed >= 0, f"seed must be 0 or more, got {cfg.seed}"),
+        (cfg.threads >= 0, f"threads must be 0 (all cores) or more, got {cfg.threads}"),
+        (cfg.eye_scale > 0, f"eye_scale must be positive, got {cfg.eye_scale}"),
+        (cfg.synthetic_sizes[0] >= 1 and cfg.synthetic_sizes[1] >= 1 and cfg.synthetic_sizes[2] >= 0,
+         "synthetic_sizes [train, val, test] needs at least 1 training and 1 validation face (test may be 0), "
+         + f"got {list(cfg.synthetic_sizes)}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
@@ -193,7 +291,8 @@ def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(FIELD_NAMES))}")
     out = dict(values)
     for name in TUPLE_FIELDS & set(out):
-        out[name] = tuple(out[name])
+        if isinstance(out[name], (list, tuple)):  # anything else is named by TrainConfig.validate
+            out[name] = tuple(out[name])
     if "augment" in out and isinstance(out["augment"], list):
         out["augment"] = ",".join(out["augment"])
     return out
@@ -207,23 +306,28 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
-    # Recipes may group settings in tables ([data], [model], [optim]...); flatten them.
+    # Recipes may group settings in tables ([data], [model], [optim]...); flatten them. A setting
+    # given twice (in two tables, or in one and at the top) is refused: which one wins is a guess.
     flat: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for key, value in data.items():
-        if isinstance(value, dict) and key != "extra":
-            flat.update(value)
-        else:
-            flat[key] = value
+        group = value.items() if isinstance(value, dict) and key != "extra" else [(key, value)]
+        place = f"[{key}]" if isinstance(value, dict) and key != "extra" else "the top level"
+        for name, item in group:
+            if name in flat:
+                raise ConfigError(f"config file {p}: setting {name!r} is given in {where[name]} and in {place}; "
+                                  "keep one")
+            flat[name], where[name] = item, place
     return _coerce(flat, str(p))
 
 
 def build_config(toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, then the TOML recipe, then flag overrides (``None`` values are ignored)."""
     values: dict[str, Any] = {}
-    if toml_path:
-        values.update(load_toml(toml_path))
-    values.update(_coerce({k: v for k, v in (overrides or {}).items() if v is not None}, "flags"))
     try:
+        if toml_path:
+            values.update(load_toml(toml_path))
+        values.update(_coerce({k: v for k, v in (overrides or {}).items() if v is not None}, "flags"))
         return TrainConfig(**values).validate()
     except TypeError as exc:
         raise ConfigError(f"bad setting: {exc}") from exc

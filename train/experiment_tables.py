@@ -219,6 +219,44 @@ def cell_id(cfg: TrainConfig, evals: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def cell_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """Every setting that makes a cell's result, defaults included, as stored in its record.
+
+    :func:`cell_id` hashes only the settings that differ from today's defaults (so ids stay stable);
+    this full dict is what tells a cell trained under other defaults from one trained now.
+    """
+    return {k: v for k, v in cfg.to_dict().items() if k not in ID_EXCLUDED}
+
+
+def cell_provenance(cfg: TrainConfig) -> dict[str, Any]:
+    """What a cell's record stores to judge later whether it still stands: its full settings and
+    the version of its dataset's label reading (``data.loader.LABEL_VERSIONS``)."""
+    from auedge.train.data.loader import label_version
+
+    return {"settings": cell_settings(cfg), "label_version": label_version(cfg.dataset)}
+
+
+def provenance_changes(stored: dict[str, Any], cfg: TrainConfig) -> list[str] | None:
+    """How a cell's stored provenance differs from what ``cfg`` would train now.
+
+    ``None`` when the record predates stored settings (nothing to compare); else a list, empty when
+    nothing differs. A setting the record lacks counts as unchanged if today's value is its default
+    (a field added to TrainConfig later); one the record has and TrainConfig no longer has is ignored.
+    """
+    if not isinstance(stored.get("settings"), dict):
+        return None
+    current = cell_provenance(cfg)
+    defaults = TrainConfig().to_dict()
+    changes = []
+    for key, now in current["settings"].items():
+        before = stored["settings"].get(key, defaults.get(key))
+        if json.dumps(before, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
+            changes.append(f"{key} {before!r} -> {now!r}")
+    if stored.get("label_version") != current["label_version"]:
+        changes.append(f"{cfg.dataset} label version {stored.get('label_version')!r} -> {current['label_version']!r}")
+    return changes
+
+
 def expand(table: TableDef, seeds: list[int], base: dict[str, Any], settings: list[Setting] | None = None) -> list[Cell]:
     """The cells of a table: each distinct (setting, training occluder) once per seed.
 

@@ -11,7 +11,15 @@ its ``model.keras`` (no second training). After every cell ``table.md``, ``resul
 
 Cell folders hold models and are not committed, but ``results.json`` keeps every cell's scores: a
 cell whose folder is gone and whose record there has every score it needs is kept, not trained
-again. So ``--seeds 3`` on a committed one-seed table trains only seeds 1 and 2.
+again. So ``--seeds 3`` on a committed one-seed table trains only seeds 1 and 2. Records of cells
+outside the current plan (a narrower run: fewer seeds, one head) stay in ``results.json`` under
+``other_cells``, out of the table, so a wider run later reuses them instead of training them again.
+
+A cell id hashes only the settings that differ from TrainConfig's defaults, so each record (and
+each cell folder's ``cell.json``) also stores the cell's full settings and its dataset's label
+version (``data.loader.LABEL_VERSIONS``). A finished or kept cell whose stored ones differ from
+today's (a changed default, a fixed label reader) is trained again, with one log line saying why;
+a record from before they were stored is reused, with a one-line note.
 """
 
 from __future__ import annotations
@@ -37,9 +45,11 @@ from auedge.train.experiment_tables import (
     Setting,
     TableDef,
     TableError,
+    cell_provenance,
     expand,
     get_table,
     lr_text,
+    provenance_changes,
 )
 
 EVALS_FILE = "evaluations.json"
@@ -167,8 +177,7 @@ def evaluate_run(folder: Path, conditions: list[str], split: str = "test") -> di
     if len(faces) == 0 and split == "test":  # a dataset without a test split: score validation (said in the result)
         split, offset, faces = "val", 1, data.where("val")
     model = keras.models.load_model(str(run.model_path), compile=False)
-    known = run.metrics.get("thresholds")
-    thresholds = [float(known[au]) for au in run.task.au_names] if known else None
+    thresholds = run_thresholds(run.metrics, run.task.kind, run.task.au_names)
     y_true = task_targets(faces.labels, run.task.kind)
     results = {}
     for cond in conditions:
@@ -180,9 +189,24 @@ def evaluate_run(folder: Path, conditions: list[str], split: str = "test") -> di
     return results
 
 
+def run_thresholds(metrics: dict[str, Any], kind: str, au_names: list[str]) -> list[float] | None:
+    """The decision thresholds a run chose on validation for its AU outputs, or None.
+
+    Only occurrence outputs have one. ``metrics["thresholds"]`` may also hold the occlusion flags'
+    (``AU12_occluded``), and for an intensity run with flags nothing else, so it is read by AU name
+    and only for an occurrence task whose every AU has one.
+    """
+    known = metrics.get("thresholds") or {}
+    if kind != "occurrence" or not all(au in known for au in au_names):
+        return None
+    return [float(known[au]) for au in au_names]
+
+
 def kept_records(out: Path) -> dict[str, dict[str, Any]]:
-    """Cell records of an earlier ``results.json`` in ``out``, by cell id (empty if none or unreadable)."""
-    return {r["id"]: r for r in _read_json(out / RESULTS_FILE).get("cells", []) if "id" in r}
+    """Cell records of an earlier ``results.json`` in ``out``, by cell id (empty if none or unreadable):
+    its table's cells and the ``other_cells`` it carried for cells outside its plan."""
+    res = _read_json(out / RESULTS_FILE)
+    return {r["id"]: r for r in [*res.get("other_cells", []), *res.get("cells", [])] if "id" in r}
 
 
 def kept_record(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> dict[str, Any] | None:
@@ -194,6 +218,57 @@ def kept_record(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> dict[
     if cell_folder(out, cell).exists() or rec is None or any(c not in rec.get("evaluations", {}) for c in cell.evals):
         return None
     return rec | {"kept": True}
+
+
+OLD_RECORD_NOTE = "its record predates stored settings, so a changed default or label reading cannot be checked"
+PROVENANCE_KEYS = ("settings", "label_version")
+
+
+@dataclass
+class CellState:
+    """What to do with one planned cell: reuse it ("finished", "kept"), or train it ("train", "retrain")."""
+
+    state: str
+    record: dict[str, Any] | None = None  # the kept record ("kept")
+    provenance: dict[str, Any] | None = None  # a reused cell's stored settings and label version
+    reason: str = ""  # why it is trained again ("retrain"), or the note on an old record
+
+    @property
+    def to_train(self) -> bool:
+        return self.state in ("train", "retrain")
+
+
+def _judge(stored: dict[str, Any], cell: Cell, reused: str, record: dict[str, Any] | None = None) -> CellState:
+    changes = provenance_changes(stored, cell.config)
+    if changes is None:
+        return CellState(reused, record, {}, OLD_RECORD_NOTE)
+    if changes:
+        return CellState("retrain", reason=f"its stored settings differ from the current ones ({'; '.join(changes)})")
+    return CellState(reused, record, {k: stored[k] for k in PROVENANCE_KEYS if k in stored})
+
+
+def cell_state(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> CellState:
+    """Whether a planned cell is reused (its finished folder, or its kept record) or trained (again).
+
+    A finished folder is judged by its ``cell.json``, a kept record by itself: stored settings or
+    label version that differ from the current ones mean "retrain"; none stored (older records)
+    means reuse, with :data:`OLD_RECORD_NOTE`.
+    """
+    folder = cell_folder(out, cell)
+    if is_finished(folder):
+        return _judge(_read_json(folder / CELL_FILE), cell, "finished")
+    rec = kept_record(cell, kept, out)
+    if rec is None:
+        return CellState("train")
+    return _judge(rec, cell, "kept", rec)
+
+
+def clear_stale_cell(folder: Path) -> None:
+    """Remove a finished folder's results before it is trained again (its scores belong to the old model)."""
+    from auedge.train.runs import CONFIG_FILE, METRICS_FILE
+
+    for name in (METRICS_FILE, CONFIG_FILE, EVALS_FILE, VAL_EVALS_FILE, CELL_FILE):
+        (folder / name).unlink(missing_ok=True)
 
 
 def trainer_scores(folder: Path, trained_on: str, split: str = "test") -> dict[str, dict[str, Any]]:
@@ -251,7 +326,8 @@ def run_cells(
     fit_fn = fit_fn or trainer.fit
     eval_fn = eval_fn or evaluate_run
     kept = kept or {}
-    todo = [c for c in cells if not is_finished(cell_folder(out, c)) and kept_record(c, kept, out) is None]
+    states = {c.id: cell_state(c, kept, out) for c in cells}
+    todo = [c for c in cells if states[c.id].to_train]
     log(f"{len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to train")
     if todo and threads > 0:
         trainer.configure_threads(threads)  # once per process: TensorFlow refuses a second setting
@@ -261,15 +337,20 @@ def run_cells(
         folder = cell_folder(out, cell)
         what = f"[{number}/{len(cells)}] {cell.id} {cell.setting.label}, train occluder {cell.train_occluder}, " \
                f"seed {cell.seed}"
-        if is_finished(folder):
-            log(f"{what}: finished earlier, not re-run")
-        elif (rec := kept_record(cell, kept, out)) is not None:
-            log(f"{what}: kept from {out / RESULTS_FILE} (its folder is gone), not re-run")
-            records.append(rec)
+        state = states[cell.id]
+        note = f"; note: {state.reason}" if state.reason and not state.to_train else ""
+        if state.state == "finished":
+            log(f"{what}: finished earlier, not re-run{note}")
+        elif state.state == "kept":
+            log(f"{what}: kept from {out / RESULTS_FILE} (its folder is gone), not re-run{note}")
+            records.append(state.record | {"kept": True})
             if on_update:
                 on_update(records)
             continue
         else:
+            if state.state == "retrain":
+                log(f"{what}: trained again: {state.reason}")
+                clear_stale_cell(folder)
             log(f"{what}: training ({cell.config.epochs} epochs), then scoring on {', '.join(cell.evals)}")
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_text(folder / CELL_FILE, json.dumps(cell_record(cell, folder, {}), indent=2, default=str))
@@ -285,7 +366,7 @@ def run_cells(
         evaluations = cell_evaluations(cell, folder, eval_fn)
         figures = ", ".join(f"{c} {evaluations[c].get(metric, float('nan')):.3f}" for c in cell.evals)
         log(f"{what}: test {metric}: {figures}")
-        records.append(cell_record(cell, folder, evaluations))
+        records.append(cell_record(cell, folder, evaluations, None if state.to_train else state.provenance))
         if on_update:
             on_update(records)
     return records
@@ -297,7 +378,11 @@ def _clear_keras() -> None:
         sys.modules["keras"].backend.clear_session()
 
 
-def cell_record(cell: Cell, folder: Path, evaluations: dict[str, Any]) -> dict[str, Any]:
+def cell_record(cell: Cell, folder: Path, evaluations: dict[str, Any],
+                provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A cell's record for results.json. ``provenance`` (full settings and label version) defaults
+    to the current ones, right for a cell trained now; a reused cell passes what its own record
+    stored (empty for an old record, which then stays without, and is noted again next time)."""
     from auedge.train.runs import METRICS_FILE
 
     metrics = _read_json(folder / METRICS_FILE)
@@ -306,6 +391,7 @@ def cell_record(cell: Cell, folder: Path, evaluations: dict[str, Any]) -> dict[s
         "folder": str(folder), "evals": list(cell.evals), "evaluations": evaluations,
         "seconds": metrics.get("seconds"), "best_epoch": metrics.get("best_epoch"),
         "counts": metrics.get("data", {}).get("counts"), "config": cell.config.to_dict(),
+        **(cell_provenance(cell.config) if provenance is None else provenance),
     }
 
 
@@ -319,8 +405,13 @@ def spread(values: list[float]) -> dict[str, Any]:
             "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None}
 
 
-def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Everything the Markdown, JSON and chart show, from the cell records (no TensorFlow)."""
+def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records: list[dict[str, Any]],
+              others: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Everything the Markdown, JSON and chart show, from the cell records (no TensorFlow).
+
+    ``others`` are records of cells outside this plan, carried from the earlier results.json as
+    ``other_cells`` (not in the table) so that a wider run later can reuse them.
+    """
     settings = options.settings(table)
     rows = []
     for row in table.rows():
@@ -356,6 +447,7 @@ def summarize(table: TableDef, options: GridOptions, cells: list[Cell], records:
         "train_seconds": round(sum(r["seconds"] or 0 for r in records), 1),
         "report_note": table.report_note, "settings_note": table.settings_note,
         "all_positive_f1": floor, "rows": rows, "comparison": compare_mix(rows), "cells": records,
+        "other_cells": list(others),
     }
 
 
@@ -575,13 +667,17 @@ def run_table(options: GridOptions, fit_fn: FitFn | None = None, eval_fn: EvalFn
     table = get_table(options.table, options.dataset)
     cells = expand(table, list(range(options.seeds)), options.base(), options.settings(table))
 
-    def update(records: list[dict[str, Any]]) -> None:
-        write_outputs(summarize(table, options, cells, records), options.out, chart=False)
-
     kept = kept_records(options.out)  # read before the first update rewrites results.json
+    planned = {c.id for c in cells}
+    # Records of cells outside this plan stay in results.json (not in the table) for a wider run later.
+    others = [rec for cid, rec in kept.items() if cid not in planned]
+
+    def update(records: list[dict[str, Any]]) -> None:
+        write_outputs(summarize(table, options, cells, records, others), options.out, chart=False)
+
     records = run_cells(cells, options.out, table.metric, threads=options.threads, fit_fn=fit_fn, eval_fn=eval_fn,
                         on_update=update, kept=kept)
-    result = summarize(table, options, cells, records)
+    result = summarize(table, options, cells, records, others)
     write_outputs(result, options.out)
     return result
 
@@ -595,9 +691,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             table = get_table(options.table, options.dataset)
             kept = kept_records(options.out)
+            names = {"finished": "finished", "kept": "kept in results.json", "train": "to train",
+                     "retrain": "to train again: settings or labels changed"}
             for cell in expand(table, list(range(options.seeds)), options.base(), options.settings(table)):
-                state = ("finished" if is_finished(cell_folder(options.out, cell))
-                         else "kept in results.json" if kept_record(cell, kept, options.out) else "to train")
+                state = names[cell_state(cell, kept, options.out).state]
                 print(f"{cell.id}  {cell.setting.label:34s} train={cell.train_occluder:16s} seed={cell.seed}  "
                       f"scored on {','.join(cell.evals)}  [{state}]")
             return 0

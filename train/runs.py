@@ -80,10 +80,13 @@ def read_run(path: str | Path) -> RunInfo:
 
 
 def find_latest_run(runs_dir: str | Path = "runs") -> Path:
-    """The newest finished run under ``runs_dir``: ``model.keras`` plus ``config.json``, which the
-    trainer writes only at the end, so a run still training is never picked."""
+    """The newest finished run under ``runs_dir``: ``model.keras`` plus ``config.json`` and
+    ``metrics.json``, which the trainer removes before its first checkpoint and writes again only at
+    the end (config, then metrics), so a run still training, or an interrupted re-run into an old
+    run's folder, is never picked."""
     base = Path(runs_dir)
-    finished = [p for p in base.glob(f"*/{MODEL_FILE}") if (p.parent / CONFIG_FILE).is_file()] if base.is_dir() else []
+    finished = [p for p in base.glob(f"*/{MODEL_FILE}")
+                if (p.parent / CONFIG_FILE).is_file() and (p.parent / METRICS_FILE).is_file()] if base.is_dir() else []
     candidates = sorted(finished, key=lambda p: p.stat().st_mtime)
     if not candidates:
         raise RunError(f"no trained run under {base}/; make one with: python train/train.py --out {base}/NAME")

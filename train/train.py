@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted: {out} keeps only complete checkpoints", file=sys.stderr)
+        print(f"interrupted: {out} is unfinished (no config.json or metrics.json; its model.keras, if any, is the "
+              "last complete checkpoint); train again with --force", file=sys.stderr)
         return 130
     m = result.metrics
     key = "f1" if cfg.parsed_task.kind == "occurrence" else "icc31"

@@ -28,6 +28,7 @@ from auedge.train.augment import (
     occlusion_flags,
 )
 from auedge.train.config import ConfigError, TrainConfig
+from auedge.train.data.manifest import DataError
 from auedge.train.fused_batchnorm import training_twin
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
@@ -41,12 +42,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+OCCURRENCE_FROM = 1.0  # an intensity at or above this is an occurrence (FACS' A level)
+
+
 def task_targets(labels: np.ndarray, kind: str) -> np.ndarray:
-    """Occurrence targets from labels that may be 0-5 intensities (occurrence = intensity >= 1,
-    FACS' A level); NaN (unknown) stays NaN and is masked out of the loss."""
+    """The targets of a task: intensities as they are, or occurrence = intensity >= 1 (FACS' A level).
+
+    Occurrence is decided by the task kind alone, never by a split's own values: labels are 0-5
+    intensities or 0/1 occurrence codes (the manifest's two forms), and ``>= 1`` maps both alike, so
+    every split of one dataset gets the same targets (a small split whose intensities all lie below
+    1 is all negatives, not soft targets of 0.6 or 0.9). NaN (unknown) stays NaN and is masked out
+    of the loss.
+    """
     y = labels.astype(np.float32)
-    if kind == "occurrence" and np.nanmax(y, initial=0.0) > 1.0:
-        y = np.where(np.isfinite(y), (y >= 1.0).astype(np.float32), np.nan)
+    if kind == "occurrence":
+        y = np.where(np.isfinite(y), (y >= OCCURRENCE_FROM).astype(np.float32), np.nan)
     return y
 
 
@@ -330,31 +340,78 @@ def check_every_au_labelled(labels: np.ndarray, aus: list[str], dataset: str) ->
     """
     empty = [au for au, column in zip(aus, np.asarray(labels, dtype=np.float32).T) if not np.isfinite(column).any()]
     if empty:
-        raise ValueError(f"dataset {dataset}: no training face has a label for {', '.join(empty)}; "
-                         "drop it from the task or give data that labels it")
+        raise DataError(f"dataset {dataset}: no training face has a label for {', '.join(empty)}; "
+                        "drop it from the task or give data that labels it")
 
 
-def fit(cfg: TrainConfig, out: Path) -> RunResult:
-    """Train one model as configured and write the run folder ``out``."""
-    start = time.time()
-    keep_freed_memory()
-    configure_threads(cfg.threads)
-    import keras
+def check_intensity_labels(labels: np.ndarray, task_name: str, dataset: str) -> None:
+    """Refuse an intensity task whose training labels are all 0 or 1: those are occurrence codes.
+
+    Regression on them would fit a yes/no answer and report an ICC as if it had learned 0-5
+    intensities (MTFL's smile labels, a Bosphorus occurrence manifest). Real intensity data has other
+    values somewhere in its training split; the synthetic faces' intensities are continuous.
+    """
+    values = np.asarray(labels, dtype=np.float32)
+    values = values[np.isfinite(values)]
+    if values.size and np.isin(values, (0.0, 1.0)).all():
+        occurrence = task_name.rpartition("-")[0] + "-occurrence"
+        raise DataError(f"dataset {dataset}: every training label of task {task_name} is 0 or 1, occurrence codes "
+                        f"rather than 0-5 intensities; use --task {occurrence}, or give data with intensity labels")
+
+
+def load_splits(cfg: TrainConfig, crop) -> tuple[Any, Any, Any]:
+    """The run's train, validation and test CropSets, checked.
+
+    Only the three splits are kept: the whole set ``load_crops`` returns (for the synthetic faces a
+    concatenated copy of every split) is dropped here, so the trainer does not hold every crop twice.
+    Raises DataError when a split the trainer needs is empty or its labels cannot train the task.
+    """
     from auedge.train.data import load_crops
 
-    keras.utils.set_random_seed(cfg.seed)
     task = cfg.parsed_task
-    crop = cfg.crop_params()
-    norm = normalization_for(cfg.arch, cfg.weights)
     data = load_crops(
         cfg.dataset, cfg.data_dir, list(task.aus), crop, cache_dir=cfg.cache_dir,
         val_fraction=cfg.val_fraction, seed=cfg.seed, limit=cfg.limit, synthetic_sizes=tuple(cfg.synthetic_sizes),
         keypoints=cfg.keypoints, kind=task.kind,
     )
     train, val, test = data.where("train"), data.where("val"), data.where("test")
+    del data
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"dataset {cfg.dataset} gave {len(train)} training and {len(val)} validation images; need both")
+        raise DataError(f"dataset {cfg.dataset} gave {len(train)} training and {len(val)} validation images; "
+                        "need both (more faces, a larger --limit or another --val-fraction)")
     check_every_au_labelled(train.labels, list(task.aus), cfg.dataset)
+    if task.kind == "intensity":
+        check_intensity_labels(train.labels, task.name, cfg.dataset)
+    return train, val, test
+
+
+def clear_finished_markers(out: Path) -> None:
+    """Remove what marks ``out`` as a finished run (config.json, metrics.json) before a training in
+    it writes its first checkpoint: a forced re-run interrupted later leaves an unfinished folder,
+    never a new model.keras next to the old run's config and metrics."""
+    for name in (METRICS_FILE, CONFIG_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
+def fit(cfg: TrainConfig, out: Path) -> RunResult:
+    """Train one model as configured and write the run folder ``out``.
+
+    The folder is finished only when ``config.json`` and then ``metrics.json`` exist; both are
+    written at the end, after every checkpoint. Before the first checkpoint (which may replace an
+    earlier run's model.keras when training again into the same folder) both are removed, so an
+    interrupted run is never taken for a finished one: ``runs.find_latest_run`` and the table
+    runner skip it, and ``read_run`` refuses it.
+    """
+    start = time.time()
+    keep_freed_memory()
+    configure_threads(cfg.threads)
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    task = cfg.parsed_task
+    crop = cfg.crop_params()
+    norm = normalization_for(cfg.arch, cfg.weights)
+    train, val, test = load_splits(cfg, crop)
     y_train, y_val = task_targets(train.labels, task.kind), task_targets(val.labels, task.kind)
     log(f"data: {len(train)} train, {len(val)} val, {len(test)} test crops of {crop.size}px ({cfg.dataset})")
 
@@ -394,6 +451,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     metric_name = "f1" if task.kind == "occurrence" else "icc31"
 
     out.mkdir(parents=True, exist_ok=True)
+    clear_finished_markers(out)
     model_path = out / MODEL_FILE
     history: list[dict[str, float]] = []
     best = {"score": -math.inf, "epoch": 0, "thresholds": []}
@@ -488,7 +546,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         "occlude_val": cfg.occlude_val,
         "keypoints": cfg.keypoints,
     }
-    if "keypoints" in data.meta:  # how many crops the detector cut; the rest fell back to labels
+    if "keypoints" in train.meta:  # how many crops the detector cut; the rest fell back to labels
         result["data"]["from_detector"] = {
             name: int((part.meta["keypoints"] == "detector").sum()) for name, part in
             (("train", train), ("val", val), ("test", test))}

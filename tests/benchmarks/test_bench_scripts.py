@@ -282,3 +282,11 @@ def test_memory_probe_run_by_hand_writes_json_with_interpreters_in_the_baseline(
     assert data["bundle_sha256"] == hashlib.sha256((tiny_bundle / "bundle.json").read_bytes()).hexdigest()
     assert report.main(["--results", str(out)]) == 0
     assert "### Memory: `tiny`" in (out / "REPORT.md").read_text()
+
+
+def test_occurrence_truth_does_not_depend_on_the_sets_largest_label():
+    from auedge.benchmarks.accuracy import occurrence_truth
+
+    np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 0.9, 0.0])), [0, 0, 0, 0])
+    np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 2.0, np.nan])), [0, 0, 1, np.nan])
+    np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 1.0])), [0, 1])

@@ -45,6 +45,8 @@ def test_latest_run_skips_runs_still_training(tmp_path):
         folder.mkdir()
         (folder / "model.keras").write_bytes(b"x")
     (done / "config.json").write_text("{}")
+    (done / "metrics.json").write_text("{}")
+    (busy / "config.json").write_text("{}")  # an interrupted re-run into an old run's folder: no metrics.json
     os.utime(done / "model.keras", (1, 1))  # older than the busy run
     assert find_latest_run(tmp_path) == done
     (done / "config.json").unlink()
@@ -60,7 +62,8 @@ def test_crop_method_reaches_the_crop_and_bad_ones_are_named():
 
 
 def test_keypoint_source_is_checked_and_refused_for_drawn_faces():
-    assert build_config(None, {"dataset": "mtfl", "data_dir": "x", "keypoints": "detector"}).keypoints == "detector"
+    assert build_config(None, {"dataset": "mtfl", "data_dir": "x", "task": "au12-occurrence",
+                               "keypoints": "detector"}).keypoints == "detector"
     with pytest.raises(ConfigError, match="unknown keypoints 'eyes'"):
         build_config(None, {"keypoints": "eyes"})
     with pytest.raises(ConfigError, match="needs photos"):

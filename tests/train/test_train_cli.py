@@ -33,7 +33,7 @@ def test_unknown_task_is_one_line():
 
 def test_missing_data_dir_is_one_line(tmp_path):
     line = one_error_line(run_train("--dataset", "mtfl", "--data-dir", str(tmp_path / "nowhere"),
-                                    "--out", str(tmp_path / "run")))
+                                    "--task", "au12-occurrence", "--out", str(tmp_path / "run")))
     assert "nowhere" in line and "not found" in line
 
 

@@ -39,6 +39,18 @@ MANIFEST_NAME = "manifest.csv"
 # the train seed moves with ``seed``.
 SYNTHETIC_SEEDS = {"train": 1, "val": 2, "test": 3}
 SYNTHETIC_IMAGE_SIZE = 192
+# How each adapter reads labels, as a version: bump a dataset's number whenever its label reading
+# changes (a bug fixed, another column, another occurrence rule). The table runner stores it with
+# every cell and trains a cell again when it differs, as the crop cache does for changed images.
+# bosphorus 2: an intensity task no longer reads the file names' 0/1 occurrence codes as intensities.
+LABEL_VERSIONS = {"synthetic": 1, "mtfl": 1, "bosphorus": 2, "manifest": 1}
+
+
+def label_version(dataset: str) -> int:
+    """The version of ``dataset``'s label reading (see :data:`LABEL_VERSIONS`)."""
+    if dataset not in LABEL_VERSIONS:
+        raise DataError(f"dataset {dataset!r} is not one of {', '.join(LABEL_VERSIONS)}")
+    return LABEL_VERSIONS[dataset]
 
 
 def default_data_dir(dataset: str) -> Path:
