@@ -74,7 +74,9 @@ def test_a_setting_given_in_two_tables_is_refused(tmp_path):
 def test_good_recipes_still_load(tmp_path):
     from importlib.resources import files
 
-    for name in ("mtfl_au12.toml", "synthetic_default.toml"):
+    recipes = sorted(p.name for p in files("auedge.train.configs").iterdir() if p.name.endswith(".toml"))
+    assert {"mtfl_au12.toml", "mtfl_au12_tmix.toml", "synthetic_default.toml"} <= set(recipes)
+    for name in recipes:
         cfg = build_config(files("auedge.train.configs") / name, {"data_dir": "x"})
         assert cfg.brightness == (0.5, 1.5)
     assert build_config(None, {"occlude_train": "Mask-Full"}).occlude_train == "mask-full"
@@ -255,3 +257,15 @@ def test_find_latest_run_needs_both_markers(tmp_path):
         for f in files:
             (tmp_path / name / f).write_text("{}")
     assert find_latest_run(tmp_path) == Path(tmp_path / "a")
+
+
+def test_the_tmix_recipe_is_the_bare_recipe_plus_what_experiments_mtfl_tmix_e36_trained():
+    """The shipped occlusion-aware recipe must stay the one whose figures its comment quotes."""
+    import dataclasses
+    from importlib.resources import files
+
+    recipes = files("auedge.train.configs")
+    tmix = build_config(recipes / "mtfl_au12_tmix.toml", {"data_dir": "x"})
+    bare = build_config(recipes / "mtfl_au12.toml", {"data_dir": "x", "occlude_train": "mix", "occlude_val": "mix",
+                                                     "occlusion_flags": True, "epochs": 36})
+    assert dataclasses.asdict(tmix) == dataclasses.asdict(bare)
