@@ -138,7 +138,7 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
           file=out)
     print(f"task     {bundle.task_name or '?'} ({bundle.task_kind}): {', '.join(bundle.au_names)}", file=out)
     for spec in bundle.outputs:
-        extra = f" threshold {spec.threshold}" if spec.threshold is not None else ""
+        extra = f" threshold {spec.threshold:.4g}" if spec.threshold is not None else ""
         print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
     norm = bundle.normalization
     print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} {norm.color} {norm.pixel_range[0]}-{norm.pixel_range[1]}, "
