@@ -35,7 +35,6 @@ from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, l
 Log = Callable[[str], None]
 REFERENCE = "keras-float"
 INTENSITY_OCCURRENCE = 1.0  # FACS A level: intensity >= 1 counts as present (as the trainer does)
-DEFAULT_THRESHOLD = 0.5  # an occurrence output without a threshold in bundle.json
 OCCLUSION_SEED = 0
 
 
@@ -190,7 +189,9 @@ def keras_predictions(path: Path, images_by_kind: dict[str, np.ndarray], bundle:
 
 def decision_thresholds(bundle: Any) -> np.ndarray:
     """Per output, where a value becomes "present": the bundle's threshold for an occurrence output
-    (0.5 when it has none), the FACS A level for an intensity output."""
+    (the runtime's default when it has none), the FACS A level for an intensity output."""
+    from auedge.edge.estimator import DEFAULT_THRESHOLD
+
     return np.array([(DEFAULT_THRESHOLD if o.threshold is None else o.threshold) if o.kind == "occurrence"
                      else INTENSITY_OCCURRENCE for o in bundle.outputs], dtype=np.float64)
 
@@ -223,10 +224,16 @@ def _output_layout(bundle: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def variant_predictions(bundle: Any, name: str, images_by_kind: dict[str, np.ndarray], threads: int) -> dict[str, Any]:
+    """One variant's values on every condition; a model that cannot be loaded is a BenchmarkError naming it."""
+    from auedge.edge.backends import BackendError
+    from auedge.edge.bundle import BundleError
     from auedge.edge.estimator import Estimator, EstimatorOptions
 
-    estimator = Estimator.create_from_options(EstimatorOptions(bundle_path=bundle.root, model=name, num_threads=threads,
-                                                               check_hash=False))
+    try:
+        estimator = Estimator.create_from_options(EstimatorOptions(bundle_path=bundle.root, model=name,
+                                                                   num_threads=threads, check_hash=False))
+    except (BackendError, BundleError) as exc:
+        raise BenchmarkError(f"variant {name}: {exc}") from exc
     out, seconds = {}, 0.0
     for kind, images in images_by_kind.items():
         start = time.perf_counter()
@@ -307,7 +314,6 @@ def drop_interval(kind: str, truth: np.ndarray, reference: np.ndarray, values: n
 
 
 def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
-    from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError, load_bundle
 
     options.check()
@@ -331,10 +337,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
     images = {k: occlude_fixed(crops.images, crops.landmarks, k, OCCLUSION_SEED) for k in kinds}
     predictions: dict[str, dict[str, Any]] = {}
     for name in names:
-        try:
-            predictions[name] = variant_predictions(bundle, name, images, options.threads)
-        except (BackendError, BundleError) as exc:
-            raise BenchmarkError(f"variant {name}: {exc}") from exc
+        predictions[name] = variant_predictions(bundle, name, images, options.threads)
         log(f"variant {name}: {predictions[name]['ms_per_face']:.2f} ms/face on {predictions[name]['backend']}")
     reference_name, reference_note, keras_check = REFERENCE, "", None
     path = keras_path(options.keras, bundle, training)
@@ -368,6 +371,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
         log(f"note: {reference_note}")
 
     rows = [reference_name] + [n for n in [REFERENCE, *names] if n in predictions and n != reference_name]
+    thresholds = decision_thresholds(bundle)
     results: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         per_row: dict[str, Any] = {}
@@ -379,7 +383,7 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
                 ref = predictions[reference_name]["values"][kind][:, j].astype(np.float64)
                 is_ref = row == reference_name
                 if spec.kind == "occurrence":
-                    threshold = 0.5 if spec.threshold is None else spec.threshold
+                    threshold = thresholds[j]
                     figures = occurrence_figures(occurrence_truth(truth), values, None if is_ref else ref, threshold)
                     if not is_ref:
                         figures["drop_vs_float"] = drop_interval("occurrence", occurrence_truth(truth), ref, values,
@@ -460,7 +464,7 @@ def make_plots(bundle: Any, crops: Any, predictions: dict[str, Any], rows: list[
     truth = crops.labels[:, j].astype(np.float64)
     binary_truth = occurrence_truth(truth)
     keep = np.isfinite(binary_truth)
-    threshold = (0.5 if spec.threshold is None else spec.threshold) if spec.kind == "occurrence" else INTENSITY_OCCURRENCE
+    threshold = decision_thresholds(bundle)[j]
     for row in rows:  # one confusion-matrix figure per variant, one panel per occlusion
         fig, axes = plt.subplots(1, len(kinds), figsize=(2.6 * len(kinds) + 0.5, 2.8), squeeze=False)
         for ax, kind in zip(axes[0], kinds):

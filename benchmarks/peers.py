@@ -166,7 +166,6 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
         training_keypoints,
         variant_predictions,
     )
-    from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.train.data import DataError, default_data_dir, load_crops
     from auedge.train.metrics import binary_scores, roc_auc
@@ -216,10 +215,7 @@ def run_peers(options: PeersOptions, log: Any = print) -> tuple[Path, dict[str, 
             log(f"note: no Keras reference ({exc})")
     for name in dict.fromkeys([bundle.default_model, "fp32"]):
         if name in {m.name for m in bundle.models}:
-            try:
-                ours[name] = variant_predictions(bundle, name, images, options.threads)
-            except (BackendError, BundleError) as exc:
-                raise BenchmarkError(f"variant {name}: {exc}") from exc
+            ours[name] = variant_predictions(bundle, name, images, options.threads)
     int8_decisions = None
     for name, pred in ours.items():
         scores = pred["values"]["none"][:, j]
