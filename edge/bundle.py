@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from auedge.edge.align import CropParams
-from auedge.edge.preprocess import Normalization, QuantParams
+from auedge.edge.preprocess import Normalization, QuantParams, is_number
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "bundle.json"
@@ -162,7 +161,7 @@ def _text(value: Any, where: str, key: str) -> str:
 
 
 def _number(value: Any, where: str, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise _bad(where, key, "a number", value)
     return float(value)
 

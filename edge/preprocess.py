@@ -56,19 +56,19 @@ class Normalization:
         if min(std) <= 0:
             raise ValueError(f"normalization std must be three positive numbers, got {list(std)}")
         pixel_range = data.get("pixel_range", list(PIXEL_RANGE))
-        if not isinstance(pixel_range, list | tuple) or not all(_is_number(v) for v in pixel_range):
+        if not isinstance(pixel_range, list | tuple) or not all(is_number(v) for v in pixel_range):
             raise ValueError(f"normalization pixel_range must be [0, 255], got {pixel_range!r}")
         return cls(mean=mean, std=std, color=data.get("color", COLOR), pixel_range=tuple(pixel_range))  # type: ignore[arg-type]
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """A finite int or float (numpy scalars too), never a bool or a numeric string."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _three_numbers(data: dict[str, Any], key: str) -> tuple[float, float, float]:
     values = data.get(key)
-    if not isinstance(values, list | tuple) or len(values) != 3 or not all(_is_number(v) for v in values):
+    if not isinstance(values, list | tuple) or len(values) != 3 or not all(is_number(v) for v in values):
         raise ValueError(f"normalization {key} must be three numbers (one per RGB channel), got {values!r}")
     return tuple(float(v) for v in values)  # type: ignore[return-value]
 
@@ -98,7 +98,7 @@ class QuantParams:
             integer = False
         if not integer:
             raise ValueError(f"quantization dtype {self.dtype!r} is not an integer type (int8, uint8, ...)")
-        if not (_is_number(self.scale) and self.scale > 0):
+        if not (is_number(self.scale) and self.scale > 0):
             raise ValueError(f"quantization scale must be a positive number, got {self.scale!r}")
         lo, hi = self.limits
         integral = isinstance(self.zero_point, numbers.Integral) and not isinstance(self.zero_point, bool)

@@ -151,7 +151,7 @@ class SourceSupervisor:
 
     def _start_reader(self, source: FrameSource) -> None:
         self._reader = _Reader(source, self._queue, self.metrics, self.stop)
-        self._stall_limit_s = self.stall_timeout_s + max(0.0, source.pace_period_s)  # pacing is not a stall
+        self._stall_limit_s = self.stall_timeout_s + source.pace_period_s  # pacing is not a stall
         self._reader.thread.start()
         self._last_frame_at = time.monotonic()
 

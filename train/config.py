@@ -6,7 +6,6 @@ command line override it. Validation happens here, once, so that the trainer can
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from auedge.edge.align import CropParams
 from auedge.edge.bundle import OCCLUDED_SUFFIX
+from auedge.edge.preprocess import is_number
 from auedge.train.data.loader import KEYPOINT_SOURCES
 from auedge.train.models import ARCHS, HEADS, default_input_size
 
@@ -213,10 +213,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
 def check_types(cfg: TrainConfig) -> None:
     """One ConfigError naming the first setting of the wrong type (a quoted number, a string for a bool...)."""
 
@@ -235,7 +231,7 @@ def check_types(cfg: TrainConfig) -> None:
         if getattr(cfg, name) is not None and not isinstance(getattr(cfg, name), str):
             raise bad(name, "a path string", '"path/to/folder"')
     for name in FLOAT_FIELDS:
-        if not _is_number(getattr(cfg, name)):
+        if not is_number(getattr(cfg, name)):
             raise bad(name, "a finite number", str(getattr(TrainConfig, name)))
     for name in INT_FIELDS:
         if not _is_int(getattr(cfg, name)):
@@ -247,7 +243,7 @@ def check_types(cfg: TrainConfig) -> None:
         if not isinstance(getattr(cfg, name), bool):
             raise bad(name, "true or false (a TOML boolean, unquoted)", "true")
     if not (isinstance(cfg.brightness, (tuple, list)) and len(cfg.brightness) == 2
-            and all(_is_number(v) for v in cfg.brightness)):
+            and all(is_number(v) for v in cfg.brightness)):
         raise bad("brightness", "two numbers [low, high], brightness factors", "[0.5, 1.5]")
     if not (isinstance(cfg.synthetic_sizes, (tuple, list)) and len(cfg.synthetic_sizes) == 3
             and all(_is_int(v) for v in cfg.synthetic_sizes)):

@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         index = {
             "generator": "android-demo/tools/make_golden.py",
             "bundle": {"name": bundle.manifest.get("name"), "file": "bundle.json", "models_committed": False,
-                       "flip_average": bool((bundle.manifest.get("inference") or {}).get("flip_average", False))},
+                       "flip_average": bundle.flip_average},
             "detector": {"kind": det_entry.kind, "input_size": detector.spec.input_size,
                          "score_threshold": det_entry.score_threshold, "nms_iou": det_entry.nms_iou,
                          "max_faces": detector.options.max_faces, "num_anchors": len(detector.anchors)},

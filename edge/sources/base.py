@@ -147,6 +147,11 @@ class Pacer:
         self.period = 1.0 / fps if fps and fps > 0 else 0.0
         self._next = 0.0
 
+    @property
+    def clock_period(self) -> float:
+        """The period a replay is stamped with when nothing better is known: the pacer's, else nominal."""
+        return self.period or 1.0 / NOMINAL_FPS
+
     def wait(self) -> None:
         if not self.period:
             return

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from auedge.edge.sources.base import NOMINAL_FPS, Frame, FrameSource, Pacer, ReplayClock, SourceError
+from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
 
@@ -47,7 +47,7 @@ class ImageFolderSource(FrameSource):
         self.loop = loop
         self._pacer = Pacer(fps)
         self.pace_period_s = self._pacer.period
-        self._period = self._pacer.period or 1.0 / NOMINAL_FPS
+        self._period = self._pacer.clock_period
         self._files: list[Path] = []
         self._position = 0
         self._tick = 0  # frames stamped on the current timeline (keeps counting when looping)

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 import cv2
-from auedge.edge.sources.base import NOMINAL_FPS, Frame, FrameSource, Pacer, ReplayClock, SourceError
+from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 
 class VideoFileSource(FrameSource):
@@ -54,7 +54,7 @@ class VideoFileSource(FrameSource):
         """The clip's frame period; without an fps in the container, the pacer's, else nominal."""
         if self._clip_fps:
             return 1.0 / self._clip_fps
-        return self._pacer.period or 1.0 / NOMINAL_FPS
+        return self._pacer.clock_period
 
     def _media_s(self) -> float:
         """Media time of the frame just grabbed: the container's timestamp, else its number / fps."""
