@@ -91,17 +91,25 @@ def occlude_fixed(images: np.ndarray, landmarks: np.ndarray, kind: str, seed: in
 
 
 def occlude_fixed_with_kinds(
-    images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int
+    images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int,
+    mix_weights: tuple[float, ...] | None = None, positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """:func:`occlude_fixed` plus the concrete kind pasted on each image ("mix" resolved)."""
+    """:func:`occlude_fixed` plus the concrete kind pasted on each image ("mix" resolved).
+
+    Image i is seeded by its place in the whole set, ``positions[i]`` (default i): a subset given
+    with its positions gets the very pixels the whole set would (the exporter pastes only the faces
+    it uses). ``mix_weights`` as in :func:`~auedge.train.occluders.apply_occluder_kind`.
+    """
     if kind == "none":
         return images, ["none"] * len(images)
     from auedge.train.occluders import apply_occluder_kind
 
+    places = range(len(images)) if positions is None else np.asarray(positions)
     out = np.empty_like(images)
     kinds = []
-    for i in range(len(images)):
-        out[i], chosen = apply_occluder_kind(images[i], landmarks[i], kind, np.random.default_rng([seed, i]))
+    for i, place in enumerate(places):
+        rng = np.random.default_rng([seed, int(place)])
+        out[i], chosen = apply_occluder_kind(images[i], landmarks[i], kind, rng, mix_weights)
         kinds.append(chosen)
     return out, kinds
 

@@ -265,9 +265,10 @@ def cell_state(cell: Cell, kept: dict[str, dict[str, Any]], out: Path) -> CellSt
 
 def clear_stale_cell(folder: Path) -> None:
     """Remove a finished folder's results before it is trained again (its scores belong to the old model)."""
-    from auedge.train.runs import CONFIG_FILE, METRICS_FILE
+    from auedge.train.trainer import clear_finished_markers
 
-    for name in (METRICS_FILE, CONFIG_FILE, EVALS_FILE, VAL_EVALS_FILE, CELL_FILE):
+    clear_finished_markers(folder)
+    for name in (EVALS_FILE, VAL_EVALS_FILE, CELL_FILE):
         (folder / name).unlink(missing_ok=True)
 
 
@@ -343,7 +344,7 @@ def run_cells(
             log(f"{what}: finished earlier, not re-run{note}")
         elif state.state == "kept":
             log(f"{what}: kept from {out / RESULTS_FILE} (its folder is gone), not re-run{note}")
-            records.append(state.record | {"kept": True})
+            records.append(state.record)  # kept_record marked it kept
             if on_update:
                 on_update(records)
             continue

@@ -139,14 +139,8 @@ def occlude_for(images: np.ndarray, landmarks: np.ndarray, record: dict[str, Any
     ``augment.occlude_fixed`` seeds face i of the whole split (the trainer's validation pasting),
     so a subset gets the very pixels the trainer scored without pasting the rest.
     """
-    if record["kind"] == "none":
-        return images
-    from auedge.train.occluders import apply_occluder_kind, parse_mix_weights
+    from auedge.train.augment import occlude_fixed_with_kinds
+    from auedge.train.occluders import parse_mix_weights
 
     weights = parse_mix_weights(record.get("mix_weights"))
-    places = np.arange(len(images)) if positions is None else np.asarray(positions)
-    out = np.empty_like(images)
-    for j, place in enumerate(places):
-        rng = np.random.default_rng([record["seed"], int(place)])
-        out[j] = apply_occluder_kind(images[j], landmarks[j], record["kind"], rng, weights)[0]
-    return out
+    return occlude_fixed_with_kinds(images, landmarks, record["kind"], record["seed"], weights, positions)[0]
