@@ -96,9 +96,15 @@ def find_latest_run(runs_dir: str | Path = "runs") -> Path:
 def load_run_crops(run: RunInfo, **overrides: Any):
     """The run's own data (same dataset, crop and labels) as a CropSet: calibration and validation
     for the exporter come from here so that they are preprocessed exactly as in training."""
-    from auedge.train.data import load_crops
+    return load_config_crops(run.config, list(run.task.aus), run.task.kind, run.crop, **overrides)
 
-    cfg = run.config
+
+def load_config_crops(cfg: TrainConfig, aus: list[str], kind: str, crop, **overrides: Any):
+    """The crops a configuration trains on: one dataset, or several (``mtfl+fer2013``) with
+    ``meta["dataset"]``; the trainer and the exporter both load through here."""
+    from auedge.train.data import load_crops
+    from auedge.train.data.multi import load_multi
+
     kwargs: dict[str, Any] = {
         "cache_dir": cfg.cache_dir,
         "val_fraction": cfg.val_fraction,
@@ -106,10 +112,13 @@ def load_run_crops(run: RunInfo, **overrides: Any):
         "limit": cfg.limit,
         "synthetic_sizes": tuple(cfg.synthetic_sizes),
         "keypoints": cfg.keypoints,
-        "kind": run.task.kind,  # labels as the trainer read them (Bosphorus intensity vs occurrence)
+        "kind": kind,  # labels as the trainer read them (Bosphorus intensity vs occurrence)
+        "emotion_aus": cfg.emotion_aus,
     }
     kwargs.update(overrides)
-    return load_crops(cfg.dataset, cfg.data_dir, list(run.task.aus), run.crop, **kwargs)
+    if len(cfg.datasets) > 1:
+        return load_multi(cfg.datasets, cfg.data_dir, aus, crop, **kwargs)
+    return load_crops(cfg.dataset, cfg.data_dir, aus, crop, **kwargs)
 
 
 def occluders_for(cfg: TrainConfig, split: str, purpose: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from auedge.edge.align import CropParams
-from auedge.train.data import bosphorus, mtfl
+from auedge.train.data import bosphorus, fer2013, mtfl
 from auedge.train.data.cache import (
     cache_key,
     cache_root,
@@ -29,7 +29,7 @@ from auedge.train.data.manifest import AU_COLUMN, DataError, ManifestRow, read_m
 from auedge.train.data.progress import Progress
 from auedge.train.data.splits import assign_validation, limited_indices
 
-DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
+DATASETS = ("synthetic", "mtfl", "fer2013", "bosphorus", "manifest")
 # Where a crop's alignment points come from: the dataset's labelled landmarks, or the face detector
 # run on the image as a device runs it (labels stay for the occluders and as the fallback).
 KEYPOINT_SOURCES = ("labels", "detector")
@@ -43,7 +43,7 @@ SYNTHETIC_IMAGE_SIZE = 192
 # changes (a bug fixed, another column, another occurrence rule). The table runner stores it with
 # every cell and trains a cell again when it differs, as the crop cache does for changed images.
 # bosphorus 2: an intensity task no longer reads the file names' 0/1 occurrence codes as intensities.
-LABEL_VERSIONS = {"synthetic": 1, "mtfl": 1, "bosphorus": 2, "manifest": 1}
+LABEL_VERSIONS = {"synthetic": 1, "mtfl": 1, "fer2013": 1, "bosphorus": 2, "manifest": 1}
 
 
 def label_version(dataset: str) -> int:
@@ -105,6 +105,7 @@ def load_crops(
     progress: bool = True,
     keypoints: str = "labels",
     kind: str | None = None,
+    emotion_aus: dict | None = None,
 ) -> CropSet:
     """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``manifest``).
 
@@ -115,6 +116,8 @@ def load_crops(
     ``skip_bad`` drops images that do not decode (counted on stderr) instead of failing;
     ``workers`` > 1 decodes in a process pool (no gain on 2 cores; see ``images.align_all``).
     ``kind`` is the task kind (``occurrence``/``intensity``) for adapters whose labels depend on it.
+    ``emotion_aus`` is the recipe's emotion-to-AU table, for FER2013 (whose crops always come from
+    the detector, or its template where the detector misses: it has no landmarks).
     """
     if dataset not in DATASETS:
         raise DataError(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
@@ -127,6 +130,8 @@ def load_crops(
             raise DataError("keypoints 'detector' needs photos: the synthetic faces are cut from the landmarks they "
                             "were drawn with; use keypoints 'labels' with --dataset synthetic")
         return _synthetic_crops(aus, crop, root, seed, limit, synthetic_sizes, progress)
+    if dataset == "fer2013":
+        return _fer_crops(data_dir, aus, crop, root, limit, seed, emotion_aus, progress)
     rows = manifest_rows(dataset, data_dir, kind=kind, aus=aus)
     labels = np.array([[row.aus.get(au, np.nan) for au in aus] for row in rows], dtype=np.float32).reshape(-1, len(aus))
     known = np.isfinite(labels).any(axis=1)
@@ -162,6 +167,41 @@ def load_crops(
         | ({"keypoints": np.where(crops["from_detector"], "detector", "labels")} if detector is not None else {}),
     )
     return result.subset(crops["ok"]) if not crops["ok"].all() else result
+
+
+def _fer_crops(data_dir, aus: list[str], crop: CropParams, root: Path, limit: int | None, seed: int,
+               emotion_aus: dict | None, progress: bool) -> CropSet:
+    """FER2013's own splits, cut in the device's geometry (see :mod:`auedge.train.data.fer2013`)."""
+    folder = Path(data_dir) if data_dir is not None else default_data_dir("fer2013")
+    rows = fer2013.build_manifest(folder, emotion_aus, aus)
+    labels = np.array([[row.aus[au] for au in aus] for row in rows], dtype=np.float32).reshape(-1, len(aus))
+    split = np.array([row.split for row in rows])
+    if limit is not None:
+        pick = limited_indices(split, np.nan_to_num(np.round(labels[:, 0]), nan=-1.0), limit, seed)
+        rows, labels, split = [rows[i] for i in pick], labels[pick], split[pick]
+    paths = [row.path for row in rows]
+    detector = _detector_file()
+    fingerprint = (files_fingerprint(paths, np.zeros((0, 2), np.float32)) + f";template={fer2013.TEMPLATE_VERSION}"
+                   + ";keypoints=detector:" + hash_bytes(detector.read_bytes()))
+    entry = entry_dir(root, "fer2013", cache_key("fer2013", fingerprint, crop))
+    report = Progress("auedge.data fer2013", len(paths), enabled=progress)
+    arrays = load_entry(entry)
+    if arrays is None:
+        report.say(f"detecting and aligning {len(paths)} FER frames (crop {crop.size}px) into {entry}")
+        built = fer2013.align_frames(paths, crop, str(detector), report)
+        arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok,
+                  "from_detector": built.from_detector}
+        save_entry(entry, arrays, {"dataset": "fer2013", "rows": len(paths), "crop": crop.to_dict(),
+                                   "from_detector": int(built.from_detector.sum())})
+    found = arrays["from_detector"]
+    report.say(f"{len(paths)} crops ({report.elapsed:.1f}s); {int(found.sum())}/{len(paths)} "
+               f"({100 * found.mean():.1f} %) cut from detector keypoints, the rest from the fixed template")
+    return CropSet(
+        images=arrays["images"], landmarks=arrays["landmarks"], labels=labels, aus=aus, split=split,
+        subjects=np.array(paths), paths=np.array(paths),
+        meta={"emotion": np.array([row.meta["emotion"] for row in rows]),
+              "keypoints": np.where(found, "detector", "template")},
+    )
 
 
 def _detector_file() -> Path:
