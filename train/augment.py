@@ -20,6 +20,11 @@ class AugmentSpec:
     rotation: float = 0.0  # fraction of a full turn (Keras RandomRotation convention)
     zoom: float = 0.0
     translation: float = 0.0
+    grayscale_p: float = 0.0
+    downsample_p: float = 0.0
+    downsample_size: tuple[int, int] = (40, 100)
+    jpeg_p: float = 0.0
+    jpeg_quality: tuple[int, int] = (40, 95)
     occluder: str = "none"
     mix_weights: tuple[float, ...] | None = None  # how often "mix" draws each kind (None: uniformly)
 
@@ -33,6 +38,11 @@ class AugmentSpec:
             rotation=cfg.rotation if "r" in flags else 0.0,
             zoom=cfg.zoom if "z" in flags else 0.0,
             translation=cfg.translation if "t" in flags else 0.0,
+            grayscale_p=cfg.grayscale_p if "g" in flags else 0.0,
+            downsample_p=cfg.downsample_p if "d" in flags else 0.0,
+            downsample_size=tuple(cfg.downsample_size),
+            jpeg_p=cfg.jpeg_p if "j" in flags else 0.0,
+            jpeg_quality=tuple(cfg.jpeg_quality),
             occluder=occluder,
             mix_weights=cfg.mix_probabilities if occluder == "mix" else None,
         )
@@ -82,7 +92,52 @@ def augment_one_with_kind(
     if spec.brightness is not None:
         factor = rng.uniform(*spec.brightness)
         out = np.clip(out.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+    out = degrade(np.ascontiguousarray(out), spec, rng)
     return np.ascontiguousarray(out), kind
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """RGB with the three channels set to the luma (as FER2013's frames are stored)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+
+
+def down_and_up(image: np.ndarray, side: int) -> np.ndarray:
+    """Shrunk to ``side`` pixels (area averaging, as a camera far away or a 48 px source gives) and
+    enlarged back (bilinear, as the device's crop warp enlarges a small face)."""
+    size = image.shape[0]
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encoded and decoded as JPEG at ``quality`` (block and ringing artefacts of web photos)."""
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        return image
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def degrade(image: np.ndarray, spec: AugmentSpec, rng: np.random.Generator) -> np.ndarray:
+    """The photometric gap between datasets: grey, low resolution, JPEG; each with its share.
+
+    Why: FER2013's frames are 48 px grey JPEGs, a device's crops 160 px colour. A model that sees
+    only grey faces from one dataset and colour from another can learn "grey means AU4"; turning
+    some colour crops grey, small and blocky makes the sources look alike. The draws happen in a
+    fixed order whether or not a step applies, so one setting does not shift another's stream; with
+    every share 0 nothing is drawn, so recipes without these steps keep their exact random stream."""
+    if not (spec.grayscale_p or spec.downsample_p or spec.jpeg_p):
+        return image
+    grey, down, jpeg = rng.random(3)
+    side = int(rng.integers(spec.downsample_size[0], spec.downsample_size[1] + 1))
+    quality = int(rng.integers(spec.jpeg_quality[0], spec.jpeg_quality[1] + 1))
+    if down < spec.downsample_p and side < image.shape[0]:
+        image = down_and_up(image, side)
+    if jpeg < spec.jpeg_p:
+        image = jpeg_roundtrip(image, quality)
+    if grey < spec.grayscale_p:
+        image = to_grayscale(image)
+    return image
 
 
 def occlude_fixed(images: np.ndarray, landmarks: np.ndarray, kind: str, seed: int) -> np.ndarray:

@@ -17,11 +17,14 @@ from auedge.edge.preprocess import is_number
 from auedge.train.data.loader import KEYPOINT_SOURCES
 from auedge.train.models import ARCHS, HEADS, default_input_size
 
-DATASETS = ("synthetic", "mtfl", "bosphorus", "manifest")
+DATASETS = ("synthetic", "mtfl", "fer2013", "bosphorus", "manifest")
+MULTI_SEPARATOR = "+"  # dataset = "mtfl+fer2013": one model on several datasets
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
-# h: horizontal flip, v: vertical flip, b: brightness, r: rotation, z: zoom, t: translation.
-AUGMENTS = ("h", "v", "b", "r", "z", "t")
+# h: horizontal flip, v: vertical flip, b: brightness, r: rotation, z: zoom, t: translation,
+# g: grayscale, d: down-and-up sampling, j: JPEG re-encoding (the last three close the gap between
+# FER2013's 48 px grayscale JPEG frames and a device's colour crops; see augment.py).
+AUGMENTS = ("h", "v", "b", "r", "z", "t", "g", "d", "j")
 KNOWN_AUS = ("au1", "au2", "au4", "au5", "au6", "au7", "au9", "au10", "au12", "au14", "au15", "au17",
              "au20", "au23", "au25", "au26", "au43")
 
@@ -76,11 +79,22 @@ class TrainConfig:
     rotation: float = 0.04  # fraction of a full turn, as Keras' RandomRotation
     zoom: float = 0.1
     translation: float = 0.05
+    grayscale_p: float = 0.3  # "g": share of training crops turned grey
+    downsample_p: float = 0.5  # "d": share of crops shrunk to a side in downsample_size, then enlarged back
+    downsample_size: tuple[int, int] = (40, 100)
+    jpeg_p: float = 0.5  # "j": share of crops re-encoded as JPEG at a quality in jpeg_quality
+    jpeg_quality: tuple[int, int] = (40, 95)
     occlude_train: str = "none"
     occlude_val: str = "none"
     mix_weights: str = ""  # "mask-full=2,...": how often occlude_train "mix" draws each kind ("": uniformly)
     label_smoothing: float = 0.0
     pose_balance: float = 0.0  # draw faces by count(pose) ** -power (0: plain shuffle, 1: poses equally often)
+    # Several datasets (dataset = "mtfl+fer2013"): each one's share of an epoch's draws ({}: in
+    # proportion to their sizes), and the faces drawn per epoch (None: as many as there are).
+    source_weights: dict[str, Any] = field(default_factory=dict)
+    epoch_size: int | None = None
+    # FER2013's emotion -> AU occurrence table ({"au4": ["angry", ...], "au12": ["happy"], "exclude": [...]}).
+    emotion_aus: dict[str, Any] = field(default_factory=dict)
     weight_average: float = 0.0  # decay of the running weight average that checkpoints hold (0: off)
     flip_average: bool = False
     occlusion_flags: bool = False  # extra "<AU>_occluded" outputs: is that AU's face region covered?
@@ -102,6 +116,11 @@ class TrainConfig:
     @property
     def parsed_task(self) -> Task:
         return Task.parse(self.task)
+
+    @property
+    def datasets(self) -> list[str]:
+        """The datasets of the run: one, or several joined by ``+``."""
+        return [d.strip() for d in self.dataset.split(MULTI_SEPARATOR)]
 
     @property
     def flag_names(self) -> list[str]:
@@ -145,7 +164,22 @@ class TrainConfig:
                 setattr(self, name, parse_occluder(getattr(self, name)))
             except ValueError as exc:
                 raise ConfigError(f"{name}: {exc}") from exc
-        choose("dataset", DATASETS)
+        for name in self.datasets:
+            if name not in DATASETS:
+                raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} "
+                                  f"(or several joined by {MULTI_SEPARATOR}, e.g. mtfl+fer2013)")
+        if len(self.datasets) > 1 and ("synthetic" in self.datasets or len(set(self.datasets)) < len(self.datasets)):
+            raise ConfigError(f"dataset {self.dataset!r}: combine distinct photo datasets (e.g. mtfl+fer2013); "
+                              "the synthetic faces train alone")
+        check_source_weights(self)
+        if "fer2013" in self.datasets:
+            from auedge.train.data.fer2013 import parse_emotion_table
+            from auedge.train.data.manifest import DataError
+
+            try:
+                parse_emotion_table(self.emotion_aus)
+            except DataError as exc:
+                raise ConfigError(str(exc)) from exc
         choose("arch", ARCHS)
         choose("head", HEADS)
         choose("optimizer", OPTIMIZERS)
@@ -162,8 +196,8 @@ class TrainConfig:
             raise ConfigError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
         if self.dataset != "synthetic" and not self.data_dir:
             raise ConfigError(f"--dataset {self.dataset} needs --data-dir PATH (or use --dataset synthetic)")
-        if self.dataset == "mtfl" and task.kind == "intensity":
-            raise ConfigError(f"task {task.name} needs intensity labels and MTFL has occurrence (smile) labels only; "
+        if {"mtfl", "fer2013"} & set(self.datasets) and task.kind == "intensity":
+            raise ConfigError(f"task {task.name} needs intensity labels and MTFL and FER2013 have occurrence labels only; "
                               f"use --task {'+'.join(task.aus)}-occurrence, or a dataset with intensities")
         if self.occlusion_flags and self.occlude_train != "mix":
             raise ConfigError(
@@ -193,19 +227,21 @@ class TrainConfig:
         data = asdict(self)
         data["brightness"] = list(self.brightness)
         data["synthetic_sizes"] = list(self.synthetic_sizes)
+        data["downsample_size"] = list(self.downsample_size)
+        data["jpeg_quality"] = list(self.jpeg_quality)
         return data
 
 
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
-TUPLE_FIELDS = {"brightness", "synthetic_sizes"}
+TUPLE_FIELDS = {"brightness", "synthetic_sizes", "downsample_size", "jpeg_quality"}
 # Every field's type, checked by TrainConfig.validate (a TOML recipe can hold anything).
 STR_FIELDS = ("dataset", "task", "arch", "head", "weights", "optimizer", "schedule", "augment", "occlude_train",
               "occlude_val", "mix_weights", "crop_method", "keypoints", "notes")
 OPTIONAL_STR_FIELDS = ("data_dir", "cache_dir", "out")
 FLOAT_FIELDS = ("lr", "rotation", "zoom", "translation", "label_smoothing", "pose_balance", "weight_average",
-                "eye_scale", "center_below_eyes", "val_fraction")
+                "eye_scale", "center_below_eyes", "val_fraction", "grayscale_p", "downsample_p", "jpeg_p")
 INT_FIELDS = ("epochs", "batch_size", "seed", "threads")
-OPTIONAL_INT_FIELDS = ("input_size", "limit")
+OPTIONAL_INT_FIELDS = ("input_size", "limit", "epoch_size")
 BOOL_FIELDS = ("flip_average", "occlusion_flags")
 
 
@@ -248,8 +284,14 @@ def check_types(cfg: TrainConfig) -> None:
     if not (isinstance(cfg.synthetic_sizes, (tuple, list)) and len(cfg.synthetic_sizes) == 3
             and all(_is_int(v) for v in cfg.synthetic_sizes)):
         raise bad("synthetic_sizes", "three whole numbers [train, val, test]", "[2400, 600, 600]")
-    if not isinstance(cfg.extra, dict):
-        raise bad("extra", "a table", "{}")
+    for name, example in (("downsample_size", "[40, 100]"), ("jpeg_quality", "[40, 95]")):
+        pair = getattr(cfg, name)
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) for v in pair)):
+            raise bad(name, "two whole numbers [low, high]", example)
+    for name, example in (("extra", "{}"), ("source_weights", "{mtfl = 1, fer2013 = 1}"),
+                          ("emotion_aus", '{au4 = ["angry", "fear", "sad"], au12 = ["happy"]}')):
+        if not isinstance(getattr(cfg, name), dict):
+            raise bad(name, "a table", example)
 
 
 def check_ranges(cfg: TrainConfig) -> None:
@@ -270,6 +312,15 @@ def check_ranges(cfg: TrainConfig) -> None:
         (cfg.limit is None or cfg.limit >= 1,
          f"limit must be at least 1 face per split (or left out for all faces), got {cfg.limit}"),
         (cfg.seed >= 0, f"seed must be 0 or more, got {cfg.seed}"),
+        (cfg.epoch_size is None or cfg.epoch_size >= 1,
+         f"epoch_size must be at least 1 face (or left out for one pass over the training faces), got {cfg.epoch_size}"),
+        (all(0.0 <= getattr(cfg, n) <= 1.0 for n in ("grayscale_p", "downsample_p", "jpeg_p")),
+         "grayscale_p, downsample_p and jpeg_p are shares of training crops in [0, 1], got "
+         + f"{cfg.grayscale_p}, {cfg.downsample_p}, {cfg.jpeg_p}"),
+        (8 <= cfg.downsample_size[0] <= cfg.downsample_size[1],
+         f"downsample_size must be [low, high] pixel sides with 8 <= low <= high, got {list(cfg.downsample_size)}"),
+        (1 <= cfg.jpeg_quality[0] <= cfg.jpeg_quality[1] <= 100,
+         f"jpeg_quality must be [low, high] with 1 <= low <= high <= 100, got {list(cfg.jpeg_quality)}"),
         (cfg.threads >= 0, f"threads must be 0 (all cores) or more, got {cfg.threads}"),
         (cfg.eye_scale > 0, f"eye_scale must be positive, got {cfg.eye_scale}"),
         (cfg.synthetic_sizes[0] >= 1 and cfg.synthetic_sizes[1] >= 1 and cfg.synthetic_sizes[2] >= 0,
@@ -279,6 +330,26 @@ def check_ranges(cfg: TrainConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def check_source_weights(cfg: TrainConfig) -> None:
+    """source_weights names only the run's datasets, each with a finite weight >= 0, one above 0."""
+    weights = cfg.source_weights
+    if not weights:
+        return
+    missing = [name for name in cfg.datasets if name not in weights]
+    if missing:
+        raise ConfigError(f"source_weights must give every dataset of the run a weight; {missing[0]!r} has none "
+                          "(or leave source_weights out to draw in proportion to the datasets' sizes)")
+    unknown = sorted(set(weights) - set(cfg.datasets))
+    if unknown:
+        raise ConfigError(f"source_weights names {unknown[0]!r}, which is not a dataset of this run "
+                          f"({', '.join(cfg.datasets)})")
+    bad = [k for k, v in weights.items() if not is_number(v) or isinstance(v, bool) or v < 0]
+    if bad:
+        raise ConfigError(f"source_weights.{bad[0]} must be a number >= 0, got {weights[bad[0]]!r}")
+    if not any(weights.get(name, 0) > 0 for name in cfg.datasets):
+        raise ConfigError("source_weights: at least one dataset needs a weight above 0")
 
 
 def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:

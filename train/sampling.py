@@ -28,3 +28,23 @@ def group_shares(groups: np.ndarray, weights: np.ndarray) -> dict[str, float]:
     """The expected share of each group in a drawn epoch (for the training log)."""
     groups = np.asarray(groups)
     return {str(g): float(weights[groups == g].sum()) for g in np.unique(groups)}
+
+
+def source_balance(sources: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """Per-sample probabilities giving each source (dataset) ``weights[source] / sum`` of the draws.
+
+    Why: FER2013 has 28,273 training faces and MTFL 8,500; drawn in proportion, 77 % of every
+    epoch would be FER's 48 px grey frames, and MTFL's AU12 (what the device is judged on first)
+    would get a quarter of the updates it had alone. Equal weights give each dataset half, drawing
+    the smaller one's faces more often (with replacement) rather than throwing the larger one's away.
+    """
+    sources = np.asarray(sources).astype(str)
+    if sources.size == 0:
+        raise ValueError("cannot balance an empty training set")
+    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    missing = [n for n in names if float(weights.get(n, 0.0)) <= 0.0]
+    if len(missing) == len(names):
+        raise ValueError("every source has weight 0")
+    per_source = np.array([float(weights.get(n, 0.0)) for n in names])
+    per_face = per_source[inverse] / counts[inverse]
+    return per_face / per_face.sum()

@@ -32,7 +32,7 @@ from auedge.train.data.manifest import DataError
 from auedge.train.fused_batchnorm import training_twin
 from auedge.train.models import build_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
-from auedge.train.sampling import balance_weights, group_shares
+from auedge.train.sampling import balance_weights, group_shares, source_balance
 from auedge.train.weight_average import WeightAverage
 
 
@@ -69,23 +69,26 @@ class CropSequence:
     """
 
     def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int,
-                 flag_aus: tuple[str, ...] = (), sample_weights: np.ndarray | None = None):
+                 flag_aus: tuple[str, ...] = (), sample_weights: np.ndarray | None = None,
+                 epoch_size: int | None = None):
         self.images, self.landmarks, self.targets = images, landmarks, targets
         self.spec, self.norm, self.batch, self.seed, self.flag_aus = spec, norm, batch, seed, flag_aus
         self.sample_weights = sample_weights
+        self.epoch_size = epoch_size or len(images)
         self.epoch = 0
         self.order = self._draw_order()
         self.dataset = _make_py_dataset(self)
 
     def _draw_order(self) -> np.ndarray:
-        """This epoch's faces: a permutation, or as many draws with replacement by ``sample_weights``."""
+        """This epoch's faces: a permutation, or ``epoch_size`` draws with replacement by ``sample_weights``
+        (an ``epoch_size`` other than the number of faces also draws, uniformly when unweighted)."""
         rng = np.random.default_rng([self.seed, self.epoch])
-        if self.sample_weights is None:
+        if self.sample_weights is None and self.epoch_size == len(self.images):
             return rng.permutation(len(self.images))
-        return rng.choice(len(self.images), size=len(self.images), replace=True, p=self.sample_weights)
+        return rng.choice(len(self.images), size=self.epoch_size, replace=True, p=self.sample_weights)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch)
+        return math.ceil(self.epoch_size / self.batch)
 
     def batch_at(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
         order = self.order[idx * self.batch : (idx + 1) * self.batch]
@@ -185,7 +188,7 @@ def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresho
         if key not in meta:
             continue
         values = np.asarray(meta[key]).astype(str)
-        for value in sorted(set(values)):
+        for value in sorted(set(values) - {""}):  # "": faces of a dataset without that label
             sel = values == value
             if sel.sum() < 5:
                 continue
@@ -196,6 +199,48 @@ def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresho
             else:
                 groups[f"{key}={value}"] = {"icc31": M.icc31(t, np.clip(p, 0, 5)), "n": float(sel.sum())}
     return groups
+
+
+def by_dataset(meta: dict[str, np.ndarray], kind: str, aus: list[str], y_true, y_pred, thresholds) -> dict[str, Any]:
+    """Figures per dataset of a several-dataset run (``{"by_dataset": {"mtfl": ..., "fer2013": ...}}``),
+    each AU only where that dataset labels it; {} for a one-dataset run."""
+    if "dataset" not in meta:
+        return {}
+    names = np.asarray(meta["dataset"]).astype(str)
+    out: dict[str, Any] = {}
+    for name in sorted(set(names)):
+        sel = names == name
+        labelled = [j for j in range(len(aus)) if np.isfinite(y_true[sel, j]).any()]
+        if labelled:
+            out[name] = evaluate(kind, [aus[j] for j in labelled], y_true[sel][:, labelled], y_pred[sel][:, labelled],
+                                 [thresholds[j] for j in labelled] if thresholds else None)
+            out[name]["n"] = int(sel.sum())
+    return {"by_dataset": out}
+
+
+GREY48_SIDE = 42  # a FER frame's 48 px hold about 42 px of the 2.4-eye-distance crop
+
+
+def grey48_report(predict_aus: Callable[[np.ndarray], np.ndarray], test, kind: str, aus: list[str], y_true,
+                  thresholds) -> dict[str, Any]:
+    """The testing faces that are not grey already (MTFL's colour photos) scored as they are and
+    turned into what FER2013 gives: grey, at FER's resolution, enlarged back. How much the model
+    depends on colour and detail, the gap the grey/down-sampling augmentations are meant to close."""
+    from auedge.train.augment import down_and_up, to_grayscale
+
+    colour = np.array([not np.array_equal(im[..., 0], im[..., 1]) for im in test.images])
+    if not colour.any():
+        return {}
+    images = np.asarray(test.images)[colour]
+    grey = np.stack([to_grayscale(down_and_up(im, GREY48_SIDE)) for im in images])
+    y = y_true[colour]
+    cols = [j for j in range(len(aus)) if np.isfinite(y[:, j]).any()]
+    if not cols:
+        return {}
+    names, picked = [aus[j] for j in cols], ([thresholds[j] for j in cols] if thresholds else None)
+    return {"n": int(colour.sum()), "aus": names,
+            "colour": evaluate(kind, names, y[:, cols], predict_aus(images)[:, cols], picked),
+            "grey48": evaluate(kind, names, y[:, cols], predict_aus(grey)[:, cols], picked)}
 
 
 FLAG_SEED_OFFSET = 3  # the "mix" occluders of the flag evaluation differ from every other pasted set
@@ -366,14 +411,10 @@ def load_splits(cfg: TrainConfig, crop) -> tuple[Any, Any, Any]:
     concatenated copy of every split) is dropped here, so the trainer does not hold every crop twice.
     Raises DataError when a split the trainer needs is empty or its labels cannot train the task.
     """
-    from auedge.train.data import load_crops
+    from auedge.train.runs import load_config_crops
 
     task = cfg.parsed_task
-    data = load_crops(
-        cfg.dataset, cfg.data_dir, list(task.aus), crop, cache_dir=cfg.cache_dir,
-        val_fraction=cfg.val_fraction, seed=cfg.seed, limit=cfg.limit, synthetic_sizes=tuple(cfg.synthetic_sizes),
-        keypoints=cfg.keypoints, kind=task.kind,
-    )
+    data = load_config_crops(cfg, list(task.aus), task.kind, crop)
     train, val, test = data.where("train"), data.where("val"), data.where("test")
     del data
     if len(train) == 0 or len(val) == 0:
@@ -419,7 +460,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     n_aus = len(task.aus)
     model = build_model(cfg.arch, cfg.head, task.kind, outputs=n_aus + len(flag_aus), input_size=crop.size,
                         weights=cfg.weights)
-    steps = math.ceil(len(train) / cfg.batch_size)
+    steps = math.ceil((cfg.epoch_size or len(train)) / cfg.batch_size)
     lr = (keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=steps * cfg.epochs, alpha=0.01)
           if cfg.schedule == "cosine" else cfg.lr)
     optimizer = keras.optimizers.Adam(lr) if cfg.optimizer == "adam" else keras.optimizers.SGD(lr, momentum=0.9)
@@ -438,6 +479,13 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         log("weighted mix of training occluders: " + ", ".join(
             f"{k} {p:.1%}" for k, p in zip(MIX_KINDS, spec.mix_weights)))
     sample_weights = None
+    if cfg.source_weights:
+        sample_weights = source_balance(train.meta["dataset"], cfg.source_weights)
+        shares = ", ".join(f"{g} {v:.1%}" for g, v in group_shares(train.meta["dataset"], sample_weights).items())
+        log(f"source-balanced sampling: expected share per dataset {shares}; "
+            f"{cfg.epoch_size or len(train)} faces per epoch")
+    if cfg.pose_balance and sample_weights is not None:
+        raise ConfigError("pose_balance and source_weights cannot be combined yet; keep one")
     if cfg.pose_balance:
         if "pose" not in train.meta:
             raise ConfigError(f"pose_balance needs a dataset with a pose label; {cfg.dataset} has none (set it to 0)")
@@ -445,7 +493,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         shares = ", ".join(f"{g} {v:.1%}" for g, v in group_shares(train.meta["pose"], sample_weights).items())
         log(f"pose-balanced sampling (power {cfg.pose_balance}): expected share per pose {shares}")
     seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus,
-                       sample_weights=sample_weights)
+                       sample_weights=sample_weights, epoch_size=cfg.epoch_size)
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
     val_loss_fn = masked_loss(task.kind, 0.0)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"
@@ -510,7 +558,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
     result: dict[str, Any] = {
         "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds)
-        | {"groups": group_scores(val.meta, task.kind, y_val, val_pred, thresholds)},
+        | {"groups": group_scores(val.meta, task.kind, y_val, val_pred, thresholds)}
+        | by_dataset(val.meta, task.kind, list(task.aus), y_val, val_pred, thresholds),
         "threshold": thresholds[0] if thresholds else None,
         "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
         "best_epoch": best["epoch"],
@@ -525,10 +574,17 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         test_pred, bare_full = test_full[:, :n_aus], test_full
         result["test"] = evaluate(task.kind, list(task.aus), y_test, test_pred, thresholds)
         result["test"]["groups"] = group_scores(test.meta, task.kind, y_test, test_pred, thresholds)
+        result["test"] |= by_dataset(test.meta, task.kind, list(task.aus), y_test, test_pred, thresholds)
+        if {"g", "d"} & cfg.augment_set or len(cfg.datasets) > 1:
+            result["test_grey48"] = grey48_report(
+                lambda images: predict(model, images, norm, flip_average=cfg.flip_average)[:, :n_aus],
+                test, task.kind, list(task.aus), y_test, thresholds)
         if cfg.occlude_val != "none":
             # The same model on bare test faces, so every occluded figure has its bare twin.
             bare_full = predict(model, test.images, norm, flip_average=cfg.flip_average)
             result["test_bare"] = evaluate(task.kind, list(task.aus), y_test, bare_full[:, :n_aus], thresholds)
+            result["test_bare"] |= by_dataset(test.meta, task.kind, list(task.aus), y_test, bare_full[:, :n_aus],
+                                              thresholds)
     if flag_aus:
         flags = flag_report(
             lambda images: predict(model, images, norm, flip_average=cfg.flip_average)[:, n_aus:],
@@ -539,6 +595,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
             f"{name} val F1 {flags['val_mix'][name]['f1']:.3f}" for name in flags["thresholds"]))
     result["data"] = {
         "dataset": cfg.dataset,
+        "datasets": cfg.datasets,
         "synthetic": cfg.dataset == "synthetic",
         "counts": {"train": len(train), "val": len(val), "test": len(test)},
         "positives_train": float(np.nansum(y_train[:, 0] > 0.5)) if task.kind == "occurrence" else None,
@@ -546,10 +603,17 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
         "occlude_val": cfg.occlude_val,
         "keypoints": cfg.keypoints,
     }
-    if "keypoints" in train.meta:  # how many crops the detector cut; the rest fell back to labels
+    if "keypoints" in train.meta:  # how many crops the detector cut; the rest fell back to labels or a template
         result["data"]["from_detector"] = {
             name: int((part.meta["keypoints"] == "detector").sum()) for name, part in
             (("train", train), ("val", val), ("test", test))}
+        result["data"]["keypoint_sources"] = {
+            name: {k: int(v) for k, v in zip(*np.unique(part.meta["keypoints"], return_counts=True))}
+            for name, part in (("train", train), ("val", val), ("test", test))}
+    if "dataset" in train.meta:
+        result["data"]["counts_by_dataset"] = {
+            name: {k: int(v) for k, v in zip(*np.unique(part.meta["dataset"], return_counts=True))}
+            for name, part in (("train", train), ("val", val), ("test", test))}
     result["config"] = cfg.to_dict()
     result["parameters"] = int(model.count_params())
     result["seconds"] = round(time.time() - start, 1)
