@@ -1,7 +1,12 @@
-"""``python -m auedge.train.data``: write a dataset's manifest, or decode and cache its crops ahead of training.
+"""``python -m auedge.train.data``: import a dataset download, write a dataset's manifest, or decode and
+cache its crops ahead of training.
 
+    python -m auedge.train.data import-mtfl --src MTFL.zip --out data/mtfl
+    python -m auedge.train.data import-fer2013 --src fer2013.csv --out data/fer2013
     python -m auedge.train.data manifest --dataset bosphorus --data-dir ../shared/data/bosphorus --out bos.csv
     python -m auedge.train.data prepare --dataset mtfl --aus au12 --crop-size 160
+
+The importers turn what a user downloads into the folder layouts the loaders read (see DATA.md).
 
 Bosphorus intensities enter through a manifest: write it with ``--intensity-csv``, then train with
 ``--dataset manifest --data-dir bos.csv``.
@@ -17,7 +22,7 @@ import time
 from pathlib import Path
 
 from auedge.edge.align import CropParams
-from auedge.train.data import bosphorus
+from auedge.train.data import bosphorus, import_fer2013, import_mtfl
 from auedge.train.data.loader import DATASETS, default_data_dir, load_crops, manifest_rows
 from auedge.train.data.manifest import DataError, write_manifest
 
@@ -25,6 +30,21 @@ from auedge.train.data.manifest import DataError, write_manifest
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m auedge.train.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    mtfl = commands.add_parser("import-mtfl", help="official MTFL download (zip or folder) -> labels.csv folder")
+    mtfl.add_argument("--src", type=Path, required=True, help="MTFL.zip or the folder unzipped from it")
+    mtfl.add_argument("--out", type=Path, required=True, help="new folder for the images and labels.csv")
+    mtfl.add_argument("--force", action="store_true", help="replace a non-empty --out once the import succeeded")
+    fer = commands.add_parser("import-fer2013", help="Kaggle fer2013.csv or a folder per class -> shared layout")
+    fer.add_argument("--src", type=Path, required=True,
+                     help="fer2013.csv (emotion, pixels, Usage), or a folder with train/<class>/ and test/<class>/")
+    fer.add_argument("--out", type=Path, required=True, help="new folder for SPLIT/EMOTION/NAME images and labels.csv")
+    fer.add_argument("--format", choices=import_fer2013.FORMATS,
+                     help="image format written (default: png from a CSV; a folder's images are copied as they are)")
+    fer.add_argument("--val-fraction", type=float, default=import_fer2013.DEFAULT_VAL_FRACTION,
+                     help="share of each class of train carved into validation, when the images do not say "
+                          "PublicTest/PrivateTest (default %(default)s)")
+    fer.add_argument("--seed", type=int, default=0, help="seed of that carve (default 0)")
+    fer.add_argument("--force", action="store_true", help="replace a non-empty --out once the import succeeded")
     manifest = commands.add_parser("manifest", help="write the manifest CSV a dataset adapter produces")
     manifest.add_argument("--dataset", choices=("mtfl", "bosphorus"), required=True)
     manifest.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>)")
@@ -44,9 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{split} {n}" for split, n in counts.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "import-mtfl":
+            counts = import_mtfl.import_mtfl(args.src, args.out, force=args.force)
+            print(f"imported {sum(counts.values())} MTFL faces ({_counts(counts)}) into {args.out}; "
+                  f"train with --dataset mtfl --data-dir {args.out}")
+            return 0
+        if args.command == "import-fer2013":
+            counts = import_fer2013.import_fer2013(args.src, args.out, image_format=args.format,
+                                                   val_fraction=args.val_fraction, seed=args.seed, force=args.force)
+            print(f"imported {sum(counts.values())} FER2013 faces ({_counts(counts)}) into {args.out}")
+            return 0
         if args.command == "manifest":
             if args.dataset == "bosphorus":
                 folder = args.data_dir or default_data_dir("bosphorus")

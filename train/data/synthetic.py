@@ -17,15 +17,13 @@ one unit is the eye distance. A pose (scale, in-plane rotation, shift) maps face
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.train.data.staging import staged_folder
 
 IMAGES_PER_SUBJECT = 5
 ZERO_SHARE = 0.3  # share of images with an AU at exactly 0
@@ -525,11 +523,8 @@ def write_dataset(out_dir, n: int, seed: int, image_size: int = 192) -> Path:
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / "manifest.csv").is_file():
         raise FileExistsError(f"{out} exists and is not a synthetic dataset (no manifest.csv); choose an empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
     faces = generate(n, seed, image_size)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the dataset should be readable like any other folder
+    with staged_folder(out, force=True) as tmp:
         (tmp / "images").mkdir()
         with open(tmp / "manifest.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
@@ -541,14 +536,4 @@ def write_dataset(out_dir, n: int, seed: int, image_size: int = 192) -> Path:
                 row = [rel, faces.subject[k], split, f"{faces.au12[k]:.4f}", f"{faces.au4[k]:.4f}"]
                 row += [f"{v:.2f}" for v in faces.landmarks[k].reshape(-1)]
                 writer.writerow(row)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "manifest.csv"

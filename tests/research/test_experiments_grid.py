@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from auedge.train import experiments as ex
 from auedge.train import trainer
-from auedge.train.experiment_tables import MASKS, TABLES, TableError, cell_id, expand, get_table
+from auedge.train.research import experiments as ex
+from auedge.train.research.experiment_tables import MASKS, TABLES, TableError, cell_id, expand, get_table
 
 BASE = {"dataset": "synthetic", "epochs": 2, "limit": 40}
 
@@ -65,7 +65,7 @@ def test_cell_ids_depend_on_results_not_on_paths_or_threads():
 
 
 def test_cells_that_paste_occluders_are_retrained_when_the_occluders_change(monkeypatch):
-    from auedge.train import experiment_tables
+    from auedge.train.research import experiment_tables
 
     before = expand(TABLES["4.2"], [0], BASE)
     plain = expand(TABLES["4.1"], [0], BASE)
@@ -167,7 +167,7 @@ def test_markdown_json_and_chart_from_fake_results(tmp_path, monkeypatch):
     md = (out / "table.md").read_text()
     results = json.loads((out / "results.json").read_text())
     assert "Synthetic faces" in md and "Smoke scale" in md
-    assert f"python -m auedge.train.experiments {' '.join(grid_args(out))}" in md
+    assert f"python -m auedge.train.research.experiments {' '.join(grid_args(out))}" in md
     assert "--out " + str(out) + "-full" in md  # the full version goes to a folder of its own
     rows = {(r["head"], r["occluder"], r["scenario"]): r for r in results["rows"]}
     bare = rows[("Flat", "none", "T0/V0")]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from auedge.train import experiments as ex
-from auedge.train.experiment_tables import TABLES, Setting, TableDef
+from auedge.train.research import experiments as ex
+from auedge.train.research.experiment_tables import TABLES, Setting, TableDef
 
 
 @pytest.fixture
@@ -48,9 +48,9 @@ def test_one_real_cell_end_to_end(tmp_path, tiny_table):
 
 
 def test_score_run_cli_reproduces_the_trainer_and_merges(tmp_path, tiny_table, capsys):
-    """train/score_run.py on a finished run: "none" equals the trainer's own test figure, a mask
+    """train/research/score_run.py on a finished run: "none" equals the trainer's own test figure, a mask
     changes it, and a second call adds conditions to evaluations.json instead of replacing them."""
-    from auedge.train import score_run
+    from auedge.train.research import score_run
 
     out = tmp_path / "grid"
     assert ex.main(["--table", "tiny", "--dataset", "synthetic", "--out", str(out), "--limit", "32", "--epochs", "1",
@@ -70,7 +70,7 @@ def test_score_run_cli_reproduces_the_trainer_and_merges(tmp_path, tiny_table, c
 
 
 def test_score_run_refuses_bad_input_with_one_line(tmp_path, capsys):
-    from auedge.train import score_run
+    from auedge.train.research import score_run
 
     assert score_run.main(["--run", str(tmp_path), "--occlude", "scarf"]) == 2
     assert score_run.main(["--run", str(tmp_path / "nope"), "--occlude", "none"]) == 2

@@ -1,4 +1,4 @@
-"""Per-flag-state AU thresholds for a run with occlusion flags: ``python train/flag_thresholds.py --run runs/NAME``.
+"""Per-flag-state AU thresholds for a run with occlusion flags: ``python train/research/flag_thresholds.py --run runs/NAME``.
 
 Why: a T-mix model decides every face with one AU threshold, chosen on a validation mix where five
 faces in six show the AU's region. When its own flag says the region is covered, the AU score means
@@ -23,10 +23,10 @@ if __package__ in (None, ""):  # run as a script: this folder must not shadow re
 
 import numpy as np
 from auedge.train import metrics as M
-from auedge.train.experiments import atomic_write_text
 from auedge.train.occluders import MIX_KINDS
+from auedge.train.research.experiments import atomic_write_text
+from auedge.train.research.score_run import prepare, scoring_parser
 from auedge.train.runs import RunError
-from auedge.train.score_run import prepare, scoring_parser
 
 MIN_STATE_FACES = 50  # fewer validation faces (or no positives) in a state: it keeps the single threshold
 STATES = ("clear", "covered")

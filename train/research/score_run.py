@@ -1,4 +1,4 @@
-"""Score a finished run on its test faces with occluders pasted: ``python train/score_run.py --run runs/NAME``.
+"""Score a finished run on its test faces with occluders pasted: ``python train/research/score_run.py --run runs/NAME``.
 
 This is the report's T0/V1 cell for any trained model, without training again: the run's
 ``model.keras`` is reloaded, every occluder in ``--occlude`` is pasted on the test faces exactly as
@@ -21,8 +21,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: this folder must not shadow real packages
     sys.path.pop(0)
 
-from auedge.train.experiments import SPLITS, atomic_write_text, evals_file, evaluate_run
 from auedge.train.occluders import MIX_KINDS
+from auedge.train.research.experiments import SPLITS, atomic_write_text, evals_file, evaluate_run
 from auedge.train.runs import RunError
 
 CONDITIONS = MIX_KINDS

@@ -1,4 +1,4 @@
-"""train/flag_thresholds.py: one AU threshold per occlusion-flag state, chosen on validation."""
+"""train/research/flag_thresholds.py: one AU threshold per occlusion-flag state, chosen on validation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from auedge.train import flag_thresholds as FT
+from auedge.train.research import flag_thresholds as FT
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def test_end_to_end_on_a_tiny_flag_run(tmp_path, capsys):
                            "--occlude-train", "mix", "--occlusion-flags", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    score = subprocess.run([sys.executable, str(REPO / "train" / "flag_thresholds.py"), "--run", str(out),
+    score = subprocess.run([sys.executable, str(REPO / "train" / "research" / "flag_thresholds.py"), "--run", str(out),
                             "--occlude", "none,mask-full", "--threads", "1"],
                            capture_output=True, text=True, timeout=600, check=False)
     assert score.returncode == 0, score.stderr[-3000:]

@@ -1,6 +1,6 @@
 """Run one of the report's tables as a resumable grid of trainings.
 
-``python -m auedge.train.experiments --table 4.2 --dataset synthetic --out experiments/NAME``
+``python -m auedge.train.research.experiments --table 4.2 --dataset synthetic --out experiments/NAME``
 
 Each (training configuration, seed) is a *cell* trained once into ``OUT/cells/<id>/`` (a run folder
 as written by ``train/train.py``, plus ``evaluations.json``); a cell whose folder holds
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 from auedge.train.config import DATASETS, ConfigError
-from auedge.train.experiment_tables import (
+from auedge.train.research.experiment_tables import (
     BARE,
     TABLES,
     Cell,
@@ -61,7 +61,7 @@ DEFAULT_SEEDS = 3
 DEFAULT_EPOCHS = 12
 NOT_LEARNED_BELOW = 0.1  # F1 or ICC: a model this poor on bare faces has learned nothing usable
 BARE_LOSS_ALLOWED = 0.02  # the issue's bound on what T-mix may lose on bare faces
-PROG = "python -m auedge.train.experiments"
+PROG = "python -m auedge.train.research.experiments"
 
 FitFn = Callable[[Any, Path], Any]
 EvalFn = Callable[[Path, list[str]], dict[str, dict[str, Any]]]

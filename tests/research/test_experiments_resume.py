@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from auedge.train import config as config_module
-from auedge.train import experiment_tables as et
-from auedge.train import experiments as ex
 from auedge.train.data import loader
+from auedge.train.research import experiment_tables as et
+from auedge.train.research import experiments as ex
 
 
 class Fake:
@@ -147,7 +147,7 @@ def test_scoring_an_intensity_run_with_occlusion_flags(tmp_path, monkeypatch, ca
     """The reviewer's keyerr.py: metrics.json's thresholds hold only the flag's; no KeyError."""
     keras = pytest.importorskip("keras")
     from auedge.train.config import build_config
-    from auedge.train.score_run import main
+    from auedge.train.research.score_run import main
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -1,13 +1,13 @@
-"""T-mix against per-occluder specialists, from full-length runs: ``python train/compare_mix.py ...``.
+"""T-mix against per-occluder specialists, from full-length runs: ``python train/research/compare_mix.py ...``.
 
-Why beside the grid (``python -m auedge.train.experiments``): a grid cell trains the report's
+Why beside the grid (``python -m auedge.train.research.experiments``): a grid cell trains the report's
 short recipe, while the question "does one model trained on every occluder beat each specialist?"
 is about the recipe a bundle ships with (12 epochs, jitter, detector keypoints). This takes runs
 already trained with that recipe (train/train.py with ``--occlude-train``), scores each on its test
 faces with every needed occluder pasted (as score_run.py does; conditions already in a run's
 ``evaluations.json`` are not scored again) and writes the grid's comparison and verdict::
 
-    python train/compare_mix.py --t0 runs/T0 --tmix runs/TMIX --t1 mask-full=runs/T1_FULL \\
+    python train/research/compare_mix.py --t0 runs/T0 --tmix runs/TMIX --t1 mask-full=runs/T1_FULL \\
         --out experiments/mtfl_tmix_e12
 
 Repeat ``--t0``, ``--tmix`` and ``--t1 OCC=RUN`` once per seed (in the same seed order): each row
@@ -35,8 +35,9 @@ if __package__ in (None, ""):  # run as a script: this folder must not shadow re
     sys.path.pop(0)
 
 import numpy as np
-from auedge.train.experiment_tables import BARE
-from auedge.train.experiments import (
+from auedge.train.occluders import OCCLUDER_KINDS
+from auedge.train.research.experiment_tables import BARE
+from auedge.train.research.experiments import (
     BARE_LOSS_ALLOWED,
     SPLITS,
     atomic_write_text,
@@ -48,9 +49,8 @@ from auedge.train.experiments import (
     spread,
     trainer_scores,
 )
-from auedge.train.occluders import OCCLUDER_KINDS
+from auedge.train.research.score_run import score_run
 from auedge.train.runs import CONFIG_FILE, RunError
-from auedge.train.score_run import score_run
 
 SETTING = "run recipe"
 Scores = dict[str, dict[str, dict[str, Any]]]  # run -> condition -> score_run's figures
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     comparison = paired(rows, compare_mix(rows))
-    res = {"metric": args.metric, "split": args.split, "command": "python train/compare_mix.py " + " ".join(argv),
+    res = {"metric": args.metric, "split": args.split, "command": "python train/research/compare_mix.py " + " ".join(argv),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runs": {"T0": args.t0, "T-mix": args.tmix, **{f"T1 {k}": [str(r) for r in v] for k, v in t1.items()}},
            "rows": rows, "comparison": comparison, "verdict": mix_verdict(comparison, args.split),

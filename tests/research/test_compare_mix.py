@@ -1,4 +1,4 @@
-"""train/compare_mix.py: T-mix against specialists from stored evaluations (no training, no TensorFlow)."""
+"""train/research/compare_mix.py: T-mix against specialists from stored evaluations (no training, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from auedge.train import compare_mix, score_run
+from auedge.train.research import compare_mix, score_run
 
 
 def _run(tmp_path, name: str, f1: dict[str, float]):
