@@ -174,9 +174,15 @@ def thresholds_for(metrics: dict[str, Any], aus: list[str]) -> list[float]:
 
 
 def _metric_summary(block: Any) -> dict[str, Any] | None:
+    """The scalar figures of a metrics.json block, with its per-AU and per-dataset blocks (groups and
+    long lists stay in metrics.json)."""
     if not isinstance(block, dict):
         return None
-    return {k: v for k, v in block.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    summary = {k: v for k, v in block.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    for key in ("per_au", "by_dataset"):
+        if isinstance(block.get(key), dict):
+            summary[key] = {name: _metric_summary(inner) for name, inner in block[key].items()}
+    return summary
 
 
 def load_data(options: ExportOptions, run: Any, size: int, outputs: int, need_calib: bool, log: Log):
@@ -286,13 +292,53 @@ def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str
     AUs: 0-1 with the threshold chosen on validation; a device marks the AU not observable above it."""
     outputs = [
         {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
-         "threshold": thresholds[k] if kind == "occurrence" else None}
+         "threshold": thresholds[k] if kind == "occurrence" else None, "meaning": output_meaning(au, kind)}
         for k, au in enumerate(aus)
     ]
     for j, flag in enumerate(flags or []):
         outputs.append({"au": flag, "index": len(aus) + j, "kind": "occurrence", "range": [0.0, 1.0],
-                        "threshold": thresholds[len(aus) + j]})
+                        "threshold": thresholds[len(aus) + j],
+                        "meaning": f"probability that the face region {flag.removesuffix('_occluded')} is read from "
+                                   "is covered (above the threshold the device reports it not observable)"})
     return outputs
+
+
+def output_meaning(au: str, kind: str) -> str:
+    """What an output's value is, in words a user reads in bundle.json and bundle-info: a model
+    trained on occurrence labels gives a probability of presence, never a FACS intensity."""
+    if kind == "occurrence":
+        return f"probability that {au} is present (trained on occurrence labels; not a FACS A-E intensity)"
+    return f"{au} intensity on FACS' 0-5 scale (0 absent, 1-5 = A-E)"
+
+
+def training_record(run: Any) -> dict[str, Any]:
+    """bundle.json ``training``: what the model learned from and which code and recipe made it."""
+    cfg = run.config
+    datasets = cfg.datasets
+    provenance = run.provenance or {}
+    return {
+        "run": run.root.name,
+        "dataset": cfg.dataset,
+        "datasets": datasets,
+        "synthetic": datasets == ["synthetic"],
+        "task": run.task.name,
+        "emotion_aus": cfg.emotion_aus or None,
+        "source_weights": cfg.source_weights or None,
+        "occlude_train": cfg.occlude_train,
+        "mix_weights": cfg.mix_weights or None,
+        "epochs": cfg.epochs,
+        "epoch_size": cfg.epoch_size,
+        "seed": cfg.seed,
+        "recipe": provenance.get("recipe"),
+        "commit": provenance.get("commit"),
+        "commit_dirty": provenance.get("dirty"),
+        "arch": cfg.arch,
+        "head": cfg.head,
+        "keypoints": cfg.keypoints,
+        "parameters": run.metrics.get("parameters"),
+        "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
+        "threshold": run.metrics.get("threshold"),
+    }
 
 
 def export_bundle(options: ExportOptions, log: Log = print) -> ExportResult:
@@ -398,15 +444,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
             models=models,
             default_model=default_model_name([m["name"] for m in models], [m["name"] for m in models if m["degraded"]]),
             inference={"flip_average": bool(run.config.flip_average)},
-            training={
-                "run": run.root.name,
-                "dataset": run.config.dataset,
-                "arch": run.config.arch,
-                "head": run.config.head,
-                "keypoints": run.config.keypoints,
-                "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
-                "threshold": run.metrics.get("threshold"),
-            },
+            training=training_record(run),
             export={
                 "formats": [v.key for v in variants],
                 "onnx_opset": options.opset,

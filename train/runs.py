@@ -47,6 +47,7 @@ class RunInfo:
     crop: CropParams
     normalization: Normalization
     metrics: dict[str, Any]
+    provenance: dict[str, Any] | None = None  # commit, recipe, command line (runs trained since 2026-12-07)
 
     @property
     def model_path(self) -> Path:
@@ -72,11 +73,12 @@ def read_run(path: str | Path) -> RunInfo:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
     except json.JSONDecodeError as exc:
         raise RunError(f"{root}: a JSON file is damaged ({exc}); train the run again") from exc
-    resolved = {k: raw.pop(k) for k in ("crop", "normalization", "aus", "task_kind", "flags") if k in raw}
+    resolved = {k: raw.pop(k) for k in ("crop", "normalization", "aus", "task_kind", "flags", "provenance") if k in raw}
     config = TrainConfig(**_coerce(raw, str(config_path)))
     crop = CropParams.from_dict(resolved["crop"]) if "crop" in resolved else config.crop_params()
     norm = Normalization.from_dict(resolved["normalization"]) if "normalization" in resolved else Normalization()
-    return RunInfo(root=root, config=config, task=config.parsed_task, crop=crop, normalization=norm, metrics=metrics)
+    return RunInfo(root=root, config=config, task=config.parsed_task, crop=crop, normalization=norm, metrics=metrics,
+                   provenance=resolved.get("provenance"))
 
 
 def find_latest_run(runs_dir: str | Path = "runs") -> Path:

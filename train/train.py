@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from auedge.train.trainer import fit
 
     try:
-        result = fit(cfg, out)
+        result = fit(cfg, out, recipe=args.config)
     except (DataError, ModelError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -434,7 +434,27 @@ def clear_finished_markers(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def fit(cfg: TrainConfig, out: Path) -> RunResult:
+def source_provenance(recipe: str | None = None) -> dict[str, Any]:
+    """Which code and recipe made a run: the git commit of the package's checkout (None outside
+    one), whether it had uncommitted changes, the recipe file and the command line. Written into
+    config.json so that the exporter can carry it into bundle.json and a model card can cite it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    commit, dirty = None, None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip() or None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+        dirty = bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": commit, "dirty": dirty, "recipe": recipe, "argv": list(sys.argv),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
     """Train one model as configured and write the run folder ``out``.
 
     The folder is finished only when ``config.json`` and then ``metrics.json`` exist; both are
@@ -444,6 +464,7 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     runner skip it, and ``read_run`` refuses it.
     """
     start = time.time()
+    provenance = source_provenance(recipe)
     keep_freed_memory()
     configure_threads(cfg.threads)
     import keras
@@ -619,7 +640,8 @@ def fit(cfg: TrainConfig, out: Path) -> RunResult:
     result["seconds"] = round(time.time() - start, 1)
 
     config_dump = cfg.to_dict() | {"crop": crop.to_dict(), "normalization": norm.to_dict(),
-                                   "aus": list(task.aus), "task_kind": task.kind, "flags": cfg.flag_names}
+                                   "aus": list(task.aus), "task_kind": task.kind, "flags": cfg.flag_names,
+                                   "provenance": provenance}
     atomic_write_text(out / CONFIG_FILE, json.dumps(config_dump, indent=2))
     atomic_write_text(out / METRICS_FILE, json.dumps(result, indent=2, default=float))
     with open(out / f".{HISTORY_FILE}.tmp", "w", newline="", encoding="utf-8") as handle:
