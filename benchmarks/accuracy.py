@@ -98,6 +98,9 @@ def resolve_dataset(options: AccuracyOptions, training: dict[str, Any], log: Log
     if options.dataset:
         return options.dataset, options.data_dir, "as asked"
     trained_on = str(training.get("dataset") or "synthetic")
+    if "+" in trained_on:
+        raise BenchmarkError(f"the bundle was trained on several datasets ({trained_on}); pass --dataset with one "
+                             "of them (main() scores each in turn when --dataset is left out)")
     if trained_on == "synthetic":
         return "synthetic", None, "the bundle's training dataset (embedded synthetic faces)"
     folder = Path(options.data_dir) if options.data_dir else default_data_dir(trained_on)
@@ -116,11 +119,12 @@ def training_keypoints(bundle: Any) -> str:
 def load_eval_crops(options: AccuracyOptions, bundle: Any, dataset: str, data_dir: str | None, log: Log) -> Any:
     from auedge.train.data import DataError, load_crops
 
-    aus = [au.lower() for au in bundle.au_names]
+    aus = [spec.au.lower() for _, spec in labelled_outputs(bundle)]  # occlusion flags are not label columns
     sizes = (0, 0, 600) if options.split == "test" else (0, 600, 0) if options.split == "val" else (3000, 0, 0)
     try:
         crops = load_crops(dataset, data_dir, aus, bundle.crop, synthetic_sizes=sizes,
-                           keypoints=training_keypoints(bundle) if dataset != "synthetic" else "labels")
+                           keypoints=training_keypoints(bundle) if dataset != "synthetic" else "labels",
+                           emotion_aus=(bundle.manifest.get("training") or {}).get("emotion_aus"))
     except DataError as exc:
         raise BenchmarkError(str(exc)) from exc
     picked = crops.subset(crops.split == options.split)
@@ -379,6 +383,8 @@ def evaluate(options: AccuracyOptions, log: Log = print) -> AccuracyResult:
             per_au = {}
             for j, spec in labelled_outputs(bundle):
                 truth = crops.labels[:, j].astype(np.float64)
+                if not np.isfinite(truth).any():  # an AU this dataset does not label (MTFL has no AU4)
+                    continue
                 values = predictions[row]["values"][kind][:, j].astype(np.float64)
                 ref = predictions[reference_name]["values"][kind][:, j].astype(np.float64)
                 is_ref = row == reference_name
@@ -436,6 +442,8 @@ def tables_for(data: dict[str, Any]) -> list[str]:
     ds = data["dataset"]
     for occlusion, per_row in data["results"].items():
         for au in data["task"]["aus"]:
+            if not any(au in per_au for per_au in per_row.values()):
+                continue  # an AU the dataset does not label
             rows = []
             for name, per_au in per_row.items():
                 f = per_au[au]
@@ -501,8 +509,9 @@ def make_plots(bundle: Any, crops: Any, predictions: dict[str, Any], rows: list[
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="auedge-bench-accuracy", description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
-    p.add_argument("--dataset", help="synthetic, mtfl, bosphorus or manifest (default: the bundle's training dataset "
-                                     "when its data is here, else synthetic)")
+    p.add_argument("--dataset", help="synthetic, mtfl, fer2013, bosphorus or manifest (default: the bundle's training "
+                                     "dataset when its data is here, else synthetic; each of them in turn for a bundle "
+                                     "trained on several)")
     p.add_argument("--data-dir", help="dataset folder (default ../shared/data/<dataset>)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"),
                    help="evaluation split (default test; MTFL's testing split)")
@@ -522,20 +531,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def datasets_to_score(options: AccuracyOptions) -> list[str | None]:
+    """The asked dataset, or each dataset of a bundle trained on several (None: the bundle's one)."""
+    from auedge.edge.bundle import BundleError, load_bundle
+
+    if options.dataset:
+        return [options.dataset]
+    try:
+        training = load_bundle(options.bundle, check_hash=False).manifest.get("training") or {}
+    except BundleError as exc:
+        raise BenchmarkError(str(exc)) from exc
+    names = training.get("datasets") or []
+    return list(names) if len(names) > 1 else [None]
+
+
 def main(argv: list[str] | None = None) -> int:
+    from dataclasses import replace
+
     args = build_parser().parse_args(argv)
     options = AccuracyOptions(**vars(args))
     try:
-        result = evaluate(options, log=lambda line: print(line, flush=True))
+        for dataset in datasets_to_score(options):
+            asked = replace(options, dataset=dataset) if dataset else options
+            if dataset and not options.data_dir:
+                from auedge.train.data import default_data_dir
+
+                asked = replace(asked, data_dir=str(default_data_dir(dataset)))
+            result = evaluate(asked, log=lambda line: print(line, flush=True))
+            for table in result.tables:
+                print()
+                print(table)
+            print(f"\nreference: {result.data['reference']['note']}")
+            print(f"load average {result.data['load_average_before']} -> {result.data['load_average_after']}; "
+                  f"written {result.json_path}")
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for table in result.tables:
-        print()
-        print(table)
-    print(f"\nreference: {result.data['reference']['note']}")
-    print(f"load average {result.data['load_average_before']} -> {result.data['load_average_after']}; "
-          f"written {result.json_path}")
     return 0
 
 

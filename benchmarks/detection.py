@@ -93,6 +93,49 @@ class Face:
     aus: dict[str, float] = field(default_factory=dict)
 
 
+def load_fer_faces(folder: Path, split: str, emotion_aus: dict[str, Any] | None, limit: int | None,
+                   log: Callable[[str], None], seed: int = 0) -> tuple[list[Face], str]:
+    """FER2013 frames as a device would be shown them, with the geometry the model trained on.
+
+    A FER frame is a 48 px grey face with no landmarks. Each is upscaled and padded exactly as for
+    training (``fer2013.detector_canvas``), and its "labelled" landmarks are the ones training cut
+    the crop from: BlazeFace's on that canvas where it finds a plausible face, else the fixed
+    template. A device-path detection then counts as this face by the usual eye rule; a face whose
+    training crop came from the template is usually missed here too (counted absent). Labels come
+    from the bundle's emotion table (``training.emotion_aus``), the one the model learned.
+    """
+    from auedge.train.data import fer2013
+    from auedge.train.data.images import _open_detector
+    from auedge.train.data.loader import _detector_file
+    from auedge.train.data.manifest import DataError
+
+    split_name = {"test": "test", "val": "val", "validation": "val", "train": "train"}.get(split, split)
+    try:
+        rows = [r for r in fer2013.build_manifest(folder, emotion_aus) if r.split == split_name]
+        detector = _open_detector(str(_detector_file()))
+    except DataError as exc:
+        raise BenchmarkError(str(exc)) from None
+    if limit and limit < len(rows):  # a seeded sample: FER's rows are sorted by emotion
+        rows = [rows[i] for i in np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])]
+    faces, from_template = [], 0
+    try:
+        for i, row in enumerate(rows):
+            frame = fer2013.read_frame(row.path)
+            points = fer2013.frame_keypoints(detector, frame)
+            if points is None:
+                points, from_template = fer2013.template_for(frame), from_template + 1
+            canvas, scale, offset = fer2013.detector_canvas(frame)
+            landmarks = fer2013.landmarks_from_keypoints(points) * scale + offset
+            faces.append(Face(canvas, landmarks.astype(np.float32), "fer", Path(row.path).name, dict(row.aus)))
+            if (i + 1) % 1000 == 0:
+                log(f"prepared {i + 1}/{len(rows)} FER frames")
+    finally:
+        detector.backend.close()
+    note = (f"FER2013 {split_name} ({folder}); frames upscaled 2x and padded as in training; "
+            f"{from_template}/{len(faces)} from the template")
+    return faces, note
+
+
 def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
               frame: tuple[int, int] = FAR_FRAME) -> tuple[np.ndarray, np.ndarray]:
     """The image shrunk so its eyes are ``eye_px`` apart, pasted at the centre of a grey frame

@@ -44,6 +44,7 @@ from auedge.benchmarks.store import (
     options_from_args,
     write_json,
 )
+from auedge.edge.bundle import OCCLUDED_SUFFIX
 
 Log = Callable[[str], None]
 MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, i.e. "absent"
@@ -53,6 +54,7 @@ MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, 
 class EndToEndOptions:
     bundle: str
     data_dir: str | None = None
+    dataset: str = "mtfl"  # mtfl (or synthetic when absent) or fer2013
     synthetic: bool = False
     split: str = "test"
     variants: tuple[str, ...] = ()  # empty: the bundle's default model
@@ -147,8 +149,15 @@ def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str,
             "labels": output_figures(output, np.where(found, truth, np.nan), scores.labels[:, j], poses),
             "all_faces": output_figures(output, truth, everyone, poses),
         }
+    flags = {}
+    for j, output in enumerate(estimator.bundle.outputs):
+        if output.au.endswith(OCCLUDED_SUFFIX) and output.threshold is not None:
+            values = scores.device[scores.found, j]
+            flags[output.au] = {"flagged": int((values >= output.threshold).sum()), "n": len(values),
+                                "share": float(np.mean(values >= output.threshold)) if len(values) else float("nan")}
     return {
         "n": len(faces),
+        "flags": flags,
         "found": int(scores.found.sum()),
         "found_rate": float(scores.found.mean()) if len(faces) else float("nan"),
         "found_per_pose": {str(p): float(scores.found[poses == p].mean()) for p in sorted(set(poses))},
@@ -173,8 +182,18 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
     if unknown:
         raise BenchmarkError(f"bundle {bundle.root} has no variant {unknown[0]!r}; it has "
                              f"{', '.join(m.name for m in bundle.models)}")
-    faces, source = load_faces(DetectionOptions(data_dir=options.data_dir, synthetic=options.synthetic,
-                                                split=options.split, limit=options.limit, seed=options.seed), log)
+    if options.dataset == "fer2013":
+        from auedge.benchmarks.detection import load_fer_faces
+        from auedge.train.data import default_data_dir
+
+        folder = Path(options.data_dir) if options.data_dir else default_data_dir("fer2013")
+        emotion_aus = (bundle.manifest.get("training") or {}).get("emotion_aus")
+        faces, source = load_fer_faces(folder, options.split, emotion_aus, options.limit, log, options.seed)
+    elif options.dataset == "mtfl":
+        faces, source = load_faces(DetectionOptions(data_dir=options.data_dir, synthetic=options.synthetic,
+                                                    split=options.split, limit=options.limit, seed=options.seed), log)
+    else:
+        raise BenchmarkError(f"--dataset {options.dataset!r}: use mtfl (synthetic faces when MTFL is absent) or fer2013")
     if not faces:
         raise BenchmarkError("no labelled faces to run")
     log(f"{len(faces)} faces from {source}")
@@ -197,10 +216,37 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
     data = files.header(
         source=source, synthetic=source.startswith("synthetic"), split=options.split,
         flip_average=bool((bundle.manifest.get("inference") or {}).get("flip_average", False)),
-        crop=bundle.crop.to_dict(), missed_value=MISSED_VALUE, rows=rows,
+        crop=bundle.crop.to_dict(), missed_value=MISSED_VALUE, rows=rows, dataset=options.dataset,
+        flag_f1=flag_f1(rows),
     )
     data["json_path"] = str(write_json(files.json_path, data))
     return data
+
+
+def flag_f1(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """F1 of each occlusion flag on bare faces plus faces with one occluder (device path, found faces).
+
+    Truth comes from the occluder code (``region_covered``): under that occluder every face's region
+    is covered or none is; on bare faces none is. Rows of one variant are paired with its bare row."""
+    from auedge.train.metrics import binary_scores
+    from auedge.train.occluders import region_covered
+
+    out = []
+    bare = {row["variant"]: row for row in rows if row["occluder"] == "none"}
+    for row in rows:
+        base = bare.get(row["variant"])
+        if row["occluder"] == "none" or base is None:
+            continue
+        for flag, fig in row.get("flags", {}).items():
+            covered = region_covered(flag.removesuffix(OCCLUDED_SUFFIX).lower(), row["occluder"])
+            b = base["flags"].get(flag, {"flagged": 0, "n": 0})
+            truth = np.r_[np.zeros(b["n"]), np.full(fig["n"], float(covered))]
+            pred = np.r_[np.arange(b["n"]) < b["flagged"], np.arange(fig["n"]) < fig["flagged"]]
+            scores = binary_scores(truth, pred)
+            out.append({"variant": row["variant"], "occluder": row["occluder"], "flag": flag, "covered": covered,
+                        "f1": scores["f1"] if covered else None, "flagged_share": fig["share"],
+                        "bare_flagged_share": b["flagged"] / b["n"] if b["n"] else float("nan")})
+    return out
 
 
 def end_to_end_table(rows: list[dict[str, Any]]) -> str:
@@ -228,9 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="auedge-bench-end-to-end", description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
-    p.add_argument("--data-dir", help="MTFL folder (default $AUEDGE_DATA/mtfl or ../shared/data/mtfl; synthetic if absent)")
+    p.add_argument("--dataset", default="mtfl", choices=["mtfl", "fer2013"],
+                   help="mtfl (the embedded synthetic faces when MTFL is absent) or fer2013 (its test = PrivateTest); "
+                        "FER2013 labels come from the bundle's emotion table")
+    p.add_argument("--data-dir", help="the dataset's folder (default $AUEDGE_DATA/<dataset> or ../shared/data/<dataset>; "
+                   "for mtfl, synthetic faces if absent)")
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="MTFL split (test = AFLW)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="split (MTFL: test = AFLW, no val; FER2013: val = PublicTest, test = PrivateTest)")
     p.add_argument("--variants", type=csv_list, default=(), help="comma list of the bundle's models (default: its default)")
     p.add_argument("--occlude", dest="occluders", type=csv_list, default=("none", "mask-full"),
                    help="comma list of occluders pasted on the photo (default none,mask-full)")
@@ -254,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}")
     print(end_to_end_table(data["rows"]))
+    if data["flag_f1"]:
+        print()
+        print(format_table(["variant", "occluder", "flag", "region covered", "F1 (with bare faces)", "flagged",
+                            "flagged on bare"],
+                           [[f["variant"], f["occluder"], f["flag"], "yes" if f["covered"] else "no",
+                             "-" if f["f1"] is None else f"{f['f1']:.3f}", f"{f['flagged_share']:.1%}",
+                             f"{f['bare_flagged_share']:.1%}"] for f in data["flag_f1"]]))
     print(f"\nwritten {data['json_path']}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import cv2
@@ -85,4 +86,22 @@ def make_bosphorus(root: Path, stems: list[str], without_lm2: tuple[str, ...] = 
         if stem in without_nose:
             del points["Nose tip"]
         (folder / f"{stem}.lm2").write_text(lm2_text(points))
+    return root
+
+
+FER_TABLE = {"au4": ["angry", "fear", "sad"], "au12": ["happy"], "exclude": ["disgust"]}
+
+
+def make_fer(root: Path, rows: list[tuple[str, str]]) -> Path:
+    """A FER2013 folder in the shared layout: ``rows`` of (split, emotion), flat grey 48x48 frames."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "labels.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "split", "emotion"])
+        for i, (split, emotion) in enumerate(rows):
+            rel = f"{split}/{emotion}/img{i}.jpg"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            grey = np.full((48, 48), 40 + 5 * i, np.uint8)
+            assert cv2.imwrite(str(root / rel), grey)
+            writer.writerow([rel, split, emotion])
     return root

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 from auedge.edge.align import CropParams
 from auedge.train.data import DataError, fer2013, load_crops
 from auedge.train.data.multi import load_multi
-from data_fixtures import make_manifest_dataset
+from data_fixtures import FER_TABLE as TABLE
+from data_fixtures import make_fer, make_manifest_dataset
 
-TABLE = {"au4": ["angry", "fear", "sad"], "au12": ["happy"], "exclude": ["disgust"]}
 CROP = CropParams(size=48)
-
-
-def make_fer(root: Path, rows: list[tuple[str, str]]) -> Path:
-    """A FER2013 folder in the shared layout: ``rows`` of (split, emotion), flat grey 48x48 frames."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "labels.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "split", "emotion"])
-        for i, (split, emotion) in enumerate(rows):
-            rel = f"{split}/{emotion}/img{i}.jpg"
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            grey = np.full((48, 48), 40 + 5 * i, np.uint8)
-            assert cv2.imwrite(str(root / rel), grey)
-            writer.writerow([rel, split, emotion])
-    return root
 
 
 def test_emotion_table_labels_each_au_and_drops_excluded(tmp_path):
