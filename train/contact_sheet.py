@@ -2,11 +2,15 @@
 
     python train/contact_sheet.py --data-dir ../shared/data/mtfl --out experiments/occluders.png [--n 6] [--seed 0]
     python train/contact_sheet.py --synthetic-grid --out experiments/synthetic_faces.png [--n 24] [--seed 0]
+    python train/contact_sheet.py --geometry --data-dir ../shared/data --out experiments/crop_geometry.png
 
 The occluder sheet has one row per occluder kind (plus the bare crop) over N faces aligned with
 the project's one crop (auedge.edge.align); it uses MTFL photos from ``--data-dir`` and falls back to
 synthetic faces when that folder is absent. The synthetic grid shows generated faces with the
-AU12/AU4 intensities drawn into them written underneath.
+AU12/AU4 intensities drawn into them written underneath. The geometry sheet (``--geometry``, with
+``--data-dir`` holding mtfl/ and fer2013/) puts FER2013 frames, their crops (detector path and template
+path), MTFL training crops and the crops the device cuts from a camera-sized frame side by side, to
+see that a model trained on FER sees faces the way a device will show them.
 """
 
 from __future__ import annotations
@@ -103,6 +107,49 @@ def synthetic_grid(n: int, seed: int, columns: int = 8) -> np.ndarray:
     return sheet
 
 
+def geometry_sheet(data_root: Path, n: int, seed: int, size: int = 160) -> np.ndarray:
+    """Rows: FER frames as stored; their crops from the detector; FER crops from the template (faces
+    the detector missed); MTFL training crops (detector keypoints on the photo); the device's crops
+    (the MTFL photo shrunk into a 640x480 frame, eyes 40 px apart, through the edge runtime's detector)."""
+    from auedge.benchmarks.detection import far_scene
+    from auedge.edge.align import align_points
+    from auedge.train.data import fer2013
+    from auedge.train.data.images import _open_detector, detector_keypoints
+    from auedge.train.data.loader import _detector_file
+
+    params = CropParams(size=size)
+    detector = _open_detector(str(_detector_file()))
+    rng = np.random.default_rng(seed)
+    with open(data_root / "fer2013" / "labels.csv", newline="") as fh:
+        fer_rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
+    found, missed = [], []
+    for i in rng.permutation(len(fer_rows)):
+        if len(found) >= n and len(missed) >= n:
+            break
+        frame = fer2013.read_frame(str(data_root / "fer2013" / fer_rows[int(i)]["path"]))
+        points = fer2013.frame_keypoints(detector, frame)
+        target = found if points is not None else missed
+        if len(target) < n:
+            crop, _ = align_points(frame, points if points is not None else fer2013.template_for(frame), params)
+            target.append((cv2.resize(frame, (size, size), interpolation=cv2.INTER_NEAREST), crop))
+    mtfl_train, device = [], []
+    for image, landmarks in mtfl_faces(data_root / "mtfl", n, seed):
+        keypoints = detector_keypoints(detector, image, landmarks.astype(np.float32))
+        mtfl_train.append(align_points(image, keypoints if keypoints is not None else landmarks[[0, 1, 2, 3]], params)[0])
+        frame, points = far_scene(image, landmarks.astype(np.float32), 40.0)
+        keypoints = detector_keypoints(detector, frame, points)
+        device.append(align_points(frame, keypoints, params)[0] if keypoints is not None else np.zeros_like(crop))
+    detector.backend.close()
+    rows = [("FER frame", [f for f, _ in found]), ("FER detector", [c for _, c in found]),
+            ("FER template", [c for _, c in missed]), ("MTFL training", mtfl_train), ("device 640x480", device)]
+    sheet = np.full((len(rows) * size, LABEL_WIDTH + n * size, 3), 24, np.uint8)
+    for r, (label, cells) in enumerate(rows):
+        put_text(sheet, label, 6, r * size + size // 2 + 5)
+        for c, cell in enumerate(cells[:n]):
+            sheet[r * size : (r + 1) * size, LABEL_WIDTH + c * size : LABEL_WIDTH + (c + 1) * size] = cell
+    return sheet
+
+
 def save_png(image: np.ndarray, out: Path) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
     from PIL import Image
@@ -126,11 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=None, help="faces per row (default 6; 24 for --synthetic-grid)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--synthetic-grid", action="store_true", help="grid of generated faces with their AU values")
+    parser.add_argument("--geometry", action="store_true",
+                        help="FER2013 and MTFL crops beside the device's (--data-dir: the folder holding mtfl/, fer2013/)")
     args = parser.parse_args(argv)
     n = args.n if args.n is not None else (24 if args.synthetic_grid else 6)
     if n < 1:
         parser.error(f"--n must be at least 1, got {n}")
-    if args.synthetic_grid:
+    if args.geometry:
+        if args.data_dir is None or not (args.data_dir / "fer2013" / "labels.csv").is_file():
+            parser.error("--geometry needs --data-dir holding mtfl/ and fer2013/ (e.g. ../shared/data)")
+        sheet = geometry_sheet(args.data_dir, n, args.seed)
+    elif args.synthetic_grid:
         sheet = synthetic_grid(n, args.seed)
     else:
         if args.data_dir is not None and (args.data_dir / "labels.csv").is_file():
