@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,7 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
     from auedge.edge.face_detector import parse_region
     from auedge.edge.images_io import ImageReadError, read_image_rgb
+    from auedge.edge.provenance import warn_if_synthetic_only
 
     size_opencv_threads(args.threads)
     try:
@@ -103,6 +105,7 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     except (BundleError, BackendError, ValueError) as exc:
         return _error(str(exc))
     print(f"au-edge: {choice.describe(estimator.bundle)}", file=sys.stderr)
+    warn_if_synthetic_only(estimator.bundle.manifest, str(estimator.bundle.root), "real photos")
 
     failed = 0
     if not args.json:
@@ -137,6 +140,7 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
 def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.edge.default_bundle import choose_bundle
+    from auedge.edge.provenance import Provenance
 
     try:
         choice = choose_bundle(args.bundle)
@@ -146,9 +150,10 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     if choice.is_default:
         print(f"au-edge: {choice.describe(bundle)}", file=sys.stderr)
     manifest = bundle.manifest
-    print(f"bundle   {bundle.root}  (schema {manifest.get('schema_version')}, created {manifest.get('created', '?')})",
-          file=out)
+    print(f"bundle   {manifest.get('name') or bundle.root.name} at {bundle.root}  (schema {manifest.get('schema_version')}, "
+          f"created {manifest.get('created', '?')})", file=out)
     print(f"task     {bundle.task_name or '?'} ({bundle.task_kind}): {', '.join(bundle.au_names)}", file=out)
+    print(f"trained  on {Provenance.from_manifest(manifest).summary()}", file=out)
     for spec in bundle.outputs:
         extra = f" threshold {spec.threshold:.4g}" if spec.threshold is not None else ""
         print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
@@ -212,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "daemon":
         return _daemon(argv[1:])  # the daemon parses its own flags, --help included
     args = _build_parser().parse_args(argv)
+    # Warnings (a synthetic-only bundle on photos) as one prefixed line; a no-op where logging is set up.
+    logging.basicConfig(level=logging.WARNING, format="au-edge: %(levelname)s: %(message)s")
     commands = {"infer": _infer, "bundle-info": _bundle_info}
     if args.command not in commands:
         return _error(f"unknown command {args.command}")

@@ -149,3 +149,42 @@ def test_no_default_in_the_package_folder_names_it(monkeypatch, tmp_path):
     monkeypatch.setattr(default_bundle, "default_bundle_dir", lambda env=None: tmp_path)
     with pytest.raises(NoDefaultBundle, match=f"no default bundle is installed \\({tmp_path} holds no bundle.json\\)"):
         choose_bundle(None)
+
+
+def with_training(bundle_dir: Path, target: Path, training: dict) -> Path:
+    """A copy of ``bundle_dir`` whose bundle.json says ``training`` (bundle.json itself carries no hash)."""
+    import shutil
+
+    shutil.copytree(bundle_dir, target)
+    manifest = json.loads((target / "bundle.json").read_text())
+    (target / "bundle.json").write_text(json.dumps({**manifest, "training": training}))
+    return target
+
+
+def test_bundle_info_says_what_the_bundle_was_trained_on(bundle_dir, tmp_path, capsys):
+    real = with_training(bundle_dir, tmp_path / "real", {"dataset": "mtfl", "datasets": ["mtfl", "fer2013"],
+                                                          "synthetic": False, "seed": 3, "recipe": "mtfl_au12.toml",
+                                                          "commit": "6695beb"})
+    assert main(["bundle-info", str(real)]) == 0
+    out = capsys.readouterr().out
+    assert "trained  on mtfl, fer2013 (real faces); recipe mtfl_au12.toml, seed 3, commit 6695beb" in out
+    old = with_training(bundle_dir, tmp_path / "old", {"dataset": "synthetic", "run": "demo"})
+    assert main(["bundle-info", str(old)]) == 0
+    assert "trained  on synthetic faces only" in capsys.readouterr().out
+    assert main(["bundle-info", str(bundle_dir)]) == 0
+    assert "trained  on an unknown dataset" in capsys.readouterr().out
+
+
+def test_infer_warns_once_when_a_synthetic_bundle_meets_photos(monkeypatch, bundle_dir, blank_png, tmp_path, caplog):
+    from auedge.edge import provenance
+
+    monkeypatch.setattr(provenance, "_warned", set())
+    synthetic = with_training(bundle_dir, tmp_path / "synthetic", {"dataset": "synthetic"})
+    real = with_training(bundle_dir, tmp_path / "real", {"dataset": "mtfl"})
+    with caplog.at_level("WARNING", logger="auedge.edge.provenance"):
+        assert main(["infer", "--bundle", str(real), str(blank_png)]) == 0
+        assert not caplog.records
+        for _ in range(2):
+            assert main(["infer", "--bundle", str(synthetic), str(blank_png), str(blank_png)]) == 0
+    (record,) = caplog.records
+    assert "synthetic faces only" in record.getMessage() and "real photos" in record.getMessage()
