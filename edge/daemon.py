@@ -114,12 +114,13 @@ def page_url(host: str, port: int) -> str:
 
 
 def open_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
-    """:func:`build_sinks`, then where to look: the page's URL on stdout, the records file in the log."""
+    """:func:`build_sinks`, then where to look: the page's URL, printed on stderr whatever the log level
+    (stdout stays free for callers that read it), and the records file in the log."""
     sinks = build_sinks(config, metrics)
     for sink in sinks.sinks:
         if sink.name == "http":
             print(f"au-edge daemon: page at {page_url(config.http.host, getattr(sink, 'port', config.http.port))}",
-                  flush=True)
+                  file=sys.stderr, flush=True)
         elif sink.name == "jsonl":
             log.info("records to %s", config.jsonl.path)
     return sinks

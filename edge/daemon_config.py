@@ -243,7 +243,11 @@ def use_state_dir(config: DaemonConfig, given: set[str]) -> None:
 
 
 def build_parser(prog: str = "au-edge daemon") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Run the AU-Edge daemon: camera -> AUs -> sinks.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Run the AU-Edge daemon: camera -> AUs -> sinks.",
+        epilog="With no --config: the bundle shipped in the package, records in $XDG_STATE_HOME/au-edge "
+               "(~/.local/state/au-edge; $STATE_DIRECTORY under systemd), HTTP on 127.0.0.1:8080. "
+               "On a laptop: au-edge daemon --source camera:0 (or --source video:clip.mp4).")
     add_arguments(parser)
     return parser
 

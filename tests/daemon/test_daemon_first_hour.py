@@ -106,7 +106,8 @@ def test_no_config_video_run_uses_the_default_bundle_and_prints_the_page(tmp_pat
     clip = write_video(tmp_path / "clip.avi", [90, 100, 110])
     assert daemon.main(["--source", f"video:{clip}", "--http-port", "0", "--target-fps", "0"]) == 0
     out, err = capsys.readouterr()  # main() sets up logging to stderr itself
-    (line,) = [s for s in out.splitlines() if "page at" in s]
+    (line,) = [s for s in err.splitlines() if "page at" in s]
+    assert "page at" not in out
     assert line.startswith("au-edge daemon: page at http://127.0.0.1:") and line.endswith("/")
     assert f"bundle tiny-test at {bundle_dir} (the default bundle" in err
     records = (tmp_path / "xdg" / "au-edge" / "records.jsonl").read_text().splitlines()
