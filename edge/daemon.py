@@ -331,7 +331,8 @@ def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], Frame
         except NoDefaultBundle as exc:
             return _error(str(exc))
         except (ConfigError, ValueError, RuntimeError, OSError, ImportError) as exc:
-            return _error(f"cannot load the bundle {config.bundle!r}: {exc}")
+            return _error(f"cannot load the bundle {config.bundle}: {exc}" if config.bundle
+                          else f"cannot load the default bundle: {exc}")
         choice = getattr(estimator, "model_choice", None)
         if choice is not None:
             log.info("%s", choice.summary())

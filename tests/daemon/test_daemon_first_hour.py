@@ -127,3 +127,13 @@ def test_daemon_warns_once_when_a_synthetic_bundle_meets_frames(tmp_path, fake_e
                               stop=threading.Event()) == 0
     (record,) = caplog.records
     assert "demo" in record.getMessage() and "synthetic faces only" in record.getMessage()
+
+
+def test_broken_default_bundle_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "default").mkdir()
+    (tmp_path / "default" / "bundle.json").write_text("{not json")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "default"))
+    assert daemon.main(["--source", f"video:{tmp_path / 'clip.mp4'}", "--no-http-enabled"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("au-edge daemon: error: cannot load the default bundle: ")
+    assert str(tmp_path / "default" / "bundle.json") in err[0]
