@@ -2,7 +2,9 @@
 
 ``python -m auedge.demo`` runs the same commands a user would type, one after the other, on the
 procedural synthetic faces (no data needed), and prints what each stage measured. Every figure it
-prints is on synthetic faces and says so.
+prints is on synthetic faces and says so. It ends with where the bundle it made is and the next
+three commands to run, spelled so that they work in this shell (the venv's full path to
+``au-edge`` when the venv is not activated).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +95,52 @@ def default_recipe() -> Path:
     return recipe
 
 
+def au_edge_command() -> str:
+    """``au-edge`` when this shell finds this venv's script by that name, else the script's path
+    (relative to here when below it): a venv that is not activated has it only in ``.venv/bin``."""
+    script = Path(sys.executable).parent / "au-edge"
+    found = shutil.which("au-edge")
+    if found and Path(found).resolve() == script.resolve():
+        return "au-edge"
+    if not script.exists():
+        return "au-edge"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else str(script)
+
+
+def next_steps(bundle: Path, command: str, default_installed: bool) -> list[str]:
+    """The closing summary: where the demo's bundle is, and the next three commands to run.
+
+    With a default (real-face) bundle installed, ``infer`` and ``daemon`` run it, not the demo's
+    synthetic one; without, they are pointed at the demo's bundle.
+    """
+    lines = [f"bundle made by this demo: {bundle.resolve()}  (trained on synthetic faces only)"]
+    given = ""
+    if default_installed:
+        lines.append("  on real photos use the real-face bundle shipped in the package: au-edge runs it when given no --bundle")
+    else:
+        given = f" --bundle {bundle}"
+        lines.append("  no real-face bundle is installed in the package here, so the commands below run the demo's one")
+    lines += ["next:",
+              f"  {command} bundle-info {bundle}    # what it holds and was trained on; verifies every sha256",
+              f"  {command} infer{given} face.jpg    # the AUs of each face in your photo",
+              f"  {command} daemon{given} --source camera:0    # live from the webcam (or video:clip.mp4); "
+              + "open the page URL it prints"]
+    if command != "au-edge":
+        lines.append(f"  (or first `. {Path(command).parent / 'activate'}`, then type just au-edge)")
+    return lines
+
+
+def default_bundle_installed() -> bool:
+    from auedge.edge.default_bundle import NoDefaultBundle, choose_bundle
+
+    try:
+        choose_bundle(None)
+    except NoDefaultBundle:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m auedge.demo", description=__doc__.splitlines()[0])
     p.add_argument("--name", default="demo-synthetic")
@@ -120,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     float_vs_int8(bundle)
     print(f"\n== edge runtime (int8, no TensorFlow) on {args.faces} new synthetic faces")
     edge_table(bundle, run / "edge", args.faces, seed=977)
+    print("\n== summary")
+    print("\n".join(next_steps(bundle, au_edge_command(), default_bundle_installed())))
     return 0
 
 

@@ -1,8 +1,11 @@
 """``au-edge``: run a bundle on images, inspect a bundle, or start the daemon.
 
-    au-edge infer --bundle B [--model int8] [--backend auto] [--threads 1] [--json] IMAGE...
-    au-edge bundle-info B
+    au-edge infer [--bundle B] [--model int8] [--backend auto] [--threads 1] [--json] IMAGE...
+    au-edge bundle-info [B]
     au-edge daemon ...            (see ``au-edge daemon --help``)
+
+With no bundle given, each runs the default bundle shipped in the package (or
+``$AUEDGE_DEFAULT_BUNDLE``, see :mod:`auedge.edge.default_bundle`) and says so on stderr.
 
 Exit codes: 0 success, 1 some images failed (the others are still reported), 2 unusable bundle,
 model or arguments, 141 (128 + SIGPIPE, what ``cat`` or ``grep`` give) when the reader of the output
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -32,7 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     infer = sub.add_parser("infer", help="estimate AUs on image files")
-    infer.add_argument("--bundle", required=True, help="bundle folder (holds bundle.json)")
+    infer.add_argument("--bundle", default=None, help="bundle folder (holds bundle.json); default: the bundle "
+                       "shipped in the package")
     infer.add_argument("--model", default=None, help="model name in the bundle, or 'fastest' to time each here and keep the quickest "
                        "(default: the bundle's default)")
     infer.add_argument("--backend", default="auto", help="auto, litert, tflite-runtime, onnxruntime, tensorflow")
@@ -47,7 +52,8 @@ def _build_parser() -> argparse.ArgumentParser:
     infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
     info = sub.add_parser("bundle-info", help="show a bundle's models and validation, verify hashes")
-    info.add_argument("bundle", type=Path)
+    info.add_argument("bundle", type=Path, nargs="?", default=None,
+                      help="bundle folder (default: the bundle shipped in the package)")
 
     daemon = sub.add_parser("daemon", help="run the camera daemon (arguments go to the daemon)", add_help=False)
     daemon.add_argument("args", nargs=argparse.REMAINDER)
@@ -73,16 +79,19 @@ def _format_face_row(path: str, index: int, face: dict[str, Any]) -> str:
 def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.backends import BackendError
     from auedge.edge.bundle import BundleError
+    from auedge.edge.default_bundle import choose_bundle
     from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
     from auedge.edge.face_detector import parse_region
     from auedge.edge.images_io import ImageReadError, read_image_rgb
+    from auedge.edge.provenance import warn_if_synthetic_only
 
     size_opencv_threads(args.threads)
     try:
+        choice = choose_bundle(args.bundle)
         estimator = Estimator.create_from_options(
             EstimatorOptions(
                 detect_region=parse_region(args.detect_region),
-                bundle_path=args.bundle,
+                bundle_path=choice.path,
                 model=args.model,
                 backend=args.backend,
                 num_threads=args.threads,
@@ -92,9 +101,11 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
         if estimator.detector is None:
-            return _error(f"bundle {args.bundle} has no face detector; re-export it with one")
+            return _error(f"bundle {choice.path} has no face detector; re-export it with one")
     except (BundleError, BackendError, ValueError) as exc:
         return _error(str(exc))
+    print(f"au-edge: {choice.describe(estimator.bundle)}", file=sys.stderr)
+    warn_if_synthetic_only(estimator.bundle.manifest, str(estimator.bundle.root), "real photos")
 
     failed = 0
     if not args.json:
@@ -128,15 +139,21 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
 
 def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.bundle import BundleError, load_bundle
+    from auedge.edge.default_bundle import choose_bundle
+    from auedge.edge.provenance import Provenance
 
     try:
-        bundle = load_bundle(args.bundle, check_hash=True)
+        choice = choose_bundle(args.bundle)
+        bundle = load_bundle(choice.path, check_hash=True)
     except BundleError as exc:
         return _error(str(exc))
+    if choice.is_default:
+        print(f"au-edge: {choice.describe(bundle)}", file=sys.stderr)
     manifest = bundle.manifest
-    print(f"bundle   {bundle.root}  (schema {manifest.get('schema_version')}, created {manifest.get('created', '?')})",
-          file=out)
+    print(f"bundle   {manifest.get('name') or bundle.root.name} at {bundle.root}  (schema {manifest.get('schema_version')}, "
+          f"created {manifest.get('created', '?')})", file=out)
     print(f"task     {bundle.task_name or '?'} ({bundle.task_kind}): {', '.join(bundle.au_names)}", file=out)
+    print(f"trained  on {Provenance.from_manifest(manifest).summary()}", file=out)
     for spec in bundle.outputs:
         extra = f" threshold {spec.threshold:.4g}" if spec.threshold is not None else ""
         print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
@@ -200,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "daemon":
         return _daemon(argv[1:])  # the daemon parses its own flags, --help included
     args = _build_parser().parse_args(argv)
+    # Warnings (a synthetic-only bundle on photos) as one prefixed line; a no-op where logging is set up.
+    logging.basicConfig(level=logging.WARNING, format="au-edge: %(levelname)s: %(message)s")
     commands = {"infer": _infer, "bundle-info": _bundle_info}
     if args.command not in commands:
         return _error(f"unknown command {args.command}")

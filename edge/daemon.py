@@ -43,6 +43,8 @@ from auedge.edge.daemon_config import (
     setup_logging,
 )
 from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.default_bundle import NoDefaultBundle
+from auedge.edge.provenance import warn_if_synthetic_only
 from auedge.edge.results import EstimateResult
 from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
 from auedge.edge.smoothing import FaceSmoother, SmoothedFace
@@ -52,7 +54,8 @@ from auedge.edge.watchdog import Backoff, SourceGaveUp, SourceSupervisor, System
 
 log = logging.getLogger("auedge.edge.daemon")
 
-__all__ = ["ConfigError", "Daemon", "DaemonConfig", "build_estimator", "build_record", "build_sinks", "main", "run"]
+__all__ = ["ConfigError", "Daemon", "DaemonConfig", "StartupError", "build_estimator", "build_record", "build_sinks",
+           "main", "open_sinks", "page_url", "run"]
 
 
 def _finite(value: Any) -> Any:
@@ -85,17 +88,42 @@ def build_record(device: str, frame: Frame, result: EstimateResult, smoothed: li
 
 
 def build_estimator(config: DaemonConfig):
-    """The real estimator from the bundle (imported here: it pulls in an interpreter)."""
-    if not config.bundle:
-        raise ConfigError("bundle is not set: set bundle = \"/path/to/bundle\" in the config or pass --bundle DIR")
+    """The real estimator from ``config.bundle``, else the default bundle (imported here: it pulls in an
+    interpreter). Says which bundle it runs; :class:`NoDefaultBundle` when none is given or installed."""
+    from auedge.edge.default_bundle import choose_bundle
     from auedge.edge.estimator import Estimator, size_opencv_threads
     from auedge.edge.face_detector import parse_region
 
+    choice = choose_bundle(config.bundle)
     size_opencv_threads(config.threads)
     flip = {"bundle": None, "on": True, "off": False}[config.flip_average]
-    return Estimator.from_bundle(config.bundle, model=config.model or None, backend=config.backend,
-                                 num_threads=config.threads, flip_average=flip,
-                                 detect_region=parse_region(config.detect_region))
+    estimator = Estimator.from_bundle(choice.path, model=config.model or None, backend=config.backend,
+                                      num_threads=config.threads, flip_average=flip,
+                                      detect_region=parse_region(config.detect_region))
+    log.info("%s", choice.describe(estimator.bundle))
+    return estimator
+
+
+def page_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for the HTTP sink bound to ``host``:``port``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def open_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
+    """:func:`build_sinks`, then where to look: the page's URL, printed on stderr whatever the log level
+    (stdout stays free for callers that read it), and the records file in the log."""
+    sinks = build_sinks(config, metrics)
+    for sink in sinks.sinks:
+        if sink.name == "http":
+            print(f"au-edge daemon: page at {page_url(config.http.host, getattr(sink, 'port', config.http.port))}",
+                  file=sys.stderr, flush=True)
+        elif sink.name == "jsonl":
+            log.info("records to %s", config.jsonl.path)
+    return sinks
 
 
 def build_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
@@ -137,15 +165,22 @@ def save_debug_frame(folder: Path, frame: Frame) -> Path:
     return path
 
 
+class StartupError(RuntimeError):
+    """A sink that cannot start (unwritable records folder, port in use): one line, exit 2."""
+
+
 class Daemon:
     """One run of the loop; everything it uses is passed in (tests give fakes)."""
 
-    def __init__(self, config: DaemonConfig, estimator, sinks: SinkSet, metrics: DaemonMetrics,
-                 source_factory: Callable[[], FrameSource], stop: threading.Event,
+    def __init__(self, config: DaemonConfig, estimator, sinks: SinkSet | Callable[[], SinkSet],
+                 metrics: DaemonMetrics, source_factory: Callable[[], FrameSource], stop: threading.Event,
                  notifier: SystemdNotifier | None = None) -> None:
+        """``sinks`` may be a factory: it is called in :meth:`run` once the source has opened, so a
+        camera that is missing leaves no records file, folder or queue behind."""
         self.config = config
         self.estimator = estimator
-        self.sinks = sinks
+        self._sinks_factory = None if isinstance(sinks, SinkSet) else sinks
+        self.sinks: SinkSet | None = sinks if isinstance(sinks, SinkSet) else None
         self.metrics = metrics
         self.stop = stop
         self.notifier = notifier or SystemdNotifier(env={})
@@ -160,6 +195,11 @@ class Daemon:
 
     def run(self) -> int:
         self.supervisor.start()  # SourceError here is a start-up error for the caller
+        try:
+            self._open_sinks()
+        except BaseException:
+            self.supervisor.close()
+            raise
         if self.config.debug.save_frames_dir:
             log.warning("debug.save_frames_dir is set: camera frames are written to %s", self.config.debug.save_frames_dir)
         self.notifier.ready()
@@ -181,6 +221,19 @@ class Daemon:
             self.notifier.stopping()
             self.supervisor.close()
         return 0
+
+    def _open_sinks(self) -> None:
+        """Make the sinks (files, folders, the MQTT queue, the HTTP port) now that the source is open."""
+        if self.sinks is not None:
+            return
+        try:
+            self.sinks = self._sinks_factory()
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise StartupError(str(exc)) from None
+
+    def close_sinks(self) -> None:
+        if self.sinks is not None:
+            self.sinks.close()
 
     def _step(self) -> bool:
         """One frame; False when the source has ended (or stop was set while waiting)."""
@@ -275,25 +328,30 @@ def run(config: DaemonConfig, estimator=None, source_factory: Callable[[], Frame
     with _SignalStop(stop):
         try:
             estimator = estimator if estimator is not None else build_estimator(config)
+        except NoDefaultBundle as exc:
+            return _error(str(exc))
         except (ConfigError, ValueError, RuntimeError, OSError, ImportError) as exc:
-            return _error(f"cannot load the bundle {config.bundle!r}: {exc}")
+            return _error(f"cannot load the bundle {config.bundle}: {exc}" if config.bundle
+                          else f"cannot load the default bundle: {exc}")
         choice = getattr(estimator, "model_choice", None)
         if choice is not None:
             log.info("%s", choice.summary())
-        try:
-            sinks = build_sinks(config, metrics)
-        except (ValueError, RuntimeError, OSError) as exc:
-            return _error(str(exc))
-        daemon = Daemon(config, estimator, sinks, metrics, source_factory, stop, SystemdNotifier())
+        bundle = getattr(estimator, "bundle", None)
+        if bundle is not None:
+            warn_if_synthetic_only(bundle.manifest, str(bundle.root), f"frames from {config.source}")
+        # The sinks are made by the daemon once the source has opened: a camera that does not open
+        # leaves no records file, folder or MQTT queue behind.
+        daemon = Daemon(config, estimator, lambda: open_sinks(config, metrics), metrics, source_factory, stop,
+                        SystemdNotifier())
         try:
             code = daemon.run()
         except SourceGaveUp as exc:
             log.error("%s", exc)
             return 3
-        except SourceError as exc:
+        except (SourceError, StartupError) as exc:
             return _error(str(exc))
         finally:
-            sinks.close()
+            daemon.close_sinks()
             close = getattr(estimator, "close", None)
             if callable(close):
                 close()

@@ -1,9 +1,12 @@
 """``DaemonConfig``: every daemon option, built in one place from TOML and command-line flags.
 
-Precedence: defaults < ``--config FILE`` (TOML) < flags. Every option is also a flag, generated
-from the dataclass fields so the two can never drift: a top-level key ``target_fps`` is
-``--target-fps``; a key ``port`` in table ``[http]`` is ``--http-port``. A bad value stops the
-daemon with one line naming the key and the fix (:class:`ConfigError`), before any camera opens.
+Precedence: defaults < ``--config FILE`` (TOML) < flags. With no config at all the daemon runs the
+default bundle, writes records under the state folder (:mod:`auedge.edge.state_dir`) and serves
+HTTP on loopback: ``au-edge daemon --source camera:0`` is a complete command on a laptop.
+Every option is also a flag, generated from the dataclass fields so the two can never drift: a
+top-level key ``target_fps`` is ``--target-fps``; a key ``port`` in table ``[http]`` is
+``--http-port``. A bad value stops the daemon with one line naming the key and the fix
+(:class:`ConfigError`), before any camera opens.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from auedge.edge.sinks.jsonl_sink import JsonlSinkOptions
 from auedge.edge.sinks.mqtt_sink import MqttSinkOptions
 from auedge.edge.smoothing import SmoothingOptions
 from auedge.edge.sources import parse_source_uri
+from auedge.edge.state_dir import state_dir
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -46,8 +50,8 @@ class DebugOptions:
 @dataclass
 class DaemonConfig:
     device: str = field(default_factory=socket.gethostname)
-    source: str = "picamera2"
-    bundle: str = ""
+    source: str = "picamera2"  # a laptop: --source camera:0 or video:clip.mp4
+    bundle: str = ""  # "" = the default bundle shipped in the package (auedge.edge.default_bundle)
     model: str = ""  # model name inside the bundle ("" = the bundle's default_model, "fastest" = timed here)
     backend: str = "auto"
     threads: int = 2
@@ -205,24 +209,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> DaemonConfig:
-    """Defaults, then the TOML file, then the flags; validated."""
+    """Defaults, then the TOML file, then the flags, then the state folder for what neither set; validated."""
     config = DaemonConfig()
-    if getattr(args, "config", None) is not None:
-        apply_mapping(config, load_toml(args.config), str(args.config))
+    data = load_toml(args.config) if getattr(args, "config", None) is not None else {}
+    apply_mapping(config, data, str(getattr(args, "config", "")))
+    given = {f"{key}.{sub}" for key, table in data.items() if key in SECTIONS for sub in table}
     for dest, value in vars(args).items():
         if dest == "config" or value is argparse.SUPPRESS:
             continue
+        given.add(dest)
         section, _, name = dest.rpartition(".")
         if section in SECTIONS:
             setattr(getattr(config, section), name, value)
         elif hasattr(config, dest):
             setattr(config, dest, value)
+    use_state_dir(config, given)
     config.validate()
     return config
 
 
+def use_state_dir(config: DaemonConfig, given: set[str]) -> None:
+    """Records and the MQTT queue go to the state folder (:func:`auedge.edge.state_dir.state_dir`) unless set.
+
+    ``jsonl.path`` set to "" in the file or a flag still means no JSON-lines file; only a path
+    given nowhere becomes ``<state folder>/records.jsonl``. Only paths are filled in here: the
+    folder is made by the sinks, after the source has opened.
+    """
+    folder = state_dir()
+    if "jsonl.path" not in given:
+        config.jsonl.path = str(folder / "records.jsonl")
+    if not config.mqtt.state_dir:
+        config.mqtt.state_dir = str(folder)
+
+
 def build_parser(prog: str = "au-edge daemon") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Run the AU-Edge daemon: camera -> AUs -> sinks.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Run the AU-Edge daemon: camera -> AUs -> sinks.",
+        epilog="With no --config: the bundle shipped in the package, records in $XDG_STATE_HOME/au-edge "
+               "(~/.local/state/au-edge; $STATE_DIRECTORY under systemd), HTTP on 127.0.0.1:8080. "
+               "On a laptop: au-edge daemon --source camera:0 (or --source video:clip.mp4).")
     add_arguments(parser)
     return parser
 

@@ -31,3 +31,10 @@ def mtfl_dir() -> Path:
     if not (MTFL_DIR / "labels.csv").is_file():
         pytest.skip(f"real data absent: {MTFL_DIR}")
     return MTFL_DIR
+
+
+@pytest.fixture(autouse=True)
+def _state_folder_in_tmp(tmp_path_factory, monkeypatch):
+    """The daemon's default state folder ($XDG_STATE_HOME/au-edge) points into pytest's tmp, never the home."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-state"))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)

@@ -19,7 +19,7 @@ abstract class CopyBundleTask : DefaultTask() {
         val manifest = File(source, "bundle.json")
         if (!manifest.isFile) {
             throw GradleException(
-                "$manifest not found; pass -PbundleDir=<a bundle folder written by convert/export.py>"
+                "$manifest not found (no bundle installed there); pass -PbundleDir=<a bundle folder written by convert/export.py>"
             )
         }
         val target = File(outputDir.get().asFile, "bundle")
@@ -36,7 +36,8 @@ abstract class CopyBundleTask : DefaultTask() {
 }
 
 val copyBundle = tasks.register<CopyBundleTask>("copyBundle") {
-    val path = providers.gradleProperty("bundleDir").getOrElse("../bundles/golden")
+    // Default: the bundle shipped in the Python package (edge/models/default), present in a fresh clone.
+    val path = providers.gradleProperty("bundleDir").getOrElse("../edge/models/default")
     bundleDir.set(rootProject.file(path))
     outputDir.set(layout.buildDirectory.dir("generated/bundleAssets"))
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -85,7 +86,7 @@ def test_wheel_holds_every_module_recipe_and_service_file(wheel):
         prefix = package.replace(".", "/")
         expected |= {f"{prefix}/{p.name}" for p in folder.glob("*.py")}
     expected |= {f"auedge/train/configs/{p.name}" for p in (REPO / "train" / "configs").glob("*.toml")}
-    expected |= {"auedge/edge/au-edge.service"}
+    expected |= {"auedge/edge/au-edge.service", "auedge/edge/au-edge.example.toml", "auedge/edge/au-edge.laptop.toml"}
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)[:10]}"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if n.split("/")[0] in ("train", "convert", "edge", "benchmarks", "tests")], \
@@ -104,3 +105,61 @@ def test_wheel_demo_finds_its_recipe_without_the_source_tree(wheel, tmp_path):
     assert result.returncode == 0, result.stderr
     recipe = Path(result.stdout.strip())
     assert recipe.is_relative_to(site) and 'dataset = "synthetic"' in recipe.read_text(encoding="utf-8")
+
+
+DEFAULT_BUNDLE = Path("edge") / "models" / "default"
+SHIPPED = ("bundle.json", "model_int8.tflite", "model_fp32.tflite", "face_detector.tflite", "MODEL_CARD.md")
+
+
+@pytest.fixture(scope="module")
+def wheel_with_default_bundle(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A wheel built from a copy of the sources whose default-bundle folder holds files.
+
+    The committed bundle when there is one; else stand-ins named as the exporter names them, so
+    the package-data rule is checked before the real bundle lands.
+    """
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is not installed in this venv (it comes with the [dev] extra)")
+    src = tmp_path_factory.mktemp("src")
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "results", "build")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, src / name)
+    for folder in STAGES.values():
+        shutil.copytree(REPO / folder, src / folder, ignore=skip)
+    folder = src / DEFAULT_BUNDLE
+    if not (folder / "bundle.json").is_file():
+        for name in SHIPPED:
+            (folder / name).write_bytes(b"stand-in")
+    shipped = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "__init__.py"
+                     and not p.name.endswith(".pyc"))
+    out = tmp_path_factory.mktemp("wheel_default")
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                             "-w", str(out), str(src)], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (path,) = out.glob("au_edge-*.whl")
+    return path, shipped
+
+
+def test_wheel_ships_the_default_bundle_and_finds_it(wheel_with_default_bundle, tmp_path):
+    wheel, shipped = wheel_with_default_bundle
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [n for n in shipped if f"auedge/edge/models/default/{n}" not in names]
+    assert not missing, f"add to [tool.setuptools.package-data] auedge.edge.models.default: {missing}"
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from auedge.edge.default_bundle import choose_bundle; print(choose_bundle(None, {}).path)"
+    # No -S (the edge runtime needs numpy and OpenCV from site-packages): PYTHONPATH comes first on
+    # sys.path, ahead of the editable install's finder, and the printed path shows which answered.
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(site)}, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == site / "auedge" / "edge" / "models" / "default"
+
+
+def test_git_keeps_the_default_bundles_models():
+    """``*.tflite`` is ignored everywhere else (runs, bundles), never in the shipped bundle's folder."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    check = ["git", "-C", str(REPO), "check-ignore", "-q"]
+    assert subprocess.run([*check, str(DEFAULT_BUNDLE / "model_int8.tflite")], check=False).returncode == 1
+    assert subprocess.run([*check, "bundles/x/model_int8.tflite"], check=False).returncode == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from auedge.edge import daemon
 from auedge.edge.daemon_config import SECTIONS, ConfigError, DaemonConfig, build_parser, config_from_args
+from auedge.edge.default_bundle import ENV_VAR
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "edge" / "au-edge.example.toml"
 
@@ -95,10 +96,11 @@ def test_missing_config_file(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_missing_bundle_is_one_line(tmp_path, capsys):
+def test_missing_bundle_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-bundle-here"))  # no bundle given and no default installed
     assert daemon.main(["--source", f"images:{tmp_path}", "--no-http-enabled"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--bundle" in err[0]
+    assert len(err) == 1 and "no default bundle is installed" in err[0] and "--bundle" in err[0]
 
 
 def test_unreadable_bundle_is_one_line(tmp_path, capsys):

@@ -1,15 +1,23 @@
-"""The au-edge command line: infer (table and JSON lines), bundle-info, daemon delegation, errors."""
+"""The au-edge command line: infer (table and JSON lines), bundle-info, daemon delegation, errors.
+
+The default bundle (run when none is given) is pointed at the fixture bundle through
+``$AUEDGE_DEFAULT_BUNDLE``: the shipped bundle, when one is installed, is never needed here.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 from auedge.edge.cli import main
+from auedge.edge.default_bundle import ENV_VAR, NoDefaultBundle, choose_bundle, default_bundle_dir
 from edge_runtime_helpers import detector_file, write_bundle
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +102,89 @@ def test_daemon_missing_is_a_clear_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "auedge.edge.daemon", None)  # import raises ImportError
     assert main(["daemon"]) == 2
     assert capsys.readouterr().err.startswith("error: the daemon is not available")
+
+
+def test_the_default_is_the_package_folder_unless_the_variable_says(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert default_bundle_dir() == REPO / "edge" / "models" / "default"
+    assert default_bundle_dir({ENV_VAR: str(tmp_path)}) == tmp_path
+    assert choose_bundle("given/dir", {ENV_VAR: str(tmp_path)}).path == Path("given/dir")
+
+
+def test_infer_without_bundle_runs_the_default_and_says_so(monkeypatch, bundle_dir, blank_png, capsys):
+    monkeypatch.setenv(ENV_VAR, str(bundle_dir))
+    assert main(["infer", str(blank_png)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{blank_png}  no face found" in out
+    assert f"bundle tiny-test at {bundle_dir} (the default bundle" in err
+
+
+def test_infer_names_a_given_bundle_too(monkeypatch, bundle_dir, blank_png, capsys):
+    monkeypatch.setenv(ENV_VAR, str(bundle_dir.parent / "absent"))
+    assert main(["infer", "--bundle", str(bundle_dir), "--json", str(blank_png)]) == 0
+    assert f"bundle tiny-test at {bundle_dir} (given by --bundle)" in capsys.readouterr().err
+
+
+def test_bundle_info_without_bundle_shows_the_default(monkeypatch, bundle_dir, capsys):
+    monkeypatch.setenv(ENV_VAR, str(bundle_dir))
+    assert main(["bundle-info"]) == 0
+    out, err = capsys.readouterr()
+    assert str(bundle_dir) in out and "hashes   ok" in out
+    assert "the default bundle" in err
+
+
+@pytest.mark.parametrize("argv", [["infer", "face.jpg"], ["bundle-info"]])
+def test_no_default_installed_is_one_line_and_exit_2(monkeypatch, tmp_path, argv, capsys):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no default bundle is installed")
+    assert "--bundle" in err[0] and ENV_VAR in err[0]
+
+
+def test_no_default_in_the_package_folder_names_it(monkeypatch, tmp_path):
+    from auedge.edge import default_bundle
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(default_bundle, "default_bundle_dir", lambda env=None: tmp_path)
+    with pytest.raises(NoDefaultBundle, match=f"no default bundle is installed \\({tmp_path} holds no bundle.json\\)"):
+        choose_bundle(None)
+
+
+def with_training(bundle_dir: Path, target: Path, training: dict) -> Path:
+    """A copy of ``bundle_dir`` whose bundle.json says ``training`` (bundle.json itself carries no hash)."""
+    import shutil
+
+    shutil.copytree(bundle_dir, target)
+    manifest = json.loads((target / "bundle.json").read_text())
+    (target / "bundle.json").write_text(json.dumps({**manifest, "training": training}))
+    return target
+
+
+def test_bundle_info_says_what_the_bundle_was_trained_on(bundle_dir, tmp_path, capsys):
+    real = with_training(bundle_dir, tmp_path / "real", {"dataset": "mtfl", "datasets": ["mtfl", "fer2013"],
+                                                          "synthetic": False, "seed": 3, "recipe": "mtfl_au12.toml",
+                                                          "commit": "6695beb"})
+    assert main(["bundle-info", str(real)]) == 0
+    out = capsys.readouterr().out
+    assert "trained  on mtfl, fer2013 (real faces); recipe mtfl_au12.toml, seed 3, commit 6695beb" in out
+    old = with_training(bundle_dir, tmp_path / "old", {"dataset": "synthetic", "run": "demo"})
+    assert main(["bundle-info", str(old)]) == 0
+    assert "trained  on synthetic faces only" in capsys.readouterr().out
+    assert main(["bundle-info", str(bundle_dir)]) == 0
+    assert "trained  on an unknown dataset" in capsys.readouterr().out
+
+
+def test_infer_warns_once_when_a_synthetic_bundle_meets_photos(monkeypatch, bundle_dir, blank_png, tmp_path, caplog):
+    from auedge.edge import provenance
+
+    monkeypatch.setattr(provenance, "_warned", set())
+    synthetic = with_training(bundle_dir, tmp_path / "synthetic", {"dataset": "synthetic"})
+    real = with_training(bundle_dir, tmp_path / "real", {"dataset": "mtfl"})
+    with caplog.at_level("WARNING", logger="auedge.edge.provenance"):
+        assert main(["infer", "--bundle", str(real), str(blank_png)]) == 0
+        assert not caplog.records
+        for _ in range(2):
+            assert main(["infer", "--bundle", str(synthetic), str(blank_png), str(blank_png)]) == 0
+    (record,) = caplog.records
+    assert "synthetic faces only" in record.getMessage() and "real photos" in record.getMessage()
