@@ -61,6 +61,17 @@ class OutputSpec:
     kind: str
     range: tuple[float, float]
     threshold: float | None = None
+    meaning: str = ""  # bundle.json's words for the value; see :attr:`value_meaning`
+
+    @property
+    def value_meaning(self) -> str:
+        """What the value is: bundle.json's ``meaning``, else the kind's. An occurrence model gives the
+        probability that the AU is present, never a FACS intensity."""
+        if self.meaning:
+            return self.meaning
+        if self.kind == "occurrence":
+            return f"probability that {self.au} is present"
+        return f"{self.au} intensity on a {self.range[0]:g}-{self.range[1]:g} scale"
 
 
 @dataclass(frozen=True)
@@ -241,6 +252,7 @@ def _parse_output(out: dict[str, Any], i: int, task_kind: str, where: str) -> Ou
         kind=kind,
         range=(lo, hi),
         threshold=None if threshold is None else _number(threshold, where, _key(key, "threshold")),
+        meaning=_text(out["meaning"], where, _key(key, "meaning")) if "meaning" in out else "",
     )
 
 

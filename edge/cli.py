@@ -111,6 +111,8 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     if not args.json:
         print(f"# model {estimator.model.name} ({estimator.model.format}, {estimator.model.precision}) "
               f"on {estimator.backend.name}; * = present", file=out)
+        if estimator.bundle.task_kind == "occurrence":
+            print("# values: the probability that each AU is present (occurrence), not a FACS intensity", file=out)
         if estimator.model_choice is not None:
             print(f"# {estimator.model_choice.summary()}", file=out)
     for path in args.images:
@@ -156,7 +158,8 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
     print(f"trained  on {Provenance.from_manifest(manifest).summary()}", file=out)
     for spec in bundle.outputs:
         extra = f" threshold {spec.threshold:.4g}" if spec.threshold is not None else ""
-        print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}", file=out)
+        print(f"  output {spec.index}: {spec.au} {spec.kind} range {list(spec.range)}{extra}: {spec.value_meaning}",
+              file=out)
     norm = bundle.normalization
     print(f"input    {bundle.input_size[0]}x{bundle.input_size[1]} {norm.color} {norm.pixel_range[0]}-{norm.pixel_range[1]}, "
           f"mean {list(norm.mean)} std {list(norm.std)}, crop {bundle.crop.to_dict()}", file=out)

@@ -69,3 +69,11 @@ def test_file_outside_bundle_is_refused(tmp_path):
     (tmp_path / "b" / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="outside the bundle"):
         load_bundle(tmp_path / "b")
+
+
+def test_every_output_says_what_its_value_is():
+    from auedge.edge.bundle import OutputSpec
+
+    assert OutputSpec("AU4", 0, "occurrence", (0.0, 1.0)).value_meaning == "probability that AU4 is present"
+    assert "intensity on a 0-5 scale" in OutputSpec("AU4", 0, "intensity", (0.0, 5.0)).value_meaning
+    assert OutputSpec("AU4", 0, "occurrence", (0.0, 1.0), meaning="as bundle.json says").value_meaning == "as bundle.json says"
