@@ -15,6 +15,7 @@ from pathlib import Path
 from auedge.edge.preprocess import Normalization
 
 ARCHS = ("mobilenetv2", "resnet50")
+LOGITS_LAYER = "au_logits"
 HEADS = ("flat", "max")
 KINDS = ("occurrence", "intensity")
 
@@ -138,6 +139,24 @@ def build_model(
     rate = spec.dropout if dropout is None else dropout
     if rate > 0:
         x = keras.layers.Dropout(rate, name="head_dropout")(x)
-    activation = "sigmoid" if kind == "occurrence" else None
-    y = keras.layers.Dense(outputs, activation=activation, name="au_output")(x)
+    if kind == "occurrence":
+        # The sigmoid is its own layer so that training can compute the loss on the logits
+        # (trainer.logit_model): on probabilities Keras clips at 1e-7 and a saturated output gets no
+        # gradient ever again (seen: an AU4_occluded flag stuck at 0 after the first steps).
+        logits = keras.layers.Dense(outputs, name=LOGITS_LAYER)(x)
+        y = keras.layers.Activation("sigmoid", name="au_output")(logits)
+    else:
+        y = keras.layers.Dense(outputs, activation=None, name="au_output")(x)
     return keras.Model(backbone.input, y, name=f"{arch}_{head}_{kind}")
+
+
+def logit_model(model):
+    """The same layers up to the occurrence logits (before the sigmoid), or None when ``model`` has
+    none (intensity models, and occurrence models built before the sigmoid was a layer of its own)."""
+    import keras
+
+    try:
+        layer = model.get_layer(LOGITS_LAYER)
+    except ValueError:
+        return None
+    return keras.Model(model.input, layer.output, name=f"{model.name}_logits")

@@ -30,7 +30,7 @@ from auedge.train.augment import (
 from auedge.train.config import ConfigError, TrainConfig
 from auedge.train.data.manifest import DataError
 from auedge.train.fused_batchnorm import training_twin
-from auedge.train.models import build_model, normalization_for
+from auedge.train.models import build_model, logit_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
 from auedge.train.sampling import balance_weights, group_shares, source_balance
 from auedge.train.weight_average import WeightAverage
@@ -122,8 +122,11 @@ def _make_py_dataset(seq: CropSequence):
     return _Dataset(workers=1, use_multiprocessing=False)
 
 
-def masked_loss(kind: str, label_smoothing: float = 0.0):
-    """BCE or MSE that ignores NaN targets (a multi-AU set may lack some labels)."""
+def masked_loss(kind: str, label_smoothing: float = 0.0, from_logits: bool = False):
+    """BCE or MSE that ignores NaN targets (a multi-AU set may lack some labels).
+
+    ``from_logits``: ``y_pred`` are occurrence logits, as training feeds them (a saturated sigmoid
+    output still gets its gradient); validation scores probabilities."""
     import keras
     from keras import ops
 
@@ -132,7 +135,7 @@ def masked_loss(kind: str, label_smoothing: float = 0.0):
         y = ops.where(mask > 0, y_true, ops.zeros_like(y_true))
         if kind == "occurrence":
             y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
-            per = keras.losses.binary_crossentropy(y[..., None], y_pred[..., None])
+            per = keras.losses.binary_crossentropy(y[..., None], y_pred[..., None], from_logits=from_logits)
         else:
             per = ops.square(y - y_pred)
         return ops.sum(per * mask) / ops.maximum(ops.sum(mask), 1.0)
@@ -487,8 +490,11 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
     optimizer = keras.optimizers.Adam(lr) if cfg.optimizer == "adam" else keras.optimizers.SGD(lr, momentum=0.9)
     # Train a twin with fused BatchNorm (20 % faster per step on CPU); ``model`` stays plain Keras
     # and receives the twin's weights before every save.
-    twin, fused = training_twin(model)
-    twin.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing))
+    # Occurrence models train on their logits (models.logit_model says why); the twin shares the
+    # model's weights in the same order, the sigmoid having none.
+    logits = logit_model(model)
+    twin, fused = training_twin(logits if logits is not None else model)
+    twin.compile(optimizer=optimizer, loss=masked_loss(task.kind, cfg.label_smoothing, from_logits=logits is not None))
     log(f"model: {model.name}, {model.count_params():,} parameters; {steps} steps per epoch"
         f"{f'; {fused} BatchNorm layers fused for training' if fused else ''}"
         f"{f'; checkpoints hold the weight average (decay {cfg.weight_average})' if cfg.weight_average else ''}")

@@ -57,3 +57,30 @@ def test_bad_arch_head_weights_are_refused(tmp_path):
         build_model("mobilenetv2", "avg")
     with pytest.raises(ModelError, match="not found"):
         build_model("mobilenetv2", weights=str(tmp_path / "missing.h5"))
+
+
+def test_occurrence_models_train_on_logits_so_a_saturated_output_still_learns():
+    """Keras' BCE on probabilities clips at 1e-7: a sigmoid pushed to 0 gets no gradient again (an
+    AU4_occluded flag stayed at 0 for a whole run). On the logits it does."""
+    import numpy as np
+    import tensorflow as tf
+    from auedge.train.models import build_model, logit_model
+    from auedge.train.trainer import masked_loss
+
+    model = build_model("mobilenetv2", "flat", "occurrence", outputs=2, input_size=32)
+    logits = logit_model(model)
+    assert logits is not None and len(logits.weights) == len(model.weights)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    z = np.asarray(logits(x, training=False))
+    assert np.allclose(np.asarray(model(x, training=False)), 1 / (1 + np.exp(-z)), atol=1e-6)
+    assert logit_model(build_model("mobilenetv2", "flat", "intensity", outputs=1, input_size=32)) is None
+    saturated = tf.constant([[-120.0, 0.0]])
+    target = tf.constant([[1.0, np.nan]])
+    for from_logits, pred in ((True, saturated), (False, tf.sigmoid(saturated))):
+        with tf.GradientTape() as tape:
+            tape.watch(saturated)
+            value = masked_loss("occurrence", from_logits=from_logits)(target, tf.sigmoid(saturated) if not from_logits
+                                                                      else saturated)
+        grad = tape.gradient(value, saturated).numpy()
+        assert (abs(grad[0, 0]) > 0.5) == from_logits
+
