@@ -24,6 +24,8 @@ COUNTERS = {
     "frames_dropped_total": "Camera frames dropped because the loop (inference or the fps cap) was slower than the camera.",
     "bad_frames_total": "Frames that could not be decoded or estimated, skipped.",
     "sink_errors_total": "Records a sink failed to take (the loop goes on).",
+    "disk_write_errors_total": "Writes of records to disk that failed (full disk, I/O error) and are retried.",
+    "records_lost_total": "Records a sink gave up on because the disk kept failing and its memory backlog was full.",
     "camera_reopens_total": "Times the source was closed and reopened by the watchdog.",
     "source_stalls_total": "Times the source delivered no frame for the stall timeout.",
     "mqtt_queue_dropped_total": "Records dropped from the full MQTT disk queue (oldest first).",

@@ -7,7 +7,9 @@ and deletes a row only when its PUBACK arrives. paho itself re-sends its in-flig
 order, after a reconnect; rows it never got stay on disk and follow. So records made while the
 broker is away are delivered later, in order, none lost (at-least-once: a record whose PUBACK was
 lost in a crash is sent again after restart; consumers de-duplicate on ``(device, frame, ts)``).
-The queue is bounded; when full the oldest records are dropped and counted.
+The queue is bounded; when full the oldest records are dropped, counted and reported in a
+warning at most once a minute (with how many and the bound). When the queue's disk is full a
+record is held in memory (bounded) and retried with the next one; the queued rows are untouched.
 
 paho-mqtt (2.x) is imported lazily, so a device without MQTT does not need it.
 """
@@ -24,12 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auedge.edge.daemon_metrics import DaemonMetrics
-from auedge.edge.sinks.base import RateLimitedLog, Record, Sink
-from auedge.edge.sinks.disk_queue import DiskQueue
+from auedge.edge.sinks.base import DiskWriteErrors, RateLimitedLog, Record, Sink
+from auedge.edge.sinks.disk_queue import DiskQueue, QueueWriteError
 
 log = logging.getLogger("auedge.edge.sinks.mqtt")
 
 QUEUE_FILE = "mqtt-queue.sqlite3"
+MAX_HELD_RECORDS = 2000  # kept in memory while the queue's disk refuses writes (about 3 min at 10 fps)
+DROP_WARNING_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -91,6 +95,11 @@ class MqttSink(Sink):
         self.metrics = metrics
         self.topic = options.topic or f"au-edge/{device}/aus"
         self.queue = DiskQueue(options.resolved_state_dir() / QUEUE_FILE, options.max_records, options.max_bytes)
+        self.disk_errors = DiskWriteErrors(self.name, self.queue.path, metrics, log)
+        self._held: collections.deque[bytes] = collections.deque()
+        self._dropped_unreported = 0
+        self._dropped_reported_at: float | None = None
+        self._clock = time.monotonic
         if len(self.queue):
             log.info("mqtt: %d undelivered records from an earlier run will be sent first", len(self.queue))
         self.connected = threading.Event()
@@ -190,11 +199,40 @@ class MqttSink(Sink):
 
     # --- Sink interface --------------------------------------------------------------------------
     def emit(self, record: Record) -> None:
-        payload = json.dumps(record, separators=(",", ":"), allow_nan=False).encode()
-        dropped = self.queue.append(payload)
-        if dropped:
-            self.metrics.inc("mqtt_queue_dropped_total", dropped)
+        self._held.append(json.dumps(record, separators=(",", ":"), allow_nan=False).encode())
+        while len(self._held) > MAX_HELD_RECORDS:
+            self._held.popleft()
+            self.metrics.inc("records_lost_total", label=("sink", self.name))
+        try:
+            while self._held:
+                try:
+                    dropped = self.queue.append(self._held[0])
+                except ValueError:  # larger than the whole queue: it can never be stored
+                    self._held.popleft()
+                    raise
+                self._held.popleft()
+                if dropped:
+                    self._report_dropped(dropped)
+        except QueueWriteError as exc:
+            self.disk_errors.failed(exc.__cause__ or exc, len(self._held))
+            return
+        self.disk_errors.succeeded()
         self._wake.set()
+
+    def _report_dropped(self, dropped: int) -> None:
+        """Count every dropped record; say so in the log at most once a minute, with the total since."""
+        self.metrics.inc("mqtt_queue_dropped_total", dropped)
+        self._dropped_unreported += dropped
+        now = self._clock()
+        if self._dropped_reported_at is not None and now - self._dropped_reported_at < DROP_WARNING_INTERVAL_S:
+            return
+        log.warning("mqtt: queue %s is full (bound: mqtt.max_records = %d, mqtt.max_bytes = %d): dropped the %d "
+                    "oldest undelivered records%s; is the broker %s:%d reachable?", self.queue.path,
+                    self.queue.max_records, self.queue.max_bytes, self._dropped_unreported,
+                    "" if self._dropped_reported_at is None else f" in the last {now - self._dropped_reported_at:.0f} s",
+                    self.options.host, self.options.port)
+        self._dropped_unreported = 0
+        self._dropped_reported_at = now
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every queued record is acknowledged (True) or ``timeout_s`` passes (False)."""
@@ -211,6 +249,9 @@ class MqttSink(Sink):
         self._stop.set()
         self._wake.set()
         self._sender.join(timeout=self.options.flush_timeout_s + 2)
+        if self._held:
+            log.warning("mqtt: %d records could not be stored in %s (%d failed writes) and are lost", len(self._held),
+                        self.queue.path, self.disk_errors.failures)
         left = len(self.queue)
         if left:
             log.warning("mqtt: %d records not yet acknowledged stay in %s for the next run", left, self.queue.path)
