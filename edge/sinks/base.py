@@ -8,7 +8,6 @@ logs (rate-limited, so a dead disk does not flood the journal) whatever a sink r
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.os_errors import describe_os_error
 
 log = logging.getLogger("auedge.edge.sinks")
 
@@ -57,8 +57,8 @@ class RateLimitedLog:
 
 def describe_write_error(exc: BaseException) -> str:
     """``No space left on device (ENOSPC)`` rather than a repr: the line must say what to fix."""
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, exc.errno)})"
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
     if isinstance(exc, sqlite3.Error):
         return f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})"
     return str(exc) or repr(exc)

@@ -1,8 +1,9 @@
 """Local HTTP sink: health, latest record, a server-sent-events stream and Prometheus metrics.
 
-Stdlib only (``ThreadingHTTPServer``) so a Pi needs nothing extra. Binds 127.0.0.1 by default:
-exposing AU records on the network is a deliberate choice (set ``host = "0.0.0.0"``). Port 0
-binds an ephemeral port, reported by :attr:`HttpSink.port` and logged.
+Stdlib only (:mod:`auedge.edge.sinks.http_server`, which bounds connections, header time and
+descriptors) so a Pi needs nothing extra. Binds 127.0.0.1 by default: exposing AU records on the
+network is a deliberate choice (set ``host = "0.0.0.0"``). Port 0 binds an ephemeral port,
+reported by :attr:`HttpSink.port` and logged.
 
     GET /healthz  200 {"status": "ok", "last_frame_age_s": ...}; 503 when no frame for stale_after_s
     GET /latest   the last record (404 before the first)
@@ -17,12 +18,14 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.sinks.base import Record, Sink
+from auedge.edge.sinks.http_server import CLIENT_GONE, BoundedHTTPServer, GuardedHandler
 
 log = logging.getLogger("auedge.edge.sinks.http")
+
+PATHS = ["/healthz", "/latest", "/events", "/metrics"]
 
 
 @dataclass
@@ -35,32 +38,36 @@ class HttpSinkOptions:
     stale_after_s: float = 10.0
     max_clients: int = 8  # concurrent /events streams
     keepalive_s: float = 5.0
+    max_connections: int = 32  # all connections at once, streams included; one more gets 503
+    backlog: int = 128  # connections the kernel queues before accept
+    header_timeout_s: float = 5.0  # request line and headers must arrive within this, in total
+    write_timeout_s: float = 10.0  # a client that reads nothing for this long is dropped
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"http.port must be 0-65535 (got {self.port})")
         if self.stale_after_s <= 0 or self.max_clients < 1 or self.keepalive_s <= 0:
             raise ValueError("http.stale_after_s and http.keepalive_s must be > 0, http.max_clients >= 1")
+        if not 1 <= self.max_connections <= 10_000 or not 1 <= self.backlog <= 65535:
+            raise ValueError(f"http.max_connections must be 1-10000 (got {self.max_connections}) and "
+                             f"http.backlog 1-65535 (got {self.backlog})")
+        if self.max_clients > self.max_connections:
+            raise ValueError(f"http.max_clients ({self.max_clients}) must be <= http.max_connections "
+                             f"({self.max_connections}): each /events stream holds a connection")
+        if self.header_timeout_s <= 0 or self.write_timeout_s <= 0:
+            raise ValueError("http.header_timeout_s and http.write_timeout_s must be > 0")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Handler(GuardedHandler):
     sink: HttpSink
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "au-edge"
-
-    def log_message(self, format: str, *args) -> None:
-        log.debug("http %s - %s", self.address_string(), format % args)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -68,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, (json.dumps(data) + "\n").encode(), "application/json")
 
     def do_GET(self) -> None:
-        sink = self.server.sink
+        sink = self.sink
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             status, body = sink.health()
@@ -84,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/events":
             self._stream_events(sink)
         else:
-            self._json(404, {"error": f"unknown path {path}", "paths": ["/healthz", "/latest", "/events", "/metrics"]})
+            self._json(404, {"error": f"unknown path {path}", "paths": PATHS})
 
     def _stream_events(self, sink: HttpSink) -> None:
         subscriber = sink.subscribe()
@@ -98,20 +105,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("X-Accel-Buffering", "no")
             self.end_headers()
             self.wfile.write(b"retry: 2000\n\n")
-            self.wfile.flush()
             while not sink.closing.is_set():
                 try:
                     item = subscriber.get(timeout=sink.options.keepalive_s)
                 except queue.Empty:
                     self.wfile.write(b": keepalive\n\n")
-                    self.wfile.flush()
                     continue
                 if item is None:  # sink closing
                     break
                 self.wfile.write(item)
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            pass  # client went away
+        except (*CLIENT_GONE, OSError) as exc:
+            log.debug("http %s: /events client went away: %s", self.client_address[0], exc)
         finally:
             sink.unsubscribe(subscriber)
 
@@ -127,17 +131,20 @@ class HttpSink(Sink):
         self.closing = threading.Event()
         self._subscribers: list[queue.Queue] = []
         self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"sink": self})
         try:
-            self._server = _Server((options.host, options.port), _Handler)
+            self._server = BoundedHTTPServer(
+                (options.host, options.port), handler, max_connections=options.max_connections,
+                backlog=options.backlog, header_timeout_s=options.header_timeout_s,
+                write_timeout_s=options.write_timeout_s, metrics=metrics)
         except OSError as exc:
             raise OSError(f"http sink: cannot listen on {options.host}:{options.port} ({exc.strerror}): "
                           "choose another http.port (0 = any free port)") from None
-        self._server.sink = self
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="au-edge-http", daemon=True)
         self._thread.start()
-        log.info("http sink listening on http://%s:%d (/healthz /latest /events /metrics)", self.host, self.port)
+        log.info("http sink listening on %s (/healthz /latest /events /metrics)", self.url)
 
     @classmethod
     def create_from_options(cls, options: HttpSinkOptions, metrics: DaemonMetrics) -> HttpSink:

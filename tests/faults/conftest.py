@@ -23,15 +23,3 @@ def tiny_tmpfs(tmp_path):
         yield mountpoint
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
-def fill(folder, name: str = "filler") -> int:
-    """Write zeros into ``folder/name`` until the filesystem is full; the bytes written."""
-    written = 0
-    with open(folder / name, "wb", buffering=0) as handle:
-        try:
-            while True:
-                written += handle.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return written

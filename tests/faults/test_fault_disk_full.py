@@ -13,7 +13,7 @@ import pytest
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.sinks.disk_queue import DiskQueue, QueueWriteError
 from auedge.edge.sinks.jsonl_sink import JsonlSink
-from conftest import fill
+from fault_helpers import fill
 
 
 def record(i: int) -> dict:
