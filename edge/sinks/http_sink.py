@@ -1,10 +1,12 @@
-"""Local HTTP sink: health, latest record, a server-sent-events stream and Prometheus metrics.
+"""Local HTTP sink: a live page, health, latest record, a server-sent-events stream and Prometheus metrics.
 
 Stdlib only (:mod:`auedge.edge.sinks.http_server`, which bounds connections, header time and
 descriptors) so a Pi needs nothing extra. Binds 127.0.0.1 by default: exposing AU records on the
 network is a deliberate choice (set ``host = "0.0.0.0"``). Port 0 binds an ephemeral port,
 reported by :attr:`HttpSink.port` and logged.
 
+    GET /         the live page (live_page.html): each AU of each face over the last minutes, from
+                  /events; no frame is ever sent, the records hold none
     GET /healthz  200 {"status": "ok", "last_frame_age_s": ...}; 503 when no frame for stale_after_s
     GET /latest   the last record (404 before the first)
     GET /events   text/event-stream, one ``event: record`` per record, ``: keepalive`` when idle
@@ -18,6 +20,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from importlib import resources
 
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.sinks.base import Record, Sink
@@ -25,7 +28,7 @@ from auedge.edge.sinks.http_server import CLIENT_GONE, BoundedHTTPServer, Guarde
 
 log = logging.getLogger("auedge.edge.sinks.http")
 
-PATHS = ["/healthz", "/latest", "/events", "/metrics"]
+PATHS = ["/", "/healthz", "/latest", "/events", "/metrics"]
 
 
 @dataclass
@@ -36,7 +39,7 @@ class HttpSinkOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     stale_after_s: float = 10.0
-    max_clients: int = 8  # concurrent /events streams
+    max_clients: int = 8  # concurrent /events streams (the live page holds one)
     keepalive_s: float = 5.0
     max_connections: int = 32  # all connections at once, streams included; one more gets 503
     backlog: int = 128  # connections the kernel queues before accept
@@ -58,6 +61,10 @@ class HttpSinkOptions:
             raise ValueError("http.header_timeout_s and http.write_timeout_s must be > 0")
 
 
+def live_page() -> bytes:
+    return resources.files("auedge.edge.sinks").joinpath("live_page.html").read_bytes()
+
+
 class _Handler(GuardedHandler):
     sink: HttpSink
 
@@ -77,7 +84,13 @@ class _Handler(GuardedHandler):
     def do_GET(self) -> None:
         sink = self.sink
         path = self.path.split("?", 1)[0]
-        if path == "/healthz":
+        if path == "/":
+            # Everything inline (no outside fetch); the policy keeps it so even if the page were altered.
+            self._send(200, sink.page, "text/html; charset=utf-8", {
+                "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                                           "style-src 'unsafe-inline'; connect-src 'self'; img-src 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+        elif path == "/healthz":
             status, body = sink.health()
             self._json(status, body)
         elif path == "/latest":
@@ -131,6 +144,7 @@ class HttpSink(Sink):
         self.closing = threading.Event()
         self._subscribers: list[queue.Queue] = []
         self._lock = threading.Lock()
+        self.page = live_page()
         handler = type("Handler", (_Handler,), {"sink": self})
         try:
             self._server = BoundedHTTPServer(
@@ -144,7 +158,7 @@ class HttpSink(Sink):
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="au-edge-http", daemon=True)
         self._thread.start()
-        log.info("http sink listening on %s (/healthz /latest /events /metrics)", self.url)
+        log.info("http sink listening on %s (live page; /healthz /latest /events /metrics)", self.url)
 
     @classmethod
     def create_from_options(cls, options: HttpSinkOptions, metrics: DaemonMetrics) -> HttpSink:
