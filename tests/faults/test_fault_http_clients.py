@@ -89,7 +89,9 @@ def test_http09_request_line_is_answered_at_once(make_sink):
     assert answer.startswith(b"HTTP/1.0 400") and b"HTTP/0.9 is not supported" in answer
 
 
-def test_clients_that_go_away_are_one_debug_line_each_not_tracebacks(make_sink, caplog, capfd):
+def test_clients_that_go_away_are_one_debug_line_each_not_tracebacks(make_sink, caplog, capfd, monkeypatch):
+    root = logging.getLogger()  # an earlier daemon.main() test may have left a handler on a closed stream
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if type(h) is not logging.StreamHandler])
     sink = make_sink(header_timeout_s=0.5)
     ports = set()
     with caplog.at_level(logging.DEBUG, logger="auedge.edge.sinks.http"):
