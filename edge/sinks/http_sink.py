@@ -24,11 +24,23 @@ from importlib import resources
 
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.sinks.base import Record, Sink
+from auedge.edge.sinks.http_auth import (
+    HostCheck,
+    bearer_matches,
+    check_file,
+    is_loopback,
+    load_token,
+    make_ssl_context,
+)
 from auedge.edge.sinks.http_server import CLIENT_GONE, BoundedHTTPServer, GuardedHandler
 
 log = logging.getLogger("auedge.edge.sinks.http")
 
 PATHS = ["/", "/healthz", "/latest", "/events", "/metrics"]
+# With a token, these need it. / is the page's code without data (a browser cannot send a header
+# when it navigates; the page sends the token from #token=... on its requests); /healthz is for
+# liveness probes and says only whether frames flow.
+PROTECTED = {"/latest", "/events", "/metrics"}
 
 
 @dataclass
@@ -45,6 +57,11 @@ class HttpSinkOptions:
     backlog: int = 128  # connections the kernel queues before accept
     header_timeout_s: float = 5.0  # request line and headers must arrive within this, in total
     write_timeout_s: float = 10.0  # a client that reads nothing for this long is dropped
+    token_file: str = ""  # a secret (16+ chars, mode 0600): /latest, /events, /metrics then need "Bearer <it>"
+    allow_unauthenticated: bool = False  # needed to serve a non-loopback host without token_file
+    allowed_hosts: str = ""  # more Host header names to accept (IP literals, localhost, this host's name always are)
+    cert_file: str = ""  # PEM certificate (chain): serve HTTPS
+    key_file: str = ""  # its PEM private key
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -59,6 +76,16 @@ class HttpSinkOptions:
                              f"({self.max_connections}): each /events stream holds a connection")
         if self.header_timeout_s <= 0 or self.write_timeout_s <= 0:
             raise ValueError("http.header_timeout_s and http.write_timeout_s must be > 0")
+        if self.token_file:
+            load_token(self.token_file)
+        elif self.enabled and not is_loopback(self.host) and not self.allow_unauthenticated:
+            raise ValueError(f"http.host {self.host!r} serves AU records to the network: set http.token_file "
+                             "(a secret in a file of mode 0600) or, knowingly, http.allow_unauthenticated = true")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("http.cert_file and http.key_file go together: set both for HTTPS, or neither")
+        for key in ("cert_file", "key_file"):
+            if getattr(self, key):
+                check_file(f"http.{key}", getattr(self, key))
 
 
 def live_page() -> bytes:
@@ -84,6 +111,14 @@ class _Handler(GuardedHandler):
     def do_GET(self) -> None:
         sink = self.sink
         path = self.path.split("?", 1)[0]
+        if not sink.host_check.allows(self.headers.get("Host")):
+            self._json(403, {"error": f"Host {self.headers.get('Host')!r} is not served here: add it to "
+                                      "http.allowed_hosts"})
+            return
+        if sink.token and path in PROTECTED and not bearer_matches(self.headers.get("Authorization"), sink.token):
+            self._send(401, b'{"error": "send Authorization: Bearer <the secret in http.token_file>"}\n',
+                       "application/json", {"WWW-Authenticate": 'Bearer realm="au-edge"'})
+            return
         if path == "/":
             # Everything inline (no outside fetch); the policy keeps it so even if the page were altered.
             self._send(200, sink.page, "text/html; charset=utf-8", {
@@ -145,12 +180,16 @@ class HttpSink(Sink):
         self._subscribers: list[queue.Queue] = []
         self._lock = threading.Lock()
         self.page = live_page()
+        self.token = load_token(options.token_file) if options.token_file else ""
+        self.host_check = HostCheck(options.allowed_hosts, options.host)
+        ssl_context = make_ssl_context(options.cert_file, options.key_file) if options.cert_file else None
+        self.scheme = "https" if ssl_context else "http"
         handler = type("Handler", (_Handler,), {"sink": self})
         try:
             self._server = BoundedHTTPServer(
                 (options.host, options.port), handler, max_connections=options.max_connections,
                 backlog=options.backlog, header_timeout_s=options.header_timeout_s,
-                write_timeout_s=options.write_timeout_s, metrics=metrics)
+                write_timeout_s=options.write_timeout_s, metrics=metrics, ssl_context=ssl_context)
         except OSError as exc:
             raise OSError(f"http sink: cannot listen on {options.host}:{options.port} ({exc.strerror}): "
                           "choose another http.port (0 = any free port)") from None
@@ -158,7 +197,8 @@ class HttpSink(Sink):
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="au-edge-http", daemon=True)
         self._thread.start()
-        log.info("http sink listening on %s (live page; /healthz /latest /events /metrics)", self.url)
+        log.info("http sink listening on %s (live page; /healthz /latest /events /metrics)%s", self.url,
+                 "; /latest /events /metrics need the bearer token" if self.token else "")
 
     @classmethod
     def create_from_options(cls, options: HttpSinkOptions, metrics: DaemonMetrics) -> HttpSink:
@@ -166,7 +206,8 @@ class HttpSink(Sink):
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
     def health(self) -> tuple[int, dict]:
         age = self.metrics.last_frame_age()

@@ -86,9 +86,18 @@ def wait_for(browser: Chromium, condition, timeout_s: float, seen: list) -> dict
     raise AssertionError(f"the page never reached the state; last seen: {seen[-1] if seen else None}")
 
 
-def test_live_page_shows_changing_values_not_observable_and_no_face(chromium_binary, port_factory, tmp_path):
+@pytest.mark.parametrize("with_token", [False, True], ids=["open", "token"])
+def test_live_page_shows_changing_values_not_observable_and_no_face(chromium_binary, port_factory, tmp_path,
+                                                                     with_token):
     config = DaemonConfig(device="pagetest", source="camera:0", target_fps=20)
     config.http.port = port_factory()
+    fragment = ""
+    if with_token:  # the page sends the token from #token=... on its /events request
+        secret = "s3cret-" + "x" * 24
+        (tmp_path / "token").write_text(secret)
+        (tmp_path / "token").chmod(0o600)
+        config.http.token_file = str(tmp_path / "token")
+        fragment = f"#token={secret}"
     stop, empty = threading.Event(), threading.Event()
     daemon = threading.Thread(target=run, args=(config,), daemon=True,
                               kwargs={"estimator": CoveredBrowEstimator(), "source_factory": lambda: FakeCamera(empty),
@@ -108,7 +117,7 @@ def test_live_page_shows_changing_values_not_observable_and_no_face(chromium_bin
             assert response.headers["Content-Type"].startswith("text/html")
             assert "default-src 'none'" in response.headers["Content-Security-Policy"]
             assert response.read() == live_page()
-        browser = Chromium(chromium_binary, url)
+        browser = Chromium(chromium_binary, url + fragment)
         seen: list[dict] = []
         wait_for(browser, lambda s: len({s["rows"]["AU12"][0] for s in seen if "AU12" in s["rows"]}) >= 4, 20, seen)
         state = seen[-1]
