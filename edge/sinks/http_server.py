@@ -8,6 +8,8 @@ threads and file descriptors, and at an open-file limit of 256 they starved the 
 * a connection cap: at most ``max_connections`` (and never more than a quarter of the process's
   open-file limit, so HTTP clients cannot take the descriptors the camera and the sinks need);
   one more gets a short ``503`` and is closed at once. Workers come from a pool of that size.
+* at most ``max_per_client`` of them from one IP address, so one slow or hostile host cannot take
+  every slot from the others (a monitor's /healthz still gets through).
 * a listen backlog of ``backlog`` (the stdlib's 5 made a burst of requests wait for SYN retries).
 * a header deadline: request line and headers must arrive within ``header_timeout_s`` in total
   (not per read, which a client sending one byte a second would defeat); then a write timeout.
@@ -93,13 +95,15 @@ class BoundedHTTPServer(socketserver.TCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[GuardedHandler], *, max_connections: int,
-                 backlog: int, header_timeout_s: float, write_timeout_s: float, metrics: DaemonMetrics,
+                 max_per_client: int, backlog: int, header_timeout_s: float, write_timeout_s: float, metrics: DaemonMetrics,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.request_queue_size = backlog  # read by server_activate() inside TCPServer.__init__
         self.max_connections = descriptor_share(max_connections)
         if self.max_connections < max_connections:
             log.warning("http: serving at most %d connections (a quarter of the open-file limit), not %d",
                         self.max_connections, max_connections)
+        self.max_per_client = min(max_per_client, self.max_connections)
+        self._per_client: dict[str, int] = {}
         self.header_timeout_s = header_timeout_s
         self.write_timeout_s = write_timeout_s
         self.metrics = metrics
@@ -123,8 +127,24 @@ class BoundedHTTPServer(socketserver.TCPServer):
                 self._closing.wait(0.2)
             raise
 
+    def _admit(self, client: str) -> bool:
+        with self._active_lock:
+            if self._per_client.get(client, 0) >= self.max_per_client:
+                return False
+            if not self._slots.acquire(blocking=False):
+                return False
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            return True
+
+    def _leave(self, client: str) -> None:
+        with self._active_lock:
+            left = self._per_client.pop(client) - 1
+            if left:
+                self._per_client[client] = left
+            self._slots.release()
+
     def process_request(self, request, client_address) -> None:
-        if not self._slots.acquire(blocking=False):
+        if not self._admit(client_address[0]):
             self.metrics.inc("http_rejected_total")
             try:
                 request.setblocking(False)
@@ -136,7 +156,7 @@ class BoundedHTTPServer(socketserver.TCPServer):
         try:
             self._pool.submit(self._serve, request, client_address)
         except RuntimeError:  # pool shut down: closing
-            self._slots.release()
+            self._leave(client_address[0])
             self.shutdown_request(request)
 
     def _serve(self, request, client_address) -> None:
@@ -154,7 +174,7 @@ class BoundedHTTPServer(socketserver.TCPServer):
             with self._active_lock:
                 self._active.discard(raw)
             self.shutdown_request(request)
-            self._slots.release()
+            self._leave(client_address[0])
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]

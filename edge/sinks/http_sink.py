@@ -54,6 +54,7 @@ class HttpSinkOptions:
     max_clients: int = 8  # concurrent /events streams (the live page holds one)
     keepalive_s: float = 5.0
     max_connections: int = 32  # all connections at once, streams included; one more gets 503
+    max_per_client: int = 8  # connections at once from one IP address (one slow host cannot take them all)
     backlog: int = 128  # connections the kernel queues before accept
     header_timeout_s: float = 5.0  # request line and headers must arrive within this, in total
     write_timeout_s: float = 10.0  # a client that reads nothing for this long is dropped
@@ -71,6 +72,8 @@ class HttpSinkOptions:
         if not 1 <= self.max_connections <= 10_000 or not 1 <= self.backlog <= 65535:
             raise ValueError(f"http.max_connections must be 1-10000 (got {self.max_connections}) and "
                              f"http.backlog 1-65535 (got {self.backlog})")
+        if self.max_per_client < 1:  # above max_connections it is simply max_connections
+            raise ValueError(f"http.max_per_client must be >= 1 (got {self.max_per_client})")
         if self.max_clients > self.max_connections:
             raise ValueError(f"http.max_clients ({self.max_clients}) must be <= http.max_connections "
                              f"({self.max_connections}): each /events stream holds a connection")
@@ -188,7 +191,8 @@ class HttpSink(Sink):
         try:
             self._server = BoundedHTTPServer(
                 (options.host, options.port), handler, max_connections=options.max_connections,
-                backlog=options.backlog, header_timeout_s=options.header_timeout_s,
+                max_per_client=options.max_per_client, backlog=options.backlog,
+                header_timeout_s=options.header_timeout_s,
                 write_timeout_s=options.write_timeout_s, metrics=metrics, ssl_context=ssl_context)
         except OSError as exc:
             raise OSError(f"http sink: cannot listen on {options.host}:{options.port} ({exc.strerror}): "

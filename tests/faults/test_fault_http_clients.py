@@ -66,6 +66,23 @@ def test_idle_connections_are_capped_and_closed_after_the_header_timeout(make_si
         assert response.status == 200
 
 
+def test_one_host_cannot_take_every_connection(make_sink):
+    sink = make_sink(max_connections=16, max_per_client=4, header_timeout_s=5.0)
+    hostile = []
+    for _ in range(30):  # from 127.0.0.2: another host on the loopback network
+        sock = socket.socket()
+        sock.bind(("127.0.0.2", 0))
+        sock.connect((sink.host, sink.port))
+        hostile.append(sock)
+    time.sleep(0.3)
+    with urllib.request.urlopen(sink.url + "/healthz", timeout=5) as response:  # from 127.0.0.1
+        assert response.status == 200
+    busy = [recv_all(s, timeout=0.5) for s in hostile]
+    assert sum(b" 503 " in b for b in busy) == 26  # 4 held, the rest refused at once
+    for sock in hostile:
+        sock.close()
+
+
 def test_headers_sent_one_byte_at_a_time_still_hit_the_deadline(make_sink):
     sink = make_sink(header_timeout_s=0.6)
     sock = connect(sink)
