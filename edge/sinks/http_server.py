@@ -7,7 +7,8 @@ threads and file descriptors, and at an open-file limit of 256 they starved the 
 
 * a connection cap: at most ``max_connections`` (and never more than a quarter of the process's
   open-file limit, so HTTP clients cannot take the descriptors the camera and the sinks need);
-  one more gets a short ``503`` and is closed at once. Workers come from a pool of that size.
+  one more gets a short ``503`` and is closed at once (then accepting pauses 1 ms, so a client
+  that reconnects in a loop cannot keep this thread busy). Workers come from a pool of that size.
 * at most ``max_per_client`` of them from one IP address, so one slow or hostile host cannot take
   every slot from the others (a monitor's /healthz still gets through).
 * a listen backlog of ``backlog`` (the stdlib's 5 made a burst of requests wait for SYN retries).
@@ -45,6 +46,7 @@ log = logging.getLogger("auedge.edge.sinks.http")
 
 BUSY_RESPONSE = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
                  b"Retry-After: 1\r\nContent-Length: 29\r\n\r\ntoo many connections, retry\r\n")
+REFUSAL_PAUSE_S = 0.001
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 CLIENT_GONE = (ConnectionError, TimeoutError, ssl.SSLError)
 
@@ -152,6 +154,9 @@ class BoundedHTTPServer(socketserver.TCPServer):
             except OSError:
                 pass
             self.shutdown_request(request)
+            # A client re-connecting the moment it is refused would otherwise keep this thread (and
+            # the GIL) busy: at most about a thousand refusals a second; the others wait in the backlog.
+            time.sleep(REFUSAL_PAUSE_S)
             return
         try:
             self._pool.submit(self._serve, request, client_address)
