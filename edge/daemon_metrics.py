@@ -30,6 +30,7 @@ COUNTERS = {
     "source_stalls_total": "Times the source delivered no frame for the stall timeout.",
     "mqtt_queue_dropped_total": "Records dropped from the full MQTT disk queue (oldest first).",
     "mqtt_published_total": "Records acknowledged by the MQTT broker (PUBACK).",
+    "mqtt_connect_failures_total": "Failed connection attempts to the MQTT broker, by cause (tls, network).",
     "http_rejected_total": "HTTP connections refused with 503 because http.max_connections were open.",
     "http_accept_errors_total": "HTTP connections the kernel could not hand over (out of file descriptors).",
 }

@@ -20,12 +20,15 @@ import collections
 import json
 import logging
 import os
+import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.os_errors import describe_os_error
 from auedge.edge.sinks.base import DiskWriteErrors, RateLimitedLog, Record, Sink
 from auedge.edge.sinks.disk_queue import DiskQueue, QueueWriteError
 
@@ -47,7 +50,9 @@ class MqttSinkOptions:
     username: str = ""
     password_file: str = ""  # the password is read from this file, never from the TOML
     tls: bool = False
-    ca_file: str = ""
+    ca_file: str = ""  # the CA that signed the broker's certificate ("" = the system's CAs)
+    cert_file: str = ""  # this device's client certificate (PEM), for brokers that require one (mutual TLS)
+    key_file: str = ""  # its private key (PEM)
     keepalive_s: int = 30
     state_dir: str = ""  # default: $STATE_DIRECTORY (systemd) or ./au-edge-state
     max_records: int = 100_000
@@ -64,14 +69,48 @@ class MqttSinkOptions:
             raise ValueError("mqtt.max_records and mqtt.max_inflight must be >= 1, mqtt.max_bytes >= 1024")
         if self.reconnect_min_s <= 0 or self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("mqtt.reconnect_min_s must be > 0 and <= mqtt.reconnect_max_s")
-        if self.password_file and not Path(self.password_file).is_file():
-            raise ValueError(f"mqtt.password_file {self.password_file} does not exist")
+        for key in ("password_file", "ca_file", "cert_file", "key_file"):
+            path = getattr(self, key)
+            if path and not Path(path).is_file():
+                raise ValueError(f"mqtt.{key} {path} does not exist or is not a file: fix the path or set {key} = \"\"")
+        if self.password_file and Path(self.password_file).stat().st_mode & 0o077:
+            raise ValueError(f"mqtt.password_file {self.password_file} may be read by group or others: "
+                             f"chmod 600 {self.password_file}")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("mqtt.cert_file and mqtt.key_file go together: set both for mutual TLS, or neither")
+        if (self.cert_file or self.ca_file) and not self.tls:
+            raise ValueError("mqtt.ca_file / mqtt.cert_file are only used with mqtt.tls = true: set tls = true")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The client's TLS context (broker verified against ca_file or the system's CAs)."""
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file or None)
+            if self.cert_file:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"mqtt.ca_file {self.ca_file or '(system)'} / mqtt.cert_file {self.cert_file or '-'} / "
+                             f"mqtt.key_file {self.key_file or '-'} do not load ({exc}): give PEM files (the key "
+                             "belonging to the certificate)") from None
+        return context
 
     def resolved_state_dir(self) -> Path:
         if self.state_dir:
             return Path(self.state_dir)
         systemd_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
         return Path(systemd_dir) if systemd_dir else Path("au-edge-state")
+
+
+def in_tls_handshake(exc: BaseException | None) -> bool:
+    """True for an SSL error, or any error raised inside ``SSLSocket.do_handshake`` (a plaintext
+    broker answers a ClientHello by closing: ECONNRESET, not an SSLError)."""
+    if isinstance(exc, ssl.SSLError):
+        return True
+    tb = exc.__traceback__ if exc is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "do_handshake" and tb.tb_frame.f_code.co_filename.endswith("ssl.py"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def import_paho():
@@ -115,9 +154,16 @@ class MqttSink(Sink):
         if options.username:
             password = Path(options.password_file).read_text().strip() if options.password_file else None
             client.username_pw_set(options.username, password)
+            if password and not options.tls:
+                log.warning("mqtt: the password of %r goes to %s:%d in clear text: set mqtt.tls = true (the broker "
+                            "needs a TLS listener)", options.username, options.host, options.port)
         if options.tls:
-            client.tls_set(ca_certs=options.ca_file or None)
+            client.tls_set_context(options.ssl_context())
+        self._connect_warn = RateLimitedLog(log, interval_s=60.0)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_log = self._on_log
+        self._last_error = ""
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         self._client = client
@@ -141,12 +187,35 @@ class MqttSink(Sink):
         self.metrics.set_gauge("mqtt_connected", 1)
         self._wake.set()
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        """paho calls this inside its ``except OSError``: the exception says what failed."""
+        exc = sys.exc_info()[1]
+        text = describe_os_error(exc) if isinstance(exc, OSError) else "unknown error"
+        self._report_connect_failure(text, in_tls_handshake(exc))
+
+    def _on_log(self, client, userdata, level, buf) -> None:
+        if level == self._mqtt.MQTT_LOG_ERR:  # e.g. "failed to receive on socket: [SSL: ...] alert ..."
+            self._last_error = buf
+
+    def _report_connect_failure(self, text: str, tls: bool) -> None:
+        self.metrics.inc("mqtt_connect_failures_total", label=("cause", "tls" if tls else "network"))
+        hint = (": check mqtt.tls, mqtt.ca_file, mqtt.cert_file/key_file and that this port is the broker's TLS "
+                "listener" if tls else "")
+        self._connect_warn.warning("connect", f"mqtt: cannot connect to {self.options.host}:{self.options.port}: "
+                                              f"{'TLS handshake failed, ' if tls else ''}{text}{hint}; "
+                                              f"{len(self.queue)} records kept on disk, retrying")
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if self._stop.is_set():
             log.info("mqtt: disconnected from %s:%d", self.options.host, self.options.port)
         elif self.connected.is_set():
             log.warning("mqtt: disconnected from %s:%d (%s); %d records kept on disk until it is back",
                         self.options.host, self.options.port, reason_code, len(self.queue))
+        else:  # closed before the broker accepted us: with TLS 1.3 a refused client certificate ends here
+            text = self._last_error or str(reason_code)
+            self._report_connect_failure(text, self.options.tls and any(
+                word in text for word in ("SSL", "TLS", "alert", "certificate")))
+        self._last_error = ""
         self.connected.clear()
         self.metrics.set_gauge("mqtt_connected", 0)
 
