@@ -24,16 +24,19 @@ from auedge.edge.sinks.http_sink import live_page
 from auedge.edge.sources.base import Frame, FrameSource
 from chromium_cdp import Chromium, install_chromium
 
+MARKUP = '<img src="x" id="injected">'
+
 
 class CoveredBrowEstimator:
-    """One face, AU12 = mean red / 255, AU4 judged covered; no face when the frame is black."""
+    """One face, AU12 = mean red / 255, AU4 judged covered; no face when the frame is black. A third
+    output is named like markup: the page must show it as text."""
 
     def estimate(self, image: np.ndarray) -> EstimateResult:
         h, w = image.shape[:2]
         if not image.any():
             return EstimateResult(faces=[], image_size=(w, h))
         au12 = float(image[..., 0].mean() / 255.0)
-        face = FaceResult(box=(8, 8, 16, 16), score=0.9, keypoints=[], aus={"AU12": au12, "AU4": 0.3},
+        face = FaceResult(box=(8, 8, 16, 16), score=0.9, keypoints=[], aus={"AU12": au12, "AU4": 0.3, MARKUP: 0.5},
                           present={"AU12": au12 >= 0.5, "AU4": False}, observable={"AU12": True, "AU4": False})
         return EstimateResult(faces=[face], image_size=(w, h))
 
@@ -115,7 +118,8 @@ def test_live_page_shows_changing_values_not_observable_and_no_face(chromium_bin
                 time.sleep(0.05)
         with urllib.request.urlopen(url, timeout=5) as response:
             assert response.headers["Content-Type"].startswith("text/html")
-            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+            policy = response.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in policy and "unsafe-inline" not in policy
             assert response.read() == live_page()
         browser = Chromium(chromium_binary, url + fragment)
         seen: list[dict] = []
@@ -125,7 +129,7 @@ def test_live_page_shows_changing_values_not_observable_and_no_face(chromium_bin
         assert state["rows"]["AU4"][2] == "not observable" and state["rows"]["AU12"][2] in ("present", "absent")
         low, high = (float(v) for v in state["rows"]["AU12"][1].replace("min ", "").split(" max "))
         assert high - low > 0.05  # the window's range shows the swing
-        assert state["inked"] > 0 and state["images"] == 0
+        assert state["inked"] > 0 and state["images"] == 0 and MARKUP in state["rows"]  # shown as text
         empty.set()
         state = wait_for(browser, lambda s: s["status"].startswith("no face"), 10, seen)
         assert state["rows"]["AU12"][0] == "no face" and state["images"] == 0
