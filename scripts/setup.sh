@@ -3,7 +3,7 @@
 #   bash scripts/setup.sh          # package, training stack, dev tools
 #   bash scripts/setup.sh --test   # plus the system packages the integration tests use
 #                                  # (mosquitto for MQTT, a JDK and JUnit for the Android core,
-#                                  # chromium for the live-page test)
+#                                  # chromium for the live-page test, openssl for the TLS tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -22,6 +22,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
   [ -f /usr/share/java/junit4.jar ] || need+=(junit4)
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
