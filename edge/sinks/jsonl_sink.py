@@ -48,6 +48,8 @@ def rotated_name(path: Path, n: int) -> Path:
 def repair_tail(fd: int, path: Path, logger: logging.Logger) -> int:
     """Cut a partial last line (left by a crash or a full disk) so the file is whole JSON lines; its size."""
     size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
     end = size
     while end > 0:
         start = max(0, end - 65536)
