@@ -6,6 +6,7 @@ table, writes ``benchmarks/results/NAME-<bundle>-<date>.json`` (atomically) and 
 * ``latency``  - every variant x backend x threads, the face detector, the whole pipeline, memory;
 * ``accuracy`` - every variant against the float Keras model and the labels, bare and occluded;
 * ``peers``    - an established AU tool on the same images, or the record of why none could run;
+* ``http_clients`` - the daemon's frame rate, threads and descriptors with 300 idle HTTP clients;
 * ``report``   - gathers the latest results into ``benchmarks/results/REPORT.md``.
 
 Nothing here is a timed test: numbers depend on the machine and its load, which every result records.

@@ -133,7 +133,7 @@ def build_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
         if config.jsonl.path:
             from auedge.edge.sinks.jsonl_sink import JsonlSink
 
-            sinks.append(JsonlSink.create_from_options(config.jsonl))
+            sinks.append(JsonlSink.create_from_options(config.jsonl, metrics))
         if config.http.enabled:
             from auedge.edge.sinks.http_sink import HttpSink
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ from auedge.edge.sources import parse_source_uri
 from auedge.edge.state_dir import state_dir
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A duration (a key ending in ``_s``) above a day is a typo; far larger ones overflow lock timeouts.
+MAX_SECONDS = 86_400.0
+MAX_FPS = 1000.0
 
 
 class ConfigError(ValueError):
@@ -90,8 +94,9 @@ class DaemonConfig:
             raise ConfigError(f"detect_region: {exc}") from None
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {self.threads}): set threads = 2 or pass --threads 2")
-        if self.target_fps < 0:
-            raise ConfigError(f"target_fps must be >= 0 (got {self.target_fps}); 0 means uncapped")
+        check_numbers(self)
+        if not 0 <= self.target_fps <= MAX_FPS:
+            raise ConfigError(f"target_fps must be >= 0 and <= {MAX_FPS:g} (got {self.target_fps}); 0 means uncapped")
         if self.stall_timeout_s <= 0 or self.reopen_backoff_s <= 0 or self.reopen_backoff_max_s < self.reopen_backoff_s:
             raise ConfigError("stall_timeout_s and reopen_backoff_s must be > 0 and reopen_backoff_max_s >= reopen_backoff_s")
         if self.reopen_max_attempts < 0:
@@ -107,6 +112,29 @@ class DaemonConfig:
 
 SECTIONS = ("smoothing", "jsonl", "http", "mqtt", "debug")
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def check_numbers(config: DaemonConfig) -> None:
+    """Every float option of every section is finite, and every duration at most ``MAX_SECONDS``.
+
+    Why here, generically, and first: NaN passes every ``<``/``>`` range check below it (``nan < 0``
+    is False), so ``target_fps = nan`` ran uncapped and ``smoothing.beta = nan`` nulled every
+    smoothed value; ``inf`` overflows lock and queue timeouts. No option takes ``inf`` ("never" is
+    spelled 0 where an option has it, e.g. ``reopen_max_attempts``). A new float field is covered
+    without touching this function.
+    """
+    for section, options in [(None, config), *((name, getattr(config, name)) for name in SECTIONS)]:
+        for f in _scalar_fields(type(options)):
+            value = getattr(options, f.name)
+            if not isinstance(value, float):
+                continue
+            key, flag = f"{section}.{f.name}" if section else f.name, _flag_name(section, f.name)
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number (got {value}): set a number in the file "
+                                  f"or pass {flag} with one")
+            if f.name.endswith("_s") and value > MAX_SECONDS:
+                raise ConfigError(f"{key} is {value:g} s, more than a day ({MAX_SECONDS:g} s): set a shorter "
+                                  f"duration or pass {flag}")
 
 
 def _scalar_fields(cls) -> list[dataclasses.Field]:

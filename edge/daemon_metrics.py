@@ -24,10 +24,15 @@ COUNTERS = {
     "frames_dropped_total": "Camera frames dropped because the loop (inference or the fps cap) was slower than the camera.",
     "bad_frames_total": "Frames that could not be decoded or estimated, skipped.",
     "sink_errors_total": "Records a sink failed to take (the loop goes on).",
+    "disk_write_errors_total": "Writes of records to disk that failed (full disk, I/O error) and are retried.",
+    "records_lost_total": "Records a sink gave up on because the disk kept failing and its memory backlog was full.",
     "camera_reopens_total": "Times the source was closed and reopened by the watchdog.",
     "source_stalls_total": "Times the source delivered no frame for the stall timeout.",
     "mqtt_queue_dropped_total": "Records dropped from the full MQTT disk queue (oldest first).",
     "mqtt_published_total": "Records acknowledged by the MQTT broker (PUBACK).",
+    "mqtt_connect_failures_total": "Failed connection attempts to the MQTT broker, by cause (tls, network).",
+    "http_rejected_total": "HTTP connections refused with 503 because http.max_connections were open.",
+    "http_accept_errors_total": "HTTP connections the kernel could not hand over (out of file descriptors).",
 }
 
 GAUGES = {

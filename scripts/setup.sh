@@ -2,7 +2,8 @@
 # Set up a fresh machine: a venv in .venv with au-edge and everything to train, export and test.
 #   bash scripts/setup.sh          # package, training stack, dev tools
 #   bash scripts/setup.sh --test   # plus the system packages the integration tests use
-#                                  # (mosquitto for MQTT, a JDK and JUnit for the Android core)
+#                                  # (mosquitto for MQTT, a JDK and JUnit for the Android core,
+#                                  # chromium for the live-page test, openssl for the TLS tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -20,6 +21,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
   command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
   [ -f /usr/share/java/junit4.jar ] || need+=(junit4)
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

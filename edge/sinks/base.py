@@ -9,10 +9,13 @@ logs (rate-limited, so a dead disk does not flood the journal) whatever a sink r
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.os_errors import describe_os_error
 
 log = logging.getLogger("auedge.edge.sinks")
 
@@ -50,6 +53,43 @@ class RateLimitedLog:
         self.logger.warning("%s%s", message, suffix)
         self._last[key] = now
         return True
+
+
+def describe_write_error(exc: BaseException) -> str:
+    """``No space left on device (ENOSPC)`` rather than a repr: the line must say what to fix."""
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    if isinstance(exc, sqlite3.Error):
+        return f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})"
+    return str(exc) or repr(exc)
+
+
+class DiskWriteErrors:
+    """One sink's failing writes to one file: counted each time, logged once a minute, recovery logged.
+
+    Why not just raise to :class:`SinkSet`: its line names neither the file nor the cause in words,
+    and a full disk fails on every frame. Counted as ``disk_write_errors_total{sink=...}``.
+    """
+
+    def __init__(self, sink: str, path: Path, metrics: DaemonMetrics, logger: logging.Logger,
+                 interval_s: float = 60.0) -> None:
+        self.sink = sink
+        self.path = path
+        self.metrics = metrics
+        self.logger = logger
+        self._log = RateLimitedLog(logger, interval_s)
+        self.failures = 0  # since the last successful write
+
+    def failed(self, exc: BaseException, held: int) -> None:
+        self.failures += 1
+        self.metrics.inc("disk_write_errors_total", label=("sink", self.sink))
+        self._log.warning("write", f"{self.sink}: cannot write {self.path}: {describe_write_error(exc)}; "
+                                   f"{held} records held in memory, retried with the next record")
+
+    def succeeded(self) -> None:
+        if self.failures:
+            self.logger.warning("%s: writing %s again after %d failed attempts", self.sink, self.path, self.failures)
+            self.failures = 0
 
 
 class SinkSet:

@@ -10,11 +10,16 @@ re-delivers whatever was not acknowledged: at-least-once, in order.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL)"
+
+
+class QueueWriteError(OSError):
+    """A record could not be stored (disk full, I/O error); the rows already queued are untouched."""
 
 
 class DiskQueue:
@@ -27,6 +32,8 @@ class DiskQueue:
         self.max_bytes = max_bytes
         self.dropped = 0  # since this object was created
         self._lock = threading.Lock()
+        if not self.path.exists():  # 0600 (sqlite would use 0644): records are personal data
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -67,10 +74,17 @@ class DiskQueue:
                     dropped += 1
                 self._db.execute("INSERT INTO queue (payload) VALUES (?)", (sqlite3.Binary(payload),))
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                # SQLite has already rolled back after SQLITE_FULL or SQLITE_IOERR; a second ROLLBACK
+                # would raise "no transaction is active" and hide the real error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 self._count, self._bytes = self._db.execute(
                     "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM queue").fetchone()
+                if isinstance(exc, sqlite3.Error):
+                    raise QueueWriteError(f"cannot store a record in the MQTT queue {self.path}: {exc} "
+                                          f"({getattr(exc, 'sqlite_errorname', type(exc).__name__)}); "
+                                          f"its {self._count} queued records are kept") from exc
                 raise
             self._count += 1
             self._bytes += len(payload)

@@ -3,17 +3,25 @@
 Why rotation here rather than logrotate: the service runs under ``ProtectSystem=strict`` with its
 own state directory, and a Pi's SD card must never fill up, so the sink itself bounds disk use:
 at most ``(keep + 1) * max_bytes``. A record is never split across files. ``flush_every`` trades
-SD-card writes against what a power cut may lose; close() (SIGTERM) always flushes.
+SD-card writes against what a power cut may lose; close() (SIGTERM) always flushes. A full disk
+never leaves half a line: see :class:`JsonlSink`.
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from auedge.edge.sinks.base import Record, Sink
+from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.sinks.base import DiskWriteErrors, Record, Sink
+
+log = logging.getLogger("auedge.edge.sinks.jsonl")
+
+MAX_HELD_BYTES = 1_000_000  # lines kept in memory while the disk refuses them (about 3 min at 10 fps)
 
 
 @dataclass
@@ -37,29 +45,72 @@ def rotated_name(path: Path, n: int) -> Path:
     return path.with_name(f"{path.name}.{n}")
 
 
+def repair_tail(fd: int, path: Path, logger: logging.Logger) -> int:
+    """Cut a partial last line (left by a crash or a full disk) so the file is whole JSON lines; its size."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        if end == size and chunk.endswith(b"\n"):
+            return size
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    os.ftruncate(fd, end)
+    logger.warning("jsonl: %s ended in a partial line (%d bytes, from a crash or a full disk): cut it", path,
+                   size - end)
+    return end
+
+
 class JsonlSink(Sink):
+    """Lines are written with ``os.write`` from whole-line buffers, never through a stdio buffer that
+    may flush half a line: a write that fails part-way (ENOSPC) is cut back with ``ftruncate``, the
+    lines stay in memory (at most ``MAX_HELD_BYTES``, oldest lost first and counted) and are retried
+    with the next record."""
+
     name = "jsonl"
 
     def __init__(self, path: str | Path, max_bytes: int = 10_000_000, keep: int = 5, flush_every: int = 1,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, metrics: DaemonMetrics | None = None) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.keep = keep
         self.flush_every = flush_every
         self.fsync = fsync
+        self.metrics = metrics or DaemonMetrics()
+        self.errors = DiskWriteErrors(self.name, self.path, self.metrics, log)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "ab")  # noqa: SIM115 - held open for the sink's life
-        self._size = self._handle.tell()
-        self._unflushed = 0
+        self._closed = False
+        self._fd: int | None = None
+        self._size = 0
+        self._reopen()
+        self._held: collections.deque[bytes] = collections.deque()  # whole lines not yet written
+        self._held_bytes = 0
+        self._os_write = os.write  # tests replace it to simulate a full disk
+
+    def _reopen(self) -> None:
+        # 0640: records are personal data; the service's group may read them, others not.
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o640)
+        self._size = repair_tail(self._fd, self.path, log)
 
     @classmethod
-    def create_from_options(cls, options: JsonlSinkOptions) -> JsonlSink:
+    def create_from_options(cls, options: JsonlSinkOptions, metrics: DaemonMetrics | None = None) -> JsonlSink:
         options.validate()
-        return cls(options.path, options.max_bytes, options.keep, options.flush_every, options.fsync)
+        return cls(options.path, options.max_bytes, options.keep, options.flush_every, options.fsync, metrics)
+
+    @property
+    def held(self) -> int:
+        """Lines waiting in memory (not yet on disk)."""
+        return len(self._held)
 
     def _rotate(self) -> None:
-        self._flush()
-        self._handle.close()
+        os.close(self._fd)
+        self._fd = None
         if self.keep > 0:
             rotated_name(self.path, self.keep).unlink(missing_ok=True)
             for n in range(self.keep - 1, 0, -1):
@@ -67,29 +118,56 @@ class JsonlSink(Sink):
                 if older.exists():
                     os.replace(older, rotated_name(self.path, n + 1))
             os.replace(self.path, rotated_name(self.path, 1))
-        self._handle = open(self.path, "wb")  # noqa: SIM115
-        self._size = 0
+        else:
+            self.path.unlink(missing_ok=True)
+        self._reopen()
 
     def emit(self, record: Record) -> None:
-        if self._handle is None:
+        if self._closed:
             raise RuntimeError("jsonl sink is closed")
         line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        self._held.append(line)
+        self._held_bytes += len(line)
+        while self._held_bytes > MAX_HELD_BYTES and len(self._held) > 1:
+            self._held_bytes -= len(self._held.popleft())
+            self.metrics.inc("records_lost_total", label=("sink", self.name))
+        if len(self._held) >= self.flush_every:
+            self._flush()
+
+    def _write_line(self, line: bytes) -> None:
+        """All of ``line`` or, on an error, none of it (cut back to the last whole line)."""
+        if self._fd is None:  # a rotation failed half-way (no space for the new file): try again
+            self._reopen()
         if self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
-        self._handle.write(line)
+        view = memoryview(line)
+        try:
+            while view:
+                view = view[self._os_write(self._fd, view):]
+        except OSError:
+            os.ftruncate(self._fd, self._size)
+            raise
         self._size += len(line)
-        self._unflushed += 1
-        if self._unflushed >= self.flush_every:
-            self._flush()
 
     def _flush(self) -> None:
-        self._handle.flush()
-        if self.fsync:
-            os.fsync(self._handle.fileno())
-        self._unflushed = 0
+        try:
+            while self._held:
+                self._write_line(self._held[0])
+                self._held_bytes -= len(self._held.popleft())
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            self.errors.failed(exc, len(self._held))
+            return
+        self.errors.succeeded()
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._flush()
-            self._handle.close()
-            self._handle = None
+        if self._closed:
+            return
+        self._flush()
+        self._closed = True
+        if self._held:
+            log.warning("jsonl: %d records could not be written to %s and are lost", len(self._held), self.path)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -12,6 +12,7 @@ Each form maps to one small module; heavy imports (picamera2) happen only when t
 
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qs
 
 from auedge.edge.sources.base import Frame, FrameSource, Pacer, SourceError
@@ -82,8 +83,8 @@ def _number(options: dict[str, str], key: str, uri: str, default: float = 0.0) -
         value = float(options.get(key, default))
     except ValueError:
         raise _bad_uri(uri, f"{key}= must be a number (got {options[key]!r})") from None
-    if value < 0:
-        raise _bad_uri(uri, f"{key}= must be >= 0")
+    if not math.isfinite(value) or value < 0:  # NaN passes `value < 0`
+        raise _bad_uri(uri, f"{key}= must be a finite number >= 0 (got {options[key]!r})")
     return value
 
 

@@ -17,17 +17,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.edge.os_errors import describe_os_error
 from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
 
 
 def decode_image_file(path: Path) -> np.ndarray | None:
-    """RGB uint8 pixels of ``path``, or None when it is not a decodable image (any reason)."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError:
-        return None
+    """RGB uint8 pixels of ``path``, or None when its bytes are not a decodable image.
+
+    A file that cannot be *read* raises OSError instead: out of file descriptors (EMFILE) or an
+    I/O error is not a corrupt image, and the log line must say which it was.
+    """
+    data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
@@ -90,8 +92,11 @@ class ImageFolderSource(FrameSource):
         path = self._files[position]
         self._position += 1
         self._pacer.wait()
-        image = decode_image_file(path)
+        try:
+            image, error = decode_image_file(path), f"cannot decode {path.name}"
+        except OSError as exc:
+            image, error = None, f"cannot read {path.name}: {describe_os_error(exc)}"
         index, ts = self._take_index(), self._next_ts()
         if image is None:
-            return Frame.bad_frame(index, f"cannot decode {path.name}", ts, position)
+            return Frame.bad_frame(index, error, ts, position)
         return Frame(image=image, ts=ts, index=index, meta={"file": path.name}, position=position)

@@ -86,7 +86,8 @@ def test_wheel_holds_every_module_recipe_and_service_file(wheel):
         prefix = package.replace(".", "/")
         expected |= {f"{prefix}/{p.name}" for p in folder.glob("*.py")}
     expected |= {f"auedge/train/configs/{p.name}" for p in (REPO / "train" / "configs").glob("*.toml")}
-    expected |= {"auedge/edge/au-edge.service", "auedge/edge/au-edge.example.toml", "auedge/edge/au-edge.laptop.toml"}
+    expected |= {"auedge/edge/au-edge.service", "auedge/edge/au-edge.example.toml", "auedge/edge/au-edge.laptop.toml",
+                 "auedge/edge/sinks/live_page.html"}
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)[:10]}"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if n.split("/")[0] in ("train", "convert", "edge", "benchmarks", "tests")], \

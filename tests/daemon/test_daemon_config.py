@@ -91,6 +91,45 @@ def test_bad_config_is_one_clear_line(tmp_path, capsys, text, needles):
     assert len(err) == 1 and err[0].startswith("au-edge daemon: config error:")
 
 
+def _float_keys() -> list[tuple[str | None, str]]:
+    """(section, name) of every float option: a new one is tested without editing this file."""
+    keys = [(None, f.name) for f in dataclasses.fields(DaemonConfig)
+            if f.name not in SECTIONS and isinstance(f.default, float)]
+    for section in SECTIONS:
+        options = getattr(DaemonConfig(), section)
+        keys += [(section, f.name) for f in dataclasses.fields(options) if isinstance(getattr(options, f.name), float)]
+    return keys
+
+
+FLOAT_KEYS = _float_keys()
+
+
+def test_float_keys_are_found():
+    keys = {f"{s}.{n}" if s else n for s, n in FLOAT_KEYS}
+    assert {"target_fps", "reopen_backoff_s", "http.stale_after_s", "smoothing.beta"} <= keys
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize(("section", "name"), FLOAT_KEYS, ids=lambda v: str(v))
+def test_every_float_key_must_be_finite_in_file_and_flag(tmp_path, capsys, section, name, value):
+    key = f"{section}.{name}" if section else name
+    text = f"[{section}]\n{name} = {value}\n" if section else f"{name} = {value}\n"
+    flag = f"--{key.replace('.', '-').replace('_', '-')}"
+    for argv in (["--config", str(write(tmp_path, text))], [f"{flag}={value}"]):
+        with pytest.raises(ConfigError) as info:
+            parse(argv)
+        assert str(info.value).startswith(key) and "finite" in str(info.value), str(info.value)
+        assert daemon.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and key in err[0]
+
+
+@pytest.mark.parametrize("text", ["target_fps = 1e9\n", "stall_timeout_s = 1e12\n", "[http]\nkeepalive_s = 1e300\n"])
+def test_numbers_out_of_range_are_refused(tmp_path, text):
+    with pytest.raises(ConfigError, match="target_fps must be|more than a day"):
+        parse(["--config", str(write(tmp_path, text))])
+
+
 def test_missing_config_file(tmp_path, capsys):
     assert daemon.main(["--config", str(tmp_path / "none.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -10,16 +10,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.sinks.mqtt_sink import MqttSink, MqttSinkOptions
+from mosquitto_helpers import MOSQUITTO, start_mosquitto
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 pytestmark = pytest.mark.skipif(
     MOSQUITTO is None, reason="mosquitto broker binary not found: apt-get install -y mosquitto")
 OUTAGE_S = 10.0
@@ -43,19 +41,7 @@ class Broker:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        import socket
-
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}")
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start listening")
+        self.proc = start_mosquitto(self.conf, self.port)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

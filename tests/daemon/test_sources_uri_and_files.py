@@ -36,6 +36,9 @@ def test_bad_option_values():
         make_source("images:d?fps=fast")
     with pytest.raises(ValueError, match="size= must look like 640x480"):
         make_source("camera:0?size=big")
+    for value in ("nan", "inf", "-1"):  # NaN passed the old `fps < 0` check and ran uncapped
+        with pytest.raises(ValueError, match="fps= must be a finite number >= 0"):
+            make_source(f"video:a.mp4?fps={value}")
 
 
 def _write_images(folder, count):
