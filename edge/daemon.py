@@ -104,13 +104,14 @@ def build_estimator(config: DaemonConfig):
     return estimator
 
 
-def page_url(host: str, port: int) -> str:
-    """The address a browser on this machine opens for the HTTP sink bound to ``host``:``port``."""
+def page_url(host: str, port: int, scheme: str = "http") -> str:
+    """The address a browser on this machine opens for the HTTP sink bound to ``host``:``port``
+    (``https`` when the sink serves TLS)."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return f"{scheme}://[{host}]:{port}/" if ":" in host else f"{scheme}://{host}:{port}/"
 
 
 def open_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
@@ -119,7 +120,8 @@ def open_sinks(config: DaemonConfig, metrics: DaemonMetrics) -> SinkSet:
     sinks = build_sinks(config, metrics)
     for sink in sinks.sinks:
         if sink.name == "http":
-            print(f"au-edge daemon: page at {page_url(config.http.host, getattr(sink, 'port', config.http.port))}",
+            url = page_url(config.http.host, getattr(sink, "port", config.http.port), getattr(sink, "scheme", "http"))
+            print(f"au-edge daemon: page at {url}",
                   file=sys.stderr, flush=True)
         elif sink.name == "jsonl":
             log.info("records to %s", config.jsonl.path)
