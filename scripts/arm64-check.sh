@@ -3,6 +3,7 @@
 # edge/README-pi.md tells a Pi user, and check its outputs against this x86 host's.
 #
 #   sudo scripts/arm64-check.sh [--bundle DIR] [--images DIR] [--rootfs-only]
+#   AU_EDGE_ARM64_CPU=cortex-a76 sudo scripts/arm64-check.sh    # a Pi 5's core instead of a Pi 4's
 #
 # Steps (each timed; the times are under qemu emulation, NOT performance figures):
 #   host-tools  apt: qemu-user-static and mmdebstrap, when missing
@@ -12,18 +13,21 @@
 #   stage       bundle, face images, a short video and a fake picamera2 package (scripts/arm64_check.py)
 #   host-ref    every model of the bundle on the images, on the host (scripts/arm64_device.py): the x86 reference
 #   install     README-pi.md section 2 inside the arm64 system (venv --system-site-packages, pip [pi])
-#   run         bundle-info, infer --json per model, daemon on the video (JSONL + HTTP) and on picamera2
-#   parity      arm64 against x86: fp32 within 1e-4, int8 within one output quantization step, same faces
+#   infer       bundle-info, au-edge infer --json per model, and every model measured (full precision)
+#   daemon      au-edge daemon on the video (JSONL + HTTP), on picamera2 (RGB888 main) and its YUV420 lores
+#   (judge)     arm64 against x86: same faces, AU values within 1e-4 (fp32) or one output quantization step
+#               (int8); the daemon's and the fake camera's records; prints the tables (scripts/arm64_parity.py)
 #
 # The bundle: --bundle DIR, else edge/models/default/ when present, else the test-fixture bundle (tiny ONNX AU
 # model from tests/edge/edge_runtime_helpers.py + the real BlazeFace detector). Face images: --images DIR, else
 # MTFL photos from ../shared/data/mtfl when present (read only), else the benchmarks' generated faces.
 #
 # Cache: AU_EDGE_ARM64_CACHE (default <repo>/.cache/arm64, ignored by git) holds the root filesystem
-# (rootfs-bookworm/, about 400 MB, reused while its recipe is unchanged; delete it to rebuild) and each run's
-# files under runs/latest/ (report.json, times.tsv, the records). A cold run builds the rootfs (~10-20 min
-# emulated); a warm one reinstalls only the venv. Exit 0 when every check holds, 1 when one fails, 2 for
-# a machine that cannot run the check (not root, no binfmt_misc, no network for apt/pip).
+# (rootfs-bookworm/, about 300 MB, reused while its recipe is unchanged; delete it to rebuild; runs leave
+# /opt/au-edge and pip's cache in it) and each run's files under runs/latest/ (report.json, times.tsv, the
+# records). A cold run builds the rootfs (about 6 min here); a warm one remakes only the venv (about 2.5 min).
+# Exit 0 when every check holds, 1 when one fails, 2 for a machine that cannot run the check (not root, no
+# binfmt_misc, no network for apt/pip).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,12 +46,16 @@ while [ $# -gt 0 ]; do
     --bundle) BUNDLE=$2; shift 2 ;;
     --images) IMAGES=$2; shift 2 ;;
     --rootfs-only) ROOTFS_ONLY=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "arm64-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 cannot() { echo "arm64-check: cannot run here: $*" >&2; exit 2; }
+case "${AU_EDGE_ARM64_CPU:-cortex-a72}" in
+  cortex-a72|cortex-a76) ;;
+  *) echo "arm64-check: AU_EDGE_ARM64_CPU=$AU_EDGE_ARM64_CPU: use cortex-a72 (Pi 4) or cortex-a76 (Pi 5)" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || cannot "needs root (apt, binfmt_misc, chroot): run it with sudo"
 [ "$(uname -m)" = x86_64 ] || cannot "the host must be x86_64 (it is $(uname -m)); on an arm64 machine follow edge/README-pi.md directly"
 [ -x "$HOST_PY" ] || cannot "$HOST_PY not found: run scripts/setup.sh first (or set AU_EDGE_HOST_PYTHON)"
@@ -152,8 +160,8 @@ mount_arm64() {
   done
   mount --bind "$RUN" "$ROOTFS$INSIDE"; MOUNTED+=("$ROOTFS$INSIDE")
   # qemu-user shows the program the host's x86 /proc/cpuinfo; onnxruntime's cpuinfo parser segfaults on it
-  # at import (seen with 1.32.0). A Pi 4's (Cortex-A72) takes its place, matching QEMU_CPU below.
-  pi4_cpuinfo > "$RUN/cpuinfo"
+  # at import (seen with 1.32.0). A Pi's takes its place, matching QEMU_CPU (AU_EDGE_ARM64_CPU).
+  pi_cpuinfo > "$RUN/cpuinfo"
   mount --bind "$RUN/cpuinfo" "$ROOTFS/proc/cpuinfo"; MOUNTED+=("$ROOTFS/proc/cpuinfo")
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
   # This machine reaches PyPI through an egress proxy with its own CA: hand pip the host's bundle. A Pi needs
@@ -161,19 +169,26 @@ mount_arm64() {
   cp -L /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/au-edge-host-ca.crt"
 }
 
-pi4_cpuinfo() {
-  local cpu
+# The emulated CPU: AU_EDGE_ARM64_CPU=cortex-a72 (Raspberry Pi 4, ARMv8.0: NEON, no dot product; the default)
+# or cortex-a76 (Pi 5: ARMv8.2 with fp16 and int8 dot product), so XNNPACK and onnxruntime pick the kernels
+# that Pi runs, not those of qemu's default "max" CPU (SVE...). /proc/cpuinfo says the same (see mount_arm64).
+ARM64_CPU=${AU_EDGE_ARM64_CPU:-cortex-a72}
+pi_cpuinfo() {
+  local cpu part features model
+  case "$ARM64_CPU" in
+    cortex-a72) part=0xd08 model="Raspberry Pi 4 Model B" features="fp asimd evtstrm crc32 cpuid" ;;
+    cortex-a76) part=0xd0b model="Raspberry Pi 5 Model B"
+      features="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp" ;;
+  esac
   for cpu in 0 1 2 3; do
-    printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$cpu"
-    printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n'
+    printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: %s\n' "$cpu" "$features"
+    printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: %s\nCPU revision\t: 1\n\n' "$part"
   done
-  printf 'Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B (emulated by scripts/arm64-check.sh)\n'
+  printf 'Model\t\t: %s (emulated by scripts/arm64-check.sh)\n' "$model"
 }
 
-# QEMU_CPU=cortex-a72: the Pi 4's core (ARMv8.0, NEON, no dot product), so XNNPACK and onnxruntime pick the
-# kernels a Pi 4 runs, not those of qemu's default "max" CPU (SVE, int8 dot product...).
 in_arm64() {
-  chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 QEMU_CPU=cortex-a72 \
+  chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 QEMU_CPU="$ARM64_CPU" \
     PIP_CERT=/etc/ssl/certs/au-edge-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
     AU_EDGE_FAKE_PICAMERA2_FRAMES=$INSIDE/stage/camera.npz AU_EDGE_FAKE_PICAMERA2_NUMPY_MAJOR="$SYSTEM_NUMPY_MAJOR" \
     OMP_NUM_THREADS=1 nice -n 19 "$@"

@@ -31,7 +31,8 @@ def _platform() -> dict[str, str]:
     import auedge
 
     return {"machine": platform.machine(), "python": platform.python_version(), "libc": "-".join(platform.libc_ver()),
-            "numpy": numpy.__version__, "numpy_from": numpy.__file__, "auedge": auedge.__version__}
+            "numpy": numpy.__version__, "numpy_from": numpy.__file__, "auedge": auedge.__version__,
+            "qemu_cpu": os.environ.get("QEMU_CPU", "")}
 
 
 def measure(stage: Path, out: Path, reference: Path | None) -> None:

@@ -208,7 +208,8 @@ def print_packages(found: dict) -> None:
 
 
 def print_tables(rows: list[dict], times: list[tuple[str, float]], arm_platform: dict) -> None:
-    print(f"\nParity, arm64 ({arm_platform['machine']}, Python {arm_platform['python']}, {arm_platform['libc']}, "
+    cpu = f"emulated {arm_platform['qemu_cpu']}, " if arm_platform.get("qemu_cpu") else ""
+    print(f"\nParity, arm64 ({cpu}{arm_platform['machine']}, Python {arm_platform['python']}, {arm_platform['libc']}, "
           f"numpy {arm_platform['numpy']}) against this x86_64 host")
     head = f"{'model':<11} {'prec':<5} {'AU backend x86/arm64':<24} {'faces x86/arm':>14} {'min IoU':>8} " \
            f"{'|dscore|':>9} {'|dAU| crop':>10} {'bound':>8} {'|dAU| e2e':>10}  ok"
