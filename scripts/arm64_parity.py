@@ -73,6 +73,8 @@ def model_parity(x86: dict, arm: dict) -> dict:
             max_crop = max(max_crop, diff)
             if diff > tolerance:
                 problems.append(f"{name}: the AU model's values on the same crop differ by {diff:.3g} > {tolerance:.3g}")
+    if not faces_x86:
+        problems.append("no face found on any image on x86: nothing was compared (give --images with faces)")
     if x86["output_step"] != arm["output_step"]:
         problems.append(f"output quantization differs: {x86['output_step']} vs {arm['output_step']}")
     return {

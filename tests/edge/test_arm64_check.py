@@ -49,6 +49,10 @@ def test_fp32_parity_holds_within_1e_4_on_the_same_crop_and_fails_beyond():
     assert not row["ok"] and "i0.png" in row["problems"][0]
 
 
+def test_parity_without_any_face_is_not_a_pass():
+    assert not arm64_parity.model_parity(_model(None, [{}, {}]), _model(None, [{}, {}]))["ok"]
+
+
 def test_parity_fails_when_only_the_same_crop_values_differ():
     """The interpreter itself off, even where the end-to-end values happen to agree."""
     x86 = _model(None, [{"AU12": 0.5}])
