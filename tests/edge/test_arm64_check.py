@@ -94,7 +94,9 @@ def test_fake_picamera2_gives_the_source_its_rgb_frames(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setenv("AU_EDGE_FAKE_PICAMERA2_FRAMES", str(npz))
     monkeypatch.setenv("AU_EDGE_FAKE_PICAMERA2_LOG", str(tmp_path / "calls.jsonl"))
-    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # so that teardown leaves no fake picamera2 imported
+    monkeypatch.delitem(sys.modules, "picamera2")
+    monkeypatch.delenv("AU_EDGE_FAKE_PICAMERA2_NUMPY_MAJOR", raising=False)
     from auedge.edge.sources import open_source
 
     source = open_source("picamera2:0?size=640x480&fps=10")
