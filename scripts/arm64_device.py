@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-HTTP_PORT = 18080
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the arm64 system shares the host's network)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _platform() -> dict[str, str]:
@@ -90,15 +96,15 @@ def _get(url: str) -> tuple[int, str]:
         return 0, str(exc)
 
 
-def _run_daemon(args: list[str], env: dict[str, str], poll_http: bool, timeout_s: float) -> dict:
+def _run_daemon(args: list[str], env: dict[str, str], http_port: int | None, timeout_s: float) -> dict:
     """Run ``au-edge daemon``; while it runs, read /healthz, /latest and /metrics once each has something."""
     exe = str(Path(sys.executable).with_name("au-edge"))
     start = time.monotonic()
     proc = subprocess.Popen([exe, "daemon", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     http: dict[str, object] = {}
-    base = f"http://127.0.0.1:{HTTP_PORT}"
-    while poll_http and proc.poll() is None and time.monotonic() - start < timeout_s:
+    base = f"http://127.0.0.1:{http_port}"
+    while http_port and proc.poll() is None and time.monotonic() - start < timeout_s:
         if "latest" not in http:
             status, body = _get(base + "/latest")
             if status == 200:
@@ -140,8 +146,9 @@ def daemon(stage: Path, out: Path) -> None:
         jsonl.unlink(missing_ok=True)
         env["AU_EDGE_FAKE_PICAMERA2_LOG"] = str(out / f"picamera2-calls-{name}.jsonl")
         flags = ["--source", source, "--jsonl-path", str(jsonl), "--device", f"arm64-check-{name}"]
-        flags += ["--http-enabled", "--http-port", str(HTTP_PORT)] if http else ["--no-http-enabled"]
-        run = _run_daemon(common + flags, env, poll_http=http, timeout_s=plan["daemon_timeout_s"])
+        port = free_port() if http else None
+        flags += ["--http-enabled", "--http-port", str(port)] if http else ["--no-http-enabled"]
+        run = _run_daemon(common + flags, env, http_port=port, timeout_s=plan["daemon_timeout_s"])
         run["records"] = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()] \
             if jsonl.is_file() else []
         calls = Path(env["AU_EDGE_FAKE_PICAMERA2_LOG"])
