@@ -344,6 +344,8 @@ def parse_manifest(root: Path, data: dict[str, Any], check_hash: bool = True) ->
     """
     where = str(root / MANIFEST_NAME)
     version = _require(data, "schema_version", where)
+    if isinstance(version, bool) or not isinstance(version, int):  # "1", 1.0 and true all equal 1 in Python
+        raise _bad(where, "schema_version", f"an integer ({SCHEMA_VERSION}, not a string or a float)", version)
     if version != SCHEMA_VERSION:
         raise BundleError(
             f"{where} has schema version {version}, this au-edge reads {SCHEMA_VERSION}; "

