@@ -312,12 +312,27 @@ def _parse_models(data: dict[str, Any], root: Path, where: str, check_hash: bool
     return models, default
 
 
+def check_detector_settings(score_threshold: float, nms_iou: float) -> None:
+    """The ranges the face detector works in; ValueError naming the setting. Here, not only in the
+    detector, so that a bundle.json out of range is refused by every reader of it (``bundle-info`` too)."""
+    if not 0.0 < score_threshold < 1.0:  # also refuses NaN
+        raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
+    if not 0.0 < nms_iou <= 1.0:
+        raise ValueError(f"nms_iou must be in (0, 1], got {nms_iou}")
+
+
 def _parse_detector(data: dict[str, Any], root: Path, where: str, check_hash: bool) -> DetectorEntry | None:
     if not data.get("face_detector"):
         return None
     det = _table(data["face_detector"], where, "face_detector")
     path, sha = _file_entry(det, root, where, "face_detector", "face detector", check_hash)
     height, width = _pair(det.get("input_size", (128, 128)), where, "face_detector.input_size", "[H, W]")
+    score_threshold = _number(det.get("score_threshold", 0.5), where, "face_detector.score_threshold")
+    nms_iou = _number(det.get("nms_iou", 0.3), where, "face_detector.nms_iou")
+    try:
+        check_detector_settings(score_threshold, nms_iou)
+    except ValueError as exc:
+        raise BundleError(f"{where}: face_detector.{exc}; {FIX}") from None
     return DetectorEntry(
         path=path,
         sha256=sha,
@@ -325,8 +340,8 @@ def _parse_detector(data: dict[str, Any], root: Path, where: str, check_hash: bo
         input_size=(
             _integer(height, where, "face_detector.input_size", 1), _integer(width, where, "face_detector.input_size", 1)
         ),
-        score_threshold=_number(det.get("score_threshold", 0.5), where, "face_detector.score_threshold"),
-        nms_iou=_number(det.get("nms_iou", 0.3), where, "face_detector.nms_iou"),
+        score_threshold=score_threshold,
+        nms_iou=nms_iou,
     )
 
 

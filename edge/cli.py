@@ -167,6 +167,10 @@ def _bundle_info(args: argparse.Namespace, out: TextIO) -> int:
         det = bundle.face_detector
         print(f"detector {det.path.name} ({det.kind}, {_human_size(det.path.stat().st_size)}, "
               f"score >= {det.score_threshold}, nms iou {det.nms_iou})", file=out)
+        try:
+            print(f"      loads: {_check_detector_here(bundle)}", file=out)
+        except BundleError as exc:
+            return _error(str(exc))
     else:
         print("detector none (infer and daemon need one)", file=out)
     print("models", file=out)
@@ -193,18 +197,39 @@ def _check_model_here(bundle: Any, model: Any) -> str:
     A bad output index or quantization dtype is an error here too, not first at a face. A model
     that no installed interpreter runs is only noted: bundles carry formats for other devices.
     """
-    from auedge.edge.backends import BackendError, create_backend
+    from auedge.edge.backends import BackendError, create_backend, missing_interpreter
+    from auedge.edge.bundle import BundleError
     from auedge.edge.estimator import check_model
 
-    try:
+    missing = missing_interpreter(model.path)
+    if missing:
+        return f"not checked here ({missing})"
+    try:  # the interpreter is installed: a file it refuses would make infer and the daemon refuse too
         backend = create_backend(model.path, "auto", 1)
     except BackendError as exc:
-        return f"not checked here ({exc})"
+        raise BundleError(f"model {model.name}: {exc}") from None
     try:
         check_model(bundle, model, backend)
     finally:
         backend.close()
     return f"ok on {backend.name} (input, output indices and quantization match bundle.json)"
+
+
+def _check_detector_here(bundle: Any) -> str:
+    """Create the face detector as ``infer`` and the daemon do (kind, file, output shapes), or say why not here."""
+    from auedge.edge.backends import BackendError, missing_interpreter
+    from auedge.edge.bundle import BundleError
+    from auedge.edge.estimator import Estimator, EstimatorOptions
+
+    missing = missing_interpreter(bundle.face_detector.path)
+    if missing:
+        return f"not checked here ({missing})"
+    try:
+        detector = Estimator._create_detector(EstimatorOptions(bundle_path=bundle.root), bundle)  # the runtime's own set-up
+    except (BackendError, ValueError) as exc:
+        raise BundleError(f"face detector: {exc}") from None
+    detector.backend.close()
+    return f"ok on {detector.backend.name} (input and outputs of a {detector.kind} BlazeFace)"
 
 
 def _daemon(argv: list[str]) -> int:

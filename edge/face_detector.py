@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from auedge.edge.backends import Backend, BackendError, create_backend
+from auedge.edge.bundle import check_detector_settings
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
@@ -253,10 +254,7 @@ class FaceDetectorOptions:
     def __post_init__(self) -> None:
         if self.kind not in KIND_ALIASES:
             raise ValueError(f"face detector kind {self.kind!r} is not one of short_range, full_range")
-        if not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(f"score_threshold must be in (0, 1), got {self.score_threshold}")
-        if not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        check_detector_settings(self.score_threshold, self.nms_iou)
         if self.max_faces < 1:
             raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
 

@@ -83,6 +83,20 @@ def choose_backend(model_path: str | Path, backend: str = "auto") -> str:
     return wanted
 
 
+def missing_interpreter(model_path: str | Path) -> str | None:
+    """Why no installed interpreter can run ``model_path`` under ``auto``, or None when one can.
+
+    ``bundle-info`` uses it to tell "not checkable on this machine" (a bundle carries formats for
+    other devices) from "the interpreter is here and refuses the file" (an error).
+    """
+    try:
+        name = choose_backend(model_path, "auto")
+    except BackendError as exc:
+        return str(exc)
+    package = BACKENDS[name][2]
+    return None if _installed(package) else f"{package} is not installed to run {Path(model_path).name}"
+
+
 def create_backend(model_path: str | Path, backend: str = "auto", num_threads: int = 1) -> Backend:
     """Load ``model_path`` once into the chosen interpreter (see module doc for ``auto``)."""
     name = choose_backend(model_path, backend)
