@@ -35,14 +35,28 @@ class VideoFileSource(FrameSource):
         self._offset_s = 0.0  # media time of the earlier loop passes
         self._last_media_s = 0.0
         self._clock = ReplayClock()
+        self._first = None  # the frame open() decoded, until read() hands it out
 
     def open(self) -> None:
+        """Open the clip and decode its first frame (kept for the first ``read``).
+
+        Why decode here: OpenCV "opens" some files that are not videos (a text file named
+        ``.mjpeg``, a stream with no decodable frame) and then reads nothing, which ran the daemon
+        to a clean "stopped: 0 frames" and exit 0. Failing here makes it a start-up error (exit 2).
+        """
         if not self.path.is_file():
-            raise SourceError(f"video source: {self.path} does not exist: pass video:PATH to an existing file")
+            what = "is a folder" if self.path.is_dir() else "does not exist"
+            raise SourceError(f"video source: {self.path} {what}: pass video:PATH to an existing video file")
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"video source: OpenCV cannot open {self.path}: is it a video file (mp4, avi, mkv)?")
+        ok, first = capture.read()
+        if not ok or first is None:
+            capture.release()
+            raise SourceError(f"video source: {self.path} has no frame OpenCV can decode: is it a video file "
+                              "(mp4, avi, mkv), complete and in a codec this OpenCV build has?")
+        self._first = first
         fps = capture.get(cv2.CAP_PROP_FPS)
         self._clip_fps = fps if math.isfinite(fps) and fps > 0 else 0.0
         self._capture = capture
@@ -64,9 +78,12 @@ class VideoFileSource(FrameSource):
         return max(self._position, 0) * self._frame_period()
 
     def _grab(self):
-        ok, bgr = self._capture.read()
-        if not ok or bgr is None:
-            return None
+        if self._first is not None:
+            bgr, self._first = self._first, None
+        else:
+            ok, bgr = self._capture.read()
+            if not ok or bgr is None:
+                return None
         self._position += 1
         return bgr
 
@@ -83,6 +100,9 @@ class VideoFileSource(FrameSource):
         if last.position is None or self._capture is None:
             return False
         media_s = 0.0
+        if self._first is not None:  # open() has already taken frame 0 from the capture
+            self._first, self._position = None, 0
+            media_s = self._media_s()
         while self._position < last.position and self._capture.grab():
             self._position += 1  # a file that got shorter leaves us at its end: read() then ends or loops
             media_s = self._media_s()
@@ -108,4 +128,5 @@ class VideoFileSource(FrameSource):
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+        self._first = None
         super().close()
