@@ -1,6 +1,6 @@
 """``au-edge``: run a bundle on images, inspect a bundle, or start the daemon.
 
-    au-edge infer [--bundle B] [--model int8] [--backend auto] [--threads 1] [--json] IMAGE...
+    au-edge infer [--bundle B] [--model int8] [--backend auto] [--threads 1] [--max-pixels N] [--json] IMAGE...
     au-edge bundle-info [B]
     au-edge daemon ...            (see ``au-edge daemon --help``)
 
@@ -48,6 +48,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="average with the mirrored crop (default: as the bundle was validated)")
     infer.add_argument("--detect-region", default="", metavar="X,Y,W,H",
                        help="search faces only there (fractions of the image, e.g. 0.25,0.1,0.5,0.6)")
+    infer.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                       help="refuse images larger than N pixels, from their header, before decoding "
+                            "(default 50000000; 0 = no limit)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image and line")
     infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
@@ -82,9 +85,12 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
     from auedge.edge.default_bundle import choose_bundle
     from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
     from auedge.edge.face_detector import parse_region
-    from auedge.edge.images_io import ImageReadError, read_image_rgb
+    from auedge.edge.images_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image_rgb
     from auedge.edge.provenance import warn_if_synthetic_only
 
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
+    if max_pixels < 0:
+        return _error(f"--max-pixels must be >= 0 (got {max_pixels}); 0 means no limit")
     size_opencv_threads(args.threads)
     try:
         choice = choose_bundle(args.bundle)
@@ -117,7 +123,7 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
             print(f"# {estimator.model_choice.summary()}", file=out)
     for path in args.images:
         try:
-            result = estimator.estimate(read_image_rgb(path))
+            result = estimator.estimate(read_image_rgb(path, max_pixels, "--max-pixels"))
         except (ImageReadError, ValueError) as exc:
             failed += 1
             if args.json:

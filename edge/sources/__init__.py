@@ -5,7 +5,8 @@ Forms (see :data:`URI_FORMS`)::
     picamera2[:N][?size=640x480&fps=10]     Raspberry Pi camera via libcamera (python3-picamera2)
     camera:N[?size=640x480&fps=30]          OpenCV VideoCapture device index (USB webcam)
     video:path.mp4[?loop=1&fps=10]          a video file, optionally looped / paced
-    images:dir/[?loop=1&fps=5]              the image files of a folder, sorted by name
+    images:dir/[?loop=1&fps=5&max_pixels=N] the image files of a folder, sorted by name; an image over
+                                            N pixels (default 50 MP, 0 = no limit) is a bad frame, not decoded
 
 Each form maps to one small module; heavy imports (picamera2) happen only when that form is used.
 """
@@ -21,7 +22,7 @@ URI_FORMS = (
     "picamera2[:N][?size=WxH&lores=1&fps=F]",
     "camera:N[?size=WxH&fps=F]",
     "video:PATH[?loop=1&fps=F]",
-    "images:DIR[?loop=1&fps=F]",
+    "images:DIR[?loop=1&fps=F&max_pixels=N]",
 )
 
 __all__ = [
@@ -62,7 +63,7 @@ def parse_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     if scheme == "picamera2" and target and not target.isdigit():
         raise _bad_uri(uri, "picamera2: takes an optional camera number such as picamera2:0")
     known = {"picamera2": {"size", "lores", "main_size", "fps"}, "camera": {"size", "fps"},
-             "video": {"loop", "fps"}, "images": {"loop", "fps"}}[scheme]
+             "video": {"loop", "fps"}, "images": {"loop", "fps", "max_pixels"}}[scheme]
     unknown = sorted(set(options) - known)
     if unknown:
         raise _bad_uri(uri, f"unknown option(s) {', '.join(unknown)} for {scheme}: (valid: {', '.join(sorted(known))})")
@@ -111,9 +112,12 @@ def make_source(uri: str) -> FrameSource:
 def _build(uri: str) -> FrameSource:
     scheme, target, options = parse_source_uri(uri)
     if scheme == "images":
+        from auedge.edge.images_io import DEFAULT_MAX_PIXELS
         from auedge.edge.sources.images_source import ImageFolderSource
 
-        return ImageFolderSource(target, loop=_flag(options, "loop", uri), fps=_number(options, "fps", uri))
+        max_pixels = int(_number(options, "max_pixels", uri, DEFAULT_MAX_PIXELS))
+        return ImageFolderSource(target, loop=_flag(options, "loop", uri), fps=_number(options, "fps", uri),
+                                 max_pixels=max_pixels)
     if scheme == "video":
         from auedge.edge.sources.video_source import VideoFileSource
 

@@ -17,21 +17,24 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.edge.images_io import DEFAULT_MAX_PIXELS, ImageReadError, check_pixel_limit
 from auedge.edge.os_errors import describe_os_error
 from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, SourceError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
 
 
-def decode_image_file(path: Path) -> np.ndarray | None:
+def decode_image_file(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray | None:
     """RGB uint8 pixels of ``path``, or None when its bytes are not a decodable image.
 
     A file that cannot be *read* raises OSError instead: out of file descriptors (EMFILE) or an
-    I/O error is not a corrupt image, and the log line must say which it was.
+    I/O error is not a corrupt image, and the log line must say which it was. An image whose
+    header gives more than ``max_pixels`` pixels raises ImageTooLargeError, undecoded.
     """
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         return None
+    check_pixel_limit(data, path.name, max_pixels, "images:DIR?max_pixels=N")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None or image.ndim != 3 or image.shape[2] != 3:
         return None
@@ -43,10 +46,12 @@ class ImageFolderSource(FrameSource):
 
     live = False
 
-    def __init__(self, folder: str | Path, loop: bool = False, fps: float = 0.0) -> None:
+    def __init__(self, folder: str | Path, loop: bool = False, fps: float = 0.0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.loop = loop
+        self.max_pixels = max_pixels  # larger images are bad frames, never decoded (0 = no limit)
         self._pacer = Pacer(fps)
         self.pace_period_s = self._pacer.period
         self._period = self._pacer.clock_period
@@ -93,9 +98,11 @@ class ImageFolderSource(FrameSource):
         self._position += 1
         self._pacer.wait()
         try:
-            image, error = decode_image_file(path), f"cannot decode {path.name}"
+            image, error = decode_image_file(path, self.max_pixels), f"cannot decode {path.name}"
         except OSError as exc:
             image, error = None, f"cannot read {path.name}: {describe_os_error(exc)}"
+        except ImageReadError as exc:  # over the pixel limit
+            image, error = None, str(exc)
         index, ts = self._take_index(), self._next_ts()
         if image is None:
             return Frame.bad_frame(index, error, ts, position)
