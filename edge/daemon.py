@@ -23,6 +23,7 @@ gives the same values on a fast or a slow CPU.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ from auedge.edge.daemon_config import (
 )
 from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.default_bundle import NoDefaultBundle
+from auedge.edge.os_errors import setting_path_error
 from auedge.edge.provenance import warn_if_synthetic_only
 from auedge.edge.results import EstimateResult
 from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
@@ -171,6 +173,20 @@ class StartupError(RuntimeError):
     """A sink that cannot start (unwritable records folder, port in use): one line, exit 2."""
 
 
+def make_debug_folder(folder: str) -> None:
+    """Make ``debug.save_frames_dir`` at start. Why: a path that cannot be a folder used to be a
+    warning at every saved frame, and the run ended with exit 0 and no frame saved."""
+    if not folder:
+        return
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), folder)
+    except OSError as exc:
+        raise StartupError(str(setting_path_error("debug.save_frames_dir", folder, exc, "give a folder this "
+                                                  'user may write, or debug.save_frames_dir = ""'))) from None
+
+
 class Daemon:
     """One run of the loop; everything it uses is passed in (tests give fakes)."""
 
@@ -198,6 +214,7 @@ class Daemon:
     def run(self) -> int:
         self.supervisor.start()  # SourceError here is a start-up error for the caller
         try:
+            make_debug_folder(self.config.debug.save_frames_dir)
             self._open_sinks()
         except BaseException:
             self.supervisor.close()

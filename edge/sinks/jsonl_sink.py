@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auedge.edge.daemon_metrics import DaemonMetrics
+from auedge.edge.os_errors import setting_path_error
 from auedge.edge.sinks.base import DiskWriteErrors, Record, Sink
 
 log = logging.getLogger("auedge.edge.sinks.jsonl")
@@ -84,11 +85,15 @@ class JsonlSink(Sink):
         self.fsync = fsync
         self.metrics = metrics or DaemonMetrics()
         self.errors = DiskWriteErrors(self.name, self.path, self.metrics, log)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._closed = False
         self._fd: int | None = None
         self._size = 0
-        self._reopen()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._reopen()
+        except OSError as exc:
+            raise setting_path_error("jsonl.path", self.path, exc, "give a file in a folder this user may write, "
+                                     'or jsonl.path = "" for no records file') from None
         self._held: collections.deque[bytes] = collections.deque()  # whole lines not yet written
         self._held_bytes = 0
         self._os_write = os.write  # tests replace it to simulate a full disk

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auedge.edge.daemon_metrics import DaemonMetrics
-from auedge.edge.os_errors import describe_os_error
+from auedge.edge.os_errors import describe_os_error, setting_path_error
 from auedge.edge.sinks.base import DiskWriteErrors, RateLimitedLog, Record, Sink
 from auedge.edge.sinks.disk_queue import DiskQueue, QueueWriteError
 
@@ -100,6 +100,18 @@ class MqttSinkOptions:
         return Path(systemd_dir) if systemd_dir else Path("au-edge-state")
 
 
+def read_password(path: str) -> str:
+    """The password in ``path`` (``mqtt.password_file``), or one line naming the key and the cause."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise setting_path_error("mqtt.password_file", path, exc, "give a readable file (mode 0600) holding "
+                                 "the password") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"mqtt.password_file {path}: not UTF-8 text (bad byte at offset {exc.start}): write "
+                         "the password as UTF-8 text") from None
+
+
 def in_tls_handshake(exc: BaseException | None) -> bool:
     """True for an SSL error, or any error raised inside ``SSLSocket.do_handshake`` (a plaintext
     broker answers a ClientHello by closing: ECONNRESET, not an SSLError)."""
@@ -133,7 +145,13 @@ class MqttSink(Sink):
         self.options = options
         self.metrics = metrics
         self.topic = options.topic or f"au-edge/{device}/aus"
-        self.queue = DiskQueue(options.resolved_state_dir() / QUEUE_FILE, options.max_records, options.max_bytes)
+        password = read_password(options.password_file) if options.username and options.password_file else None
+        try:
+            self.queue = DiskQueue(options.resolved_state_dir() / QUEUE_FILE, options.max_records, options.max_bytes)
+        except OSError as exc:
+            raise setting_path_error("mqtt.state_dir", options.resolved_state_dir(), exc,
+                                     "give a folder this user may write (it holds the queue of unsent records)"
+                                     ) from None
         self.disk_errors = DiskWriteErrors(self.name, self.queue.path, metrics, log)
         self._held: collections.deque[bytes] = collections.deque()
         self._dropped_unreported = 0
@@ -152,7 +170,6 @@ class MqttSink(Sink):
         client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
         client.max_inflight_messages_set(options.max_inflight)
         if options.username:
-            password = Path(options.password_file).read_text().strip() if options.password_file else None
             client.username_pw_set(options.username, password)
             if password and not options.tls:
                 log.warning("mqtt: the password of %r goes to %s:%d in clear text: set mqtt.tls = true (the broker "
