@@ -32,8 +32,8 @@ def test_default_bundle_dir_is_the_shipped_bundle_in_every_clone():
 
 def test_readme_says_the_exporter_writes_occlusion_flags():
     outputs = _outputs("occurrence", ["AU12"], [0.5, 0.3], [f"AU12{OCCLUDED_SUFFIX}"])
-    assert outputs[1] == {"au": "AU12_occluded", "index": 1, "kind": "occurrence", "range": [0.0, 1.0],
-                          "threshold": 0.3}
+    assert outputs[1].items() >= {"au": "AU12_occluded", "index": 1, "kind": "occurrence", "range": [0.0, 1.0],
+                                  "threshold": 0.3}.items()
     kotlin = (ANDROID / "app" / "src" / "main" / "java" / "org" / "auedge" / "demo" / "AuPipeline.kt").read_text()
     assert f'OCCLUDED_SUFFIX = "{OCCLUDED_SUFFIX}"' in kotlin
     readme = " ".join((ANDROID / "README.md").read_text(encoding="utf-8").split())
