@@ -56,7 +56,8 @@ def test_every_setting_has_a_checked_type():
     from auedge.train import config as c
 
     checked = {*c.STR_FIELDS, *c.OPTIONAL_STR_FIELDS, *c.FLOAT_FIELDS, *c.INT_FIELDS, *c.OPTIONAL_INT_FIELDS,
-               *c.BOOL_FIELDS, "brightness", "synthetic_sizes", "extra"}
+               *c.BOOL_FIELDS, "brightness", "synthetic_sizes", "extra", "downsample_size", "jpeg_quality",
+               "source_weights", "emotion_aus"}
     assert checked == {f.name for f in fields(TrainConfig)}
     build_config(None, {})  # the defaults pass their own checks
 
@@ -241,7 +242,7 @@ def test_occurrence_targets_do_not_depend_on_the_split():
 
 
 def test_the_interrupt_message_says_the_folder_is_unfinished(tmp_path, monkeypatch, capsys):
-    def interrupted(cfg, out):
+    def interrupted(cfg, out, recipe=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(trainer, "fit", interrupted)
