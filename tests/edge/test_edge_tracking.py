@@ -3,6 +3,7 @@ daemon's smoothing use them. Logic only (no timing): a scripted detector stands 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from auedge.edge.estimator import Estimator
@@ -179,3 +180,29 @@ def test_smoother_follows_the_estimators_ids_not_positions():
     third = smoother.update([face(0, 1.0, 9)], ts=0.2)  # a new id at an old place: a new track
     assert third[0].track_id == 9 and third[0].aus["AU12"] == pytest.approx(1.0)
 
+
+def test_crop_and_mirror_in_one_batch_of_two_give_the_two_run_values(tmp_path):
+    paired = Estimator.from_bundle(write_bundle(tmp_path / "dynamic", None, batch="N"), flip_average=True)
+    fixed = Estimator.from_bundle(write_bundle(tmp_path / "fixed", None), flip_average=True)
+    assert paired.paired and not fixed.paired  # a fixed batch of 1 cannot take the pair
+    assert not Estimator.from_bundle(tmp_path / "dynamic", flip_average=False).paired  # no flip: batch stays 1
+    rng = np.random.default_rng(3)
+    crops = rng.integers(0, 256, (3, 160, 160, 3), dtype=np.uint8)
+    crops[:, :, :80, 0] = 255  # not mirror-symmetric
+    np.testing.assert_allclose(paired.estimate_aligned(crops), fixed.estimate_aligned(crops), atol=1e-6)
+    pair = paired._pair_buffer
+    np.testing.assert_array_equal(pair[1], pair[0][:, ::-1])  # the second row is the mirror of the first
+    np.testing.assert_array_equal(pair[0], cv2.LUT(crops[-1], paired._lut))
+
+
+def test_a_tflite_model_with_a_fixed_batch_stays_usable_when_it_cannot_take_two():
+    from auedge.edge.backends import create_backend
+    from edge_runtime_helpers import detector_file
+
+    backend = create_backend(detector_file(), "litert", 1)  # BlazeFace: its Reshape is fixed to batch 1
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    before = [o.copy() for o in backend.run(x)]
+    assert backend.set_batch(2) is False and backend.input.shape[0] == 1
+    for got, want in zip(backend.run(x), before):
+        np.testing.assert_array_equal(got, want)
+    assert backend.set_batch(1) is True
