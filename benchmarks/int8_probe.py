@@ -30,21 +30,14 @@ if __package__ in (None, ""):  # run as a script: keep the package's folder off 
     sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import numpy as np
-from auedge.benchmarks.store import BenchmarkError, ResultFiles, format_table, load_average, write_json
-
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "i8mm")
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            present = set(line.split(":", 1)[1].split())
-            return [f for f in CPU_FLAGS if f in present]
-    return []
+from auedge.benchmarks.store import (
+    BenchmarkError,
+    ResultFiles,
+    cpu_flags,
+    format_table,
+    load_average,
+    write_json,
+)
 
 
 def interpreter_call(path: Path, delegate: bool) -> tuple[Any, dict[str, Any]]:

@@ -20,9 +20,16 @@ rates per run:
   rate the daemon sustained.
 
 Only frames from memory are comparable with the target: on one core, decoding a JPEG video
-competes with inference for the same core, which a camera does not. The video is made from MTFL
-testing faces (or generated faces without the data), each held for a stretch of frames while it
-drifts, so the detector and the tracker see motion.
+competes with inference for the same core, which a camera does not.
+
+Every source and thread count runs twice, side by side: detecting on every frame and tracked (the
+daemon's default, :mod:`auedge.edge.tracking`), with the share of frames on which the detector ran
+and the tracked/every-frame ratio of the measured throughputs. The video (``--scene``) is ``still``
+by default: one MTFL testing face (or a generated one without the data) held still under camera
+noise (sigma 2 grey levels), what a bedside camera sees; ``drift`` is ten faces in turn, each
+drifting up to 40 px, which makes the tracker re-detect often. Then the motion case
+(:mod:`auedge.benchmarks.motion`, one core, frames from memory): faces that move, turn, jump,
+enter and leave, scored against the script that drew them, for both ways.
 """
 
 from __future__ import annotations
@@ -53,7 +60,10 @@ FPS_DEFINITIONS = {
                  "the 200 fps verdict is judged on it",
     "pipeline_fps": "typical frame rate: 1000 / median(loop - wait) in ms; not a sustained frame rate",
 }
-STAGES = ("wait", "estimator_detect", "estimator_align", "estimator_au_model", "estimate", "smooth", "sinks", "loop")
+STAGES = ("wait", "estimator_track", "estimator_detect", "estimator_align", "estimator_au_model", "estimate", "smooth",
+          "sinks", "loop")
+MODES = {False: "every frame", True: "tracked"}
+STILL_NOISE = 2.0  # grey levels of camera noise on the still scene
 
 
 class RecordingMetrics(DaemonMetrics):
@@ -73,10 +83,9 @@ class RecordingMetrics(DaemonMetrics):
         self.frame_clock.append(time.perf_counter())
 
 
-def make_video(path: Path, frames: int, data_dir: str | Path | None) -> str:
-    """A 640x480 MJPG video of real (else generated) faces; returns what it shows."""
-    import cv2
-    from auedge.benchmarks.frames import FRAME_SIZE, mtfl_candidates, place_on_canvas, synthetic_candidates
+def load_faces(count: int, data_dir: str | Path | None) -> tuple[list[np.ndarray], str]:
+    """``count`` MTFL testing faces (frontal, smiling, largest first), else generated ones."""
+    from auedge.benchmarks.frames import mtfl_candidates, synthetic_candidates
     from PIL import Image
 
     images: list[np.ndarray] = []
@@ -86,18 +95,52 @@ def make_video(path: Path, frames: int, data_dir: str | Path | None) -> str:
                 images.append(np.asarray(img.convert("RGB")))
         except OSError:
             continue
-        if len(images) == FACES_IN_VIDEO:
+        if len(images) == count:
             break
-    what = f"{len(images)} MTFL testing faces (frontal, smiling)"
-    if not images:
-        images = synthetic_candidates(FACES_IN_VIDEO)
-        what = f"{len(images)} generated (synthetic) faces"
-    canvases = [place_on_canvas(image) for image in images]
+    if images:
+        return images, f"{len(images)} MTFL testing face(s) (frontal, smiling)"
+    return synthetic_candidates(count)[:count], f"{count} generated (synthetic) face(s)"
+
+
+def make_still_video(path: Path, frames: int, data_dir: str | Path | None) -> str:
+    """One face held still under camera noise (what a bedside camera sees); returns what it shows."""
+    import cv2
+    from auedge.benchmarks.frames import FRAME_SIZE, place_on_canvas
+
+    images, what = load_faces(1, data_dir)
+    canvas = place_on_canvas(images[0]).astype(np.float32)
+    rng = np.random.default_rng(5)
+    writer, tmp = _open_writer(path, FRAME_SIZE)
+    try:
+        for _ in range(frames):
+            noisy = np.clip(canvas + rng.normal(0.0, STILL_NOISE, canvas.shape), 0, 255).astype(np.uint8)
+            writer.write(cv2.cvtColor(noisy, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+    return f"{frames} frames 640x480 MJPG, {what}, held still under camera noise (sigma {STILL_NOISE:g} grey levels)"
+
+
+def _open_writer(path: Path, size: tuple[int, int]):
+    """An MJPG writer on a temporary name beside ``path`` (renamed by the caller when complete)."""
+    import cv2
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_FPS, FRAME_SIZE)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_FPS, size)
     if not writer.isOpened():
         raise BenchmarkError(f"OpenCV cannot write an MJPG video at {tmp}: install opencv-python-headless")
+    return writer, tmp
+
+
+def make_video(path: Path, frames: int, data_dir: str | Path | None) -> str:
+    """A 640x480 MJPG video of real (else generated) faces, each held while drifting; returns what it shows."""
+    import cv2
+    from auedge.benchmarks.frames import FRAME_SIZE, place_on_canvas
+
+    images, what = load_faces(FACES_IN_VIDEO, data_dir)
+    canvases = [place_on_canvas(image) for image in images]
+    writer, tmp = _open_writer(path, FRAME_SIZE)
     per_face = max(1, frames // len(canvases))
     try:
         for i in range(frames):
@@ -123,6 +166,8 @@ class ChildRun:
     backend: str
     source: str = "video"  # "video" (decode in the loop) or "memory" (pre-decoded frames)
     flip_average: str = "bundle"  # the daemon's option: bundle, on or off
+    tracking: bool = False  # the daemon's [tracking] enabled
+    keep_faces: bool = False  # return every frame's faces (box, AUs, track id), for the motion case
 
 
 def decode_all(video: str) -> list[np.ndarray]:
@@ -162,6 +207,7 @@ def run_child(spec: ChildRun) -> dict[str, Any]:
         config = DaemonConfig(device="bench", source=f"video:{spec.video}", bundle=spec.bundle, model=spec.model,
                               backend=spec.backend, threads=spec.threads, target_fps=0.0, log_level="WARNING",
                               flip_average=spec.flip_average)
+        config.tracking.enabled = spec.tracking
         config.jsonl.path = str(records_path)
         config.validate()
         logging.basicConfig(level=logging.WARNING)
@@ -181,7 +227,12 @@ def run_child(spec: ChildRun) -> dict[str, Any]:
     span = metrics.frame_clock[-1] - metrics.frame_clock[0] if frames > 1 else float("nan")
     faces = [len(r["faces"]) for r in records]
     medians = {stage: float(np.median(samples[stage])) for stage in STAGES if samples.get(stage)}
-    return {
+    detector_frames = len(samples.get("estimator_detect", []))
+    summary = {
+        "mode": MODES[spec.tracking],
+        "tracking": spec.tracking,
+        "detector_frames": detector_frames,
+        "detector_share": detector_frames / frames if frames else None,
         "source": spec.source,
         "flip_average": spec.flip_average,
         "threads": spec.threads,
@@ -199,6 +250,11 @@ def run_child(spec: ChildRun) -> dict[str, Any]:
         "backend": spec.backend,
         "model": spec.model,
     }
+    if spec.keep_faces:
+        summary["faces_per_frame"] = [[{"box": f["box"], "aus": f["aus"], "keypoints": f["keypoints"][:2],
+                                        "track_id": f.get("track_id")}
+                                       for f in r["faces"]] for r in records]
+    return summary
 
 
 def run_pinned(spec: ChildRun) -> dict[str, Any]:
@@ -226,8 +282,10 @@ def child_main(spec_json: str, cpus: str) -> int:
 
 def one_core_verdict(runs: list[dict[str, Any]], target: float = TARGET_FPS_ONE_CORE) -> dict[str, Any] | None:
     """The 200 fps verdict, judged on the measured throughput of the one-core run with frames from
-    memory (``video_fps``), not on the typical frame rate; None without such a run."""
-    one = next((r for r in runs if r.get("threads") == 1 and r.get("source") == "memory"), None)
+    memory (``video_fps``), the tracked one when there is one (the daemon tracks by default), not on
+    the typical frame rate; None without such a run."""
+    ones = [r for r in runs if r.get("threads") == 1 and r.get("source") == "memory"]
+    one = next((r for r in ones if r.get("tracking")), ones[0] if ones else None)  # older JSONs: no tracked run
     if one is None:
         return None
     measured = one.get("video_fps")
@@ -245,15 +303,85 @@ def verdict_line(verdict: dict[str, Any]) -> str:
 
 
 def render(runs: list[dict[str, Any]]) -> str:
-    headers = ["source", "threads (cores)", "frames", "measured fps", "typical fps (1000 / median loop - wait)",
-               "pipeline median ms", "wait", "detect", "crop", "AU model", "smooth", "sinks", "no-face frames"]
+    headers = ["source", "threads (cores)", "mode", "frames", "measured fps", "typical fps (1000 / median loop - wait)",
+               "pipeline median ms", "detector share", "wait", "change check", "detect (when run)", "crop", "AU model",
+               "smooth", "sinks", "no-face frames"]
     rows = []
     for r in runs:
         m = r["stage_median_ms"]
-        rows.append([r["source"], r["threads"], r["frames"], r["video_fps"], r["pipeline_fps"], r["pipeline_median_ms"],
-                     m.get("wait"), m.get("estimator_detect"), m.get("estimator_align"), m.get("estimator_au_model"),
-                     m.get("smooth"), m.get("sinks"), r["frames_without_face"]])
+        share = r.get("detector_share", 1.0)  # older JSONs: the detector ran on every frame
+        rows.append([r["source"], r["threads"], r.get("mode", MODES[False]), r["frames"], r["video_fps"], r["pipeline_fps"],
+                     r["pipeline_median_ms"], f"{100 * share:.1f} %", m.get("wait"), m.get("estimator_track"),
+                     m.get("estimator_detect"), m.get("estimator_align"), m.get("estimator_au_model"), m.get("smooth"),
+                     m.get("sinks"), r["frames_without_face"]])
     return format_table(headers, rows)
+
+
+def speedups(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tracked over every-frame measured throughput, per source and thread count (same invocation)."""
+    out = []
+    for tracked in (r for r in runs if r["tracking"]):
+        every = next((r for r in runs if not r["tracking"] and r["source"] == tracked["source"]
+                      and r["threads"] == tracked["threads"]), None)
+        if every and every["video_fps"] and tracked["video_fps"]:
+            out.append({"source": tracked["source"], "threads": tracked["threads"], "every_frame_fps": every["video_fps"],
+                        "tracked_fps": tracked["video_fps"], "ratio": tracked["video_fps"] / every["video_fps"],
+                        "typical_ratio": tracked["pipeline_fps"] / every["pipeline_fps"]})
+    return out
+
+
+def run_motion_case(spec: ChildRun, data_dir: str | Path | None, folder: Path) -> dict[str, Any]:
+    """The motion video through the daemon, every frame and tracked, scored against its script."""
+    from auedge.benchmarks import motion
+
+    images, what = load_faces(2, data_dir)
+    if len(images) < 2:
+        raise BenchmarkError("the motion case needs two different faces; the MTFL folder gave one")
+    video = folder / "motion.avi"
+    truth = motion.make_motion_video(video, {"A": images[0], "B": images[1]})["frames"]
+    results = {}
+    for tracking in (False, True):
+        print(f"motion case, {MODES[tracking]} ...", flush=True)
+        results[tracking] = run_pinned(ChildRun(**{**asdict(spec), "video": str(video.resolve()), "threads": 1,
+                                                   "source": "memory", "tracking": tracking, "keep_faces": True}))
+    every, tracked = results[False].pop("faces_per_frame"), results[True].pop("faces_per_frame")
+    return {
+        "video": f"{what}; " + " ".join(motion.__doc__.split("\n\n")[1].split()),
+        "runs": [results[False], results[True]],
+        "every_frame": motion.score_run(every, truth),
+        "tracked": motion.score_run(tracked, truth),
+        "au_agreement": motion.au_agreement(every, tracked, truth),
+    }
+
+
+def tracking_lines(data: dict[str, Any]) -> list[str]:
+    """The tracked / every-frame ratios and the motion case of a result, as text lines (also for REPORT.md)."""
+    lines = [f"tracked / every frame, {r['source']}, {r['threads']} core(s): {r['tracked_fps']:.1f} / "
+             f"{r['every_frame_fps']:.1f} fps = {r['ratio']:.2f}x (typical frame rates: {r['typical_ratio']:.2f}x)"
+             for r in data.get("tracked_over_every_frame") or []]
+    case = data.get("motion_case")
+    if case:
+        lines += ["", f"Motion case: {case['video']}", "", render_motion(case)]
+    return lines
+
+
+def render_motion(case: dict[str, Any]) -> str:
+    headers = ["mode", "measured fps", "detector share", "appearances late by (frames)", "missed", "stale frames after leaving",
+               "face-frames reported", "reports off any face"]
+    rows = []
+    for run, key in zip(case["runs"], ("every_frame", "tracked")):
+        score = case[key]
+        rows.append([run["mode"], run["video_fps"], f"{100 * run['detector_share']:.1f} %",
+                     " ".join("-" if d["frames_late"] is None else str(d["frames_late"]) for d in score["appearances"]),
+                     score["missed_appearances"],
+                     " ".join(str(o["frames_still_reported"]) for o in score["disappearances"]),
+                     f"{score['face_frames_reported']}/{score['face_frames']}", score["reports_outside_any_face"]])
+    agreement = case["au_agreement"]
+    tail = (f"tracked vs every frame on the faces both report: AU values ({agreement['values_compared']}) mean |diff| "
+            f"{agreement['mean_abs_diff']}, p95 {agreement['p95_abs_diff']}, max {agreement['max_abs_diff']}; "
+            f"eye keypoints ({agreement['eyes_compared']}) moved by mean {agreement['eye_shift_mean']}, "
+            f"p95 {agreement['eye_shift_p95']}, max {agreement['eye_shift_max']} eye distances")
+    return format_table(headers, rows) + "\n" + tail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", default="600", help="frames in the generated video")
     p.add_argument("--sources", default="memory,video", help="memory (pre-decoded: the pipeline alone), video (decoded in the loop)")
     p.add_argument("--video", help="use this video instead of generating one")
+    p.add_argument("--scene", default="still", choices=("still", "drift"),
+                   help="generated video: one face still under camera noise, or ten faces drifting in turn")
+    p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run the motion case (faces move, jump, enter and leave; one core, from memory)")
     p.add_argument("--data-dir", default=None, help="MTFL folder for the faces (default ../shared/data/mtfl if present)")
     p.add_argument("--out-dir", help="where the JSON goes (default benchmarks/results)")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -311,22 +443,27 @@ def main(argv: list[str] | None = None) -> int:
                 video, description = Path(args.video), f"given video {args.video}"
             else:
                 video = Path(tmp) / "faces.avi"
-                print(f"making the video ({frames} frames) ...", flush=True)
-                description = make_video(video, frames, data_dir)
+                print(f"making the {args.scene} video ({frames} frames) ...", flush=True)
+                description = (make_still_video if args.scene == "still" else make_video)(video, frames, data_dir)
             load_before = load_average()
             runs = []
             for source in sources:
                 for t in threads:
-                    print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s) ...", flush=True)
-                    runs.append(run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
-                                                    args.model, args.backend, source, args.flip_average)))
+                    for tracking in (False, True):
+                        print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s), {MODES[tracking]} ...",
+                              flush=True)
+                        runs.append(run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
+                                                        args.model, args.backend, source, args.flip_average, tracking)))
+            base = ChildRun(str(Path(args.bundle).resolve()), "", 1, args.model, args.backend, "memory", args.flip_average)
+            motion_case = run_motion_case(base, data_dir, Path(tmp)) if args.motion else None
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verdict = one_core_verdict(runs)
+    ratios = speedups(runs)
     data = files.header(video=description, flip_average=args.flip_average, target_pipeline_fps_one_core=TARGET_FPS_ONE_CORE,
-                        fps_definitions=FPS_DEFINITIONS, runs=runs, load_average_before=load_before,
-                        load_average_after=load_average())
+                        fps_definitions=FPS_DEFINITIONS, runs=runs, tracked_over_every_frame=ratios,
+                        motion_case=motion_case, load_average_before=load_before, load_average_after=load_average())
     if verdict:
         data["one_core_meets_target"] = verdict["meets"]
         data["one_core_verdict"] = verdict
@@ -334,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(runs))
     print(f"\nvideo: {description}")
+    print("\n".join(tracking_lines(data)))
     if verdict:
         print(verdict_line(verdict))
     print(f"load average {load_before} -> {data['load_average_after']}; written {files.json_path}")

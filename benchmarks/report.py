@@ -239,8 +239,10 @@ def pipeline_section(path: Path, data: dict[str, Any]) -> list[str]:
             f"sink), uncapped, each thread count pinned to as many cores; flip averaging "
             f"`{data.get('flip_average', 'bundle')}`; {_load(data)}."), "",
            render(data["runs"]), ""]
-    from auedge.benchmarks.pipeline import TARGET_FPS_ONE_CORE, one_core_verdict, verdict_line
+    from auedge.benchmarks.pipeline import TARGET_FPS_ONE_CORE, one_core_verdict, tracking_lines, verdict_line
 
+    if data.get("tracked_over_every_frame") or data.get("motion_case"):
+        out += [*tracking_lines(data), ""]
     verdict = one_core_verdict(data["runs"], data.get("target_pipeline_fps_one_core", TARGET_FPS_ONE_CORE))
     if verdict:
         line = verdict_line(verdict)

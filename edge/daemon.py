@@ -101,7 +101,7 @@ def build_estimator(config: DaemonConfig):
     flip = {"bundle": None, "on": True, "off": False}[config.flip_average]
     estimator = Estimator.from_bundle(choice.path, model=config.model or None, backend=config.backend,
                                       num_threads=config.threads, flip_average=flip,
-                                      detect_region=parse_region(config.detect_region))
+                                      detect_region=parse_region(config.detect_region), tracking=config.tracking)
     log.info("%s", choice.describe(estimator.bundle))
     return estimator
 
@@ -275,6 +275,9 @@ class Daemon:
         if self.supervisor.generation != self._generation:  # a reopened camera: no smoothing across the gap
             self._generation = self.supervisor.generation
             self.smoother.reset()
+            reset_tracking = getattr(self.estimator, "reset_tracking", None)
+            if callable(reset_tracking):  # and no face carried over: detect the first new frame afresh
+                reset_tracking()
         smoothed = self.smoother.update(result.faces, frame.ts)
         t3 = time.perf_counter()
         timings = {"wait": (t1 - t0) * 1e3, **result.timings_ms, "estimate": (t2 - t1) * 1e3,

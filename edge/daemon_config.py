@@ -26,6 +26,7 @@ from auedge.edge.sinks.mqtt_sink import MqttSinkOptions
 from auedge.edge.smoothing import SmoothingOptions
 from auedge.edge.sources import parse_source_uri
 from auedge.edge.state_dir import state_dir
+from auedge.edge.tracking import TrackingOptions
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A duration (a key ending in ``_s``) above a day is a typo; far larger ones overflow lock timeouts.
@@ -72,6 +73,7 @@ class DaemonConfig:
     reopen_max_attempts: int = 10  # consecutive failed reopens before exiting (systemd restarts); 0 = never
     log_level: str = "INFO"
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    tracking: TrackingOptions = field(default_factory=TrackingOptions)  # detector only when the picture changed
     jsonl: JsonlSinkOptions = field(default_factory=JsonlSinkOptions)
     http: HttpSinkOptions = field(default_factory=HttpSinkOptions)
     mqtt: MqttSinkOptions = field(default_factory=MqttSinkOptions)
@@ -110,7 +112,7 @@ class DaemonConfig:
                 raise ConfigError(str(exc)) from None
 
 
-SECTIONS = ("smoothing", "jsonl", "http", "mqtt", "debug")
+SECTIONS = ("smoothing", "tracking", "jsonl", "http", "mqtt", "debug")
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 

@@ -14,7 +14,8 @@ class FaceResult:
     (eyes, nose tip, mouth centre, ear tragions) as ``(x, y)``; ``aus`` maps an AU name to its
     value (probability for occurrence models, 0-5 intensity otherwise); ``present`` maps an
     occurrence AU to the thresholded decision; ``observable`` is False for an AU whose region is
-    judged covered (then its value is still reported but should not be trusted).
+    judged covered (then its value is still reported but should not be trusted); ``track_id``
+    names the face across frames when the estimator tracks (None for a still image).
     """
 
     box: tuple[float, float, float, float]
@@ -24,6 +25,7 @@ class FaceResult:
     present: dict[str, bool] = field(default_factory=dict)
     observable: dict[str, bool] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    track_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Rounded, JSON-ready; built field by field (``dataclasses.asdict`` deep-copies every
@@ -36,16 +38,21 @@ class FaceResult:
             "present": {k: bool(v) for k, v in self.present.items()},
             "observable": {k: bool(v) for k, v in self.observable.items()},
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+            "track_id": None if self.track_id is None else int(self.track_id),
         }
 
 
 @dataclass
 class EstimateResult:
-    """All faces of one image or frame, with whole-frame timings (detect, total)."""
+    """All faces of one image or frame, with whole-frame timings (detect, total).
+
+    ``detected`` is False on a tracked frame whose faces were carried from an earlier detection
+    (then ``timings_ms`` has no ``detect``)."""
 
     faces: list[FaceResult]
     image_size: tuple[int, int]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    detected: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,8 +1,9 @@
 """Temporal smoothing of AU values per face track.
 
 Per-frame AU outputs flicker (a blink, a compression artefact); a consumer wants a steady signal
-without much lag. Each face is followed from frame to frame by the nearest box centre (faces move
-little between frames at 5-30 fps), and each AU of a track has its own filter:
+without much lag. Each face is followed from frame to frame by the estimator's ``track_id`` when it
+tracks faces (:mod:`auedge.edge.tracking`), else by the nearest box centre (faces move little
+between frames at 5-30 fps), and each AU of a track has its own filter:
 
 * ``ema``: exponential moving average, ``y += alpha * (x - y)``; simple, fixed lag.
 * ``one_euro``: the One-Euro filter (Casiez et al., CHI 2012): a low-pass whose cut-off rises
@@ -142,24 +143,33 @@ class FaceSmoother:
         self._tracks.clear()
 
     def _match(self, faces: list[FaceResult]) -> dict[int, _Track]:
-        """Greedy nearest-centre matching: closest (track, face) pairs first, within the gate."""
+        """A face with the estimator's ``track_id`` goes to the track of that id; the others by
+        greedy nearest-centre matching: closest (track, face) pairs first, within the gate."""
+        by_id = {track.track_id: track for track in self._tracks}
+        matched: dict[int, _Track] = {}
+        for fi, face in enumerate(faces):
+            if face.track_id is not None and face.track_id in by_id:
+                matched[fi] = by_id[face.track_id]
+        used_tracks = {id(track) for track in matched.values()}
         pairs = []
         for ti, track in enumerate(self._tracks):
+            if id(track) in used_tracks:
+                continue
             tx, ty = box_centre(track.box)
             gate = self.options.match_distance * max(track.box[2], track.box[3], 1.0)
             for fi, face in enumerate(faces):
+                if face.track_id is not None:
+                    continue  # the estimator said which face this is: never re-attach it by position
                 fx, fy = box_centre(face.box)
                 distance = math.hypot(fx - tx, fy - ty)
                 if distance <= gate:
                     pairs.append((distance, ti, fi))
         pairs.sort()
-        matched: dict[int, _Track] = {}
-        used_tracks: set[int] = set()
         for _, ti, fi in pairs:
-            if ti in used_tracks or fi in matched:
+            if id(self._tracks[ti]) in used_tracks or fi in matched:
                 continue
             matched[fi] = self._tracks[ti]
-            used_tracks.add(ti)
+            used_tracks.add(id(self._tracks[ti]))
         return matched
 
     def update(self, faces: list[FaceResult], ts: float) -> list[SmoothedFace]:
@@ -180,8 +190,9 @@ class FaceSmoother:
         for fi, face in enumerate(faces):
             track = matched.get(fi)
             if track is None:
-                track = _Track(self._next_id, face.box)
-                self._next_id += 1
+                track_id = self._next_id if face.track_id is None else int(face.track_id)
+                self._next_id = max(self._next_id, track_id) + 1
+                track = _Track(track_id, face.box)
                 self._tracks.append(track)
             track.box = face.box
             smoothed = {}

@@ -124,6 +124,12 @@ class Backend(ABC):
     def run(self, array: np.ndarray) -> list[np.ndarray]:
         """Run the first input on ``array`` (model shape and dtype) and return the raw outputs."""
 
+    def set_batch(self, batch: int) -> bool:
+        """Make :meth:`run` take ``batch`` inputs at once if the model allows it; False leaves the
+        model as it was. Here: only a model whose batch dimension is dynamic or already ``batch``."""
+        shape = self.input.shape
+        return bool(shape) and shape[0] in (-1, batch)
+
     def close(self) -> None:
         """Release the interpreter early (a long-running daemon restarting its pipeline)."""
 

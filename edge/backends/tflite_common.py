@@ -9,10 +9,11 @@ import numpy as np
 from auedge.edge.backends.base import Backend, BackendError, TensorInfo, quant_from_details
 
 
-def _tensor_info(detail: dict[str, Any]) -> TensorInfo:
+def _tensor_info(detail: dict[str, Any], resized: bool = False) -> TensorInfo:
+    """``resized``: the tensor's current shape, not the file's signature (after resize_tensor_input)."""
     dtype = np.dtype(detail["dtype"])
     scale, zero_point = detail.get("quantization", (0.0, 0))
-    shape = tuple(int(v) for v in detail.get("shape_signature", detail["shape"]))
+    shape = tuple(int(v) for v in (detail["shape"] if resized else detail.get("shape_signature", detail["shape"])))
     return TensorInfo(
         name=str(detail["name"]), shape=shape, dtype=dtype, quant=quant_from_details(scale, zero_point, dtype)
     )
@@ -51,6 +52,27 @@ class InterpreterBackend(Backend):
     @property
     def output_details(self) -> list[TensorInfo]:
         return self._outputs
+
+    def set_batch(self, batch: int) -> bool:
+        """Resize the input to ``batch`` (resize_tensor_input) when every op accepts it. A model
+        exported with a fixed batch of 1 usually does not (Keras' Flatten becomes a Reshape to
+        [1, N]); then the interpreter is put back to its old shape and False returned."""
+        shape = list(self._interpreter.get_input_details()[0]["shape"])
+        if shape[0] == batch:
+            return True
+        try:
+            self._interpreter.resize_tensor_input(self._input_index, [batch, *shape[1:]])
+            self._interpreter.allocate_tensors()
+            outputs = self._interpreter.get_output_details()
+            if any(int(d["shape"][0]) != batch for d in outputs):
+                raise ValueError("an output did not take the new batch")
+        except (ValueError, RuntimeError):
+            self._interpreter.resize_tensor_input(self._input_index, shape)
+            self._interpreter.allocate_tensors()
+            return False
+        self._inputs = [_tensor_info(d, resized=True) for d in self._interpreter.get_input_details()]
+        self._outputs = [_tensor_info(d, resized=True) for d in outputs]
+        return True
 
     def run(self, array: np.ndarray) -> list[np.ndarray]:
         self.check_input(array)

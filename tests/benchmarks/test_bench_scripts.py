@@ -97,14 +97,17 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "pipeline.py"), "--bundle", str(tiny_bundle), "--model", "onnx-fp32",
-         "--backend", "onnxruntime", "--threads", "1", "--frames", "40", "--out-dir", str(out)],
+         "--backend", "onnxruntime", "--threads", "1", "--frames", "40", "--no-motion", "--out-dir", str(out)],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     [path] = out.glob("pipeline-tiny-*.json")
     data = json.loads(path.read_text())
-    assert [(r["source"], r["threads"]) for r in data["runs"]] == [("memory", 1), ("video", 1)]
+    assert [(r["source"], r["threads"], r["mode"]) for r in data["runs"]] == [
+        ("memory", 1, "every frame"), ("memory", 1, "tracked"), ("video", 1, "every frame"), ("video", 1, "tracked")]
     for run in data["runs"]:
+        # A still face: the tracked daemon detects on the first frame and every 15th, the other on all 40.
+        assert run["detector_share"] == (3 / 40 if run["tracking"] else 1.0)
         # Every frame of the video went through the daemon and became exactly one record.
         assert run["frames"] == run["records"] == 40
         assert run["frames_with_one_face"] + run["frames_without_face"] == 40
@@ -113,7 +116,9 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
         assert run["pipeline_fps"] == pytest.approx(1000.0 / run["pipeline_median_ms"])
         assert {"wait", "estimator_detect", "estimator_au_model", "sinks", "loop"} <= set(run["stage_median_ms"])
     assert "measured fps" in proc.stdout and "typical fps" in proc.stdout
-    memory_run = next(r for r in data["runs"] if r["source"] == "memory")
+    assert [(r["source"], r["threads"]) for r in data["tracked_over_every_frame"]] == [("memory", 1), ("video", 1)]
+    assert "tracked / every frame, memory, 1 core(s)" in proc.stdout and data["motion_case"] is None
+    memory_run = next(r for r in data["runs"] if r["source"] == "memory" and r["tracking"])
     # The verdict is judged on the measured throughput, not on 1000 / median.
     assert data["one_core_verdict"]["measured_fps"] == memory_run["video_fps"]
     assert data["one_core_meets_target"] == (memory_run["video_fps"] >= pipeline.TARGET_FPS_ONE_CORE)
@@ -121,6 +126,28 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
     assert report.main(["--results", str(out)]) == 0
     text = (out / "REPORT.md").read_text()
     assert "### Daemon end to end: `tiny onnx-fp32 flip bundle memory,video`" in text and "| memory | 1 " in text and "fps target" in text
+
+
+def test_motion_scoring_counts_late_and_stale_faces():
+    from auedge.benchmarks import motion
+
+    truth = [{p.face: motion.face_box(p, (250, 250)) for p in motion.script(t)} for t in range(motion.FRAMES)]
+
+    def report(boxes):
+        return [{"box": list(b), "aus": {"AU12": 0.5}, "keypoints": [[b[0] + 0.3 * b[2], b[1] + 0.4 * b[3]],
+                                                                     [b[0] + 0.7 * b[2], b[1] + 0.4 * b[3]]]}
+                for b in boxes.values()]
+
+    perfect = [report(boxes) for boxes in truth]
+    score = motion.score_run(perfect, truth)
+    assert (score["worst_frames_late"], score["missed_appearances"], score["worst_frames_still_reported"]) == (0, 0, 0)
+    assert score["face_frames_reported"] == score["face_frames"] and score["reports_outside_any_face"] == 0
+    lagging = [report(truth[t - 3]) if t >= 3 else [] for t in range(motion.FRAMES)]  # three frames behind
+    score = motion.score_run(lagging, truth)
+    assert score["worst_frames_late"] == 3 and score["worst_frames_still_reported"] == 3
+    agreement = motion.au_agreement(perfect, perfect, truth)
+    assert agreement["mean_abs_diff"] == 0.0 and agreement["eye_shift_max"] == 0.0
+    assert agreement["values_compared"] == score["face_frames"] == sum(len(b) for b in truth)
 
 
 def test_pipeline_refuses_a_missing_bundle_with_one_line(tmp_path, capsys):

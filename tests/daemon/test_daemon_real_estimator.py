@@ -67,3 +67,26 @@ def test_daemon_with_the_real_estimator(bundle_dir, tmp_path):
         face = faced[0]["faces"][0]
         assert set(face["aus"]) == set(face["aus_smoothed"]) and face["aus"]
         assert all(0.0 <= v <= 1.0 for v in face["aus"].values())
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_daemon_tracks_a_still_face_by_default_and_detects_every_frame_without(bundle_dir, tmp_path, tracking):
+    faces = sorted((MTFL / "lfw_5590").glob("*.jpg"))[:1] if (MTFL / "labels.csv").is_file() else []
+    if not faces:
+        pytest.skip("needs one MTFL face (../shared/data/mtfl)")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(5):  # the same photo five times: a face that does not move
+        shutil.copyfile(faces[0], frames / f"f{i}.jpg")
+    config = DaemonConfig(device="itest", source=f"images:{frames}", bundle=str(bundle_dir), threads=1, target_fps=0)
+    assert config.tracking.enabled  # on by default in the daemon
+    config.tracking.enabled = tracking
+    config.http.enabled = False
+    config.jsonl.path = str(tmp_path / "records.jsonl")
+    assert run(config) == 0
+    records = [json.loads(line) for line in Path(config.jsonl.path).read_text().splitlines()]
+    assert [len(r["faces"]) for r in records] == [1] * 5
+    detected = ["detect" in r["timings_ms"] for r in records]
+    assert detected == ([True, False, False, False, False] if tracking else [True] * 5)
+    assert len({r["faces"][0]["track_id"] for r in records}) == 1  # one face, one track either way
+    assert records[0]["faces"][0]["aus"] == records[-1]["faces"][0]["aus"]

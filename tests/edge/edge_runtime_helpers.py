@@ -45,9 +45,10 @@ def expected_aus(crop: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def write_tiny_onnx(path: Path, int8: bool = False, uint8_input: bool = False) -> Path:
+def write_tiny_onnx(path: Path, int8: bool = False, uint8_input: bool = False, batch: int | str = 1) -> Path:
     """Write the tiny AU model; ``int8`` gives it int8 input and output (scales from INPUT/OUTPUT_QUANT);
-    ``uint8_input`` (with ``int8``) makes the input uint8 instead (UINT8_INPUT_QUANT)."""
+    ``uint8_input`` (with ``int8``) makes the input uint8 instead (UINT8_INPUT_QUANT); ``batch`` a
+    name (e.g. "N") makes the batch dimension dynamic."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -76,8 +77,8 @@ def write_tiny_onnx(path: Path, int8: bool = False, uint8_input: bool = False) -
     graph = helper.make_graph(
         nodes,
         "tiny_au",
-        [helper.make_tensor_value_info("input", input_type, [1, CROP, CROP, 3])],
-        [helper.make_tensor_value_info("output", io_type, [1, 2])],
+        [helper.make_tensor_value_info("input", input_type, [batch, CROP, CROP, 3])],
+        [helper.make_tensor_value_info("output", io_type, [batch, 2])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="au-edge-tests")
@@ -91,13 +92,14 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_bundle(root: Path, detector: Path | None, with_int8: bool = True) -> Path:
-    """A schema-1 bundle with the tiny fp32 model (and int8 unless told), default int8."""
+def write_bundle(root: Path, detector: Path | None, with_int8: bool = True, batch: int | str = 1) -> Path:
+    """A schema-1 bundle with the tiny fp32 model (and int8 unless told), default int8; ``batch``
+    as in :func:`write_tiny_onnx`."""
     root.mkdir(parents=True, exist_ok=True)
     models = []
     variants = [("onnx-fp32", "fp32", False)] + ([("onnx-int8", "int8", True)] if with_int8 else [])
     for name, precision, int8 in variants:
-        path = write_tiny_onnx(root / f"au_{precision}.onnx", int8=int8)
+        path = write_tiny_onnx(root / f"au_{precision}.onnx", int8=int8, batch=batch)
         models.append(
             {
                 "name": name,
