@@ -75,6 +75,20 @@ class FaceScores:
     cpu_ms: list[float]
 
 
+def face_values(face: Any, names: list[str]) -> list[float]:
+    """One face's value per bundle output: the AU values, and for an occlusion flag ("AU4_occluded")
+    1.0 where the runtime reports that AU not observable, else 0.0 (a face result carries the flag's
+    decision, not its probability)."""
+    values = []
+    for name in names:
+        if name.endswith(OCCLUDED_SUFFIX):
+            au = name.removesuffix(OCCLUDED_SUFFIX)
+            values.append(np.nan if au not in face.observable else float(not face.observable[au]))
+        else:
+            values.append(face.aus.get(name, np.nan))
+    return values
+
+
 def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, log: Log) -> FaceScores:
     """Every face through the detector path and the label-crop path of one Estimator."""
     from auedge.edge.align import points_from_landmarks
@@ -95,10 +109,10 @@ def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, lo
         cpu_ms.append((time.process_time() - start) * 1e3)
         best = matching_detection(result.faces, face.landmarks[0], face.landmarks[1])
         if best is not None:
-            device[i] = [best.aus.get(name, np.nan) for name in names]
+            device[i] = face_values(best, names)
             found[i] = True
             labelled = estimator.estimate_with_landmarks(image, *points_from_landmarks(face.landmarks))
-            labels[i] = [labelled.aus.get(name, np.nan) for name in names]
+            labels[i] = face_values(labelled, names)
         if (i + 1) % 500 == 0:
             log(f"  {occluder}: {i + 1}/{len(faces)} faces, {found[: i + 1].mean():.1%} found")
     return FaceScores(device, labels, found, cpu_ms)
@@ -163,10 +177,10 @@ def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str,
         }
     flags = {}
     for j, output in enumerate(estimator.bundle.outputs):
-        if output.au.endswith(OCCLUDED_SUFFIX) and output.threshold is not None:
-            values = scores.device[scores.found, j]
-            flags[output.au] = {"flagged": int((values >= output.threshold).sum()), "n": len(values),
-                                "share": float(np.mean(values >= output.threshold)) if len(values) else float("nan")}
+        if output.au.endswith(OCCLUDED_SUFFIX):
+            values = scores.device[scores.found, j]  # 1.0: the runtime said "not observable" (face_values)
+            flags[output.au] = {"flagged": int((values > 0.5).sum()), "n": len(values),
+                                "share": float(np.mean(values > 0.5)) if len(values) else float("nan")}
     return {
         "n": len(faces),
         "flags": flags,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from auedge.benchmarks.end_to_end import flag_f1
 
@@ -40,3 +41,14 @@ def test_fer_faces_are_shown_as_in_training_and_sampled_by_seed(tmp_path):
     some, _ = load_fer_faces(root, "test", TABLE, 3, lambda line: None, seed=1)
     again, _ = load_fer_faces(root, "test", TABLE, 3, lambda line: None, seed=1)
     assert [f.name for f in some] == [f.name for f in again] and len(some) == 3
+
+
+def test_a_flag_is_read_from_what_the_runtime_reports_observable():
+    from types import SimpleNamespace
+
+    from auedge.benchmarks.end_to_end import face_values
+
+    face = SimpleNamespace(aus={"AU12": 0.7, "AU4": 0.2}, observable={"AU12": False, "AU4": True})
+    assert face_values(face, ["AU12", "AU4", "AU12_occluded", "AU4_occluded"]) == [0.7, 0.2, 1.0, 0.0]
+    bare = SimpleNamespace(aus={"AU12": 0.7}, observable={})
+    assert np.isnan(face_values(bare, ["AU12_occluded"])[0])

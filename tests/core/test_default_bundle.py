@@ -97,3 +97,16 @@ def test_a_failed_ship_leaves_the_old_default_untouched(tmp_path):
     with pytest.raises(ShipError):
         ship(tmp_path / "no-such-bundle", dest)
     assert (dest / "bundle.json").read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["default"]
+
+
+def test_the_model_card_matches_the_files_it_cites(monkeypatch):
+    """Every figure of MODEL_CARD.md is rendered from the committed metrics and benchmark files its
+    first line names; rendering it again from them must give the same card."""
+    from auedge.convert.model_card import rerender, sources_of
+
+    card = (SHIPPED / "MODEL_CARD.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(ROOT)
+    sources = sources_of(card)
+    for path in [sources["metrics"], *sources["end_to_end"], *sources["accuracy"]]:
+        assert (ROOT / path).is_file() and not Path(path).is_absolute(), path
+    assert rerender(card) == card
