@@ -446,6 +446,11 @@ def source_provenance(recipe: str | None = None) -> dict[str, Any]:
     root = Path(__file__).resolve().parents[1]
     commit, dirty = None, None
     try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        if Path(top).resolve() != root:  # an installed package inside some other repository (a venv in it)
+            return {"commit": None, "dirty": None, "recipe": recipe, "argv": list(sys.argv),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip() or None
         status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from auedge.convert.export import _outputs, training_record
 from auedge.train.config import build_config
@@ -42,3 +43,20 @@ def test_every_output_says_what_its_value_means():
     assert "probability that AU4 is present" in outputs[1]["meaning"]
     assert "not a FACS" in outputs[0]["meaning"] and "covered" in outputs[3]["meaning"]
     assert "0-5" in _outputs("intensity", ["AU4"], [])[0]["meaning"]
+
+
+def test_a_source_checkout_names_its_commit_and_an_installed_copy_does_not(tmp_path, monkeypatch):
+    import re
+
+    from auedge.train import trainer
+
+    here = trainer.source_provenance("r.toml")
+    assert re.fullmatch(r"[0-9a-f]{40}", here["commit"]) and here["recipe"] == "r.toml"
+    # A copy of the package whose folder is not a repository's top (site-packages inside a repo's venv).
+    fake = tmp_path / "site-packages" / "auedge" / "train"
+    fake.mkdir(parents=True)
+    monkeypatch.setattr(trainer, "__file__", str(fake / "trainer.py"))
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "other project"], check=True)
+    assert trainer.source_provenance()["commit"] is None
