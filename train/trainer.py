@@ -444,18 +444,18 @@ def source_provenance(recipe: str | None = None) -> dict[str, Any]:
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
     commit, dirty = None, None
     try:
-        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        if Path(top).resolve() != root:  # an installed package inside some other repository (a venv in it)
-            return {"commit": None, "dirty": None, "recipe": recipe, "argv": list(sys.argv),
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip() or None
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout
-        dirty = bool(status.strip())
+        # Only the package's own checkout: an installed copy inside another repository (a venv in it)
+        # would otherwise record that repository's HEAD.
+        if Path(git("rev-parse", "--show-toplevel")).resolve() == root:
+            commit = git("rev-parse", "HEAD") or None
+            dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         pass
     return {"commit": commit, "dirty": dirty, "recipe": recipe, "argv": list(sys.argv),
