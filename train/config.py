@@ -98,6 +98,10 @@ class TrainConfig:
     weight_average: float = 0.0  # decay of the running weight average that checkpoints hold (0: off)
     flip_average: bool = False
     occlusion_flags: bool = False  # extra "<AU>_occluded" outputs: is that AU's face region covered?
+    # An AU whose face region the pasted occluder covers leaves the loss for that face: the runtime reports
+    # it "not observable" there, so a value guessed from the rest of the face is never used, and learning
+    # to guess it (a smile behind a mask from the cheeks) only takes capacity from the visible AUs.
+    drop_covered_targets: bool = False
     input_size: int | None = None
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
@@ -204,6 +208,9 @@ class TrainConfig:
                 f"occlusion_flags needs occlude_train = \"mix\" (faces with every occluder and none), not "
                 f"{self.occlude_train!r}: with one occluder on every face the flags could not learn anything"
             )
+        if self.drop_covered_targets and self.occlude_train == "none":
+            raise ConfigError("drop_covered_targets leaves out the AUs an occluder covers, and occlude_train is "
+                              "\"none\" (no occluder): set occlude_train = \"mix\" or drop_covered_targets = false")
         if self.mix_weights and self.occlude_train != "mix":
             raise ConfigError(f"mix_weights weighs the kinds of occlude_train \"mix\"; occlude_train is "
                               f"{self.occlude_train!r} (drop mix_weights or use --occlude-train mix)")
@@ -242,7 +249,7 @@ FLOAT_FIELDS = ("lr", "rotation", "zoom", "translation", "label_smoothing", "pos
                 "eye_scale", "center_below_eyes", "val_fraction", "grayscale_p", "downsample_p", "jpeg_p")
 INT_FIELDS = ("epochs", "batch_size", "seed", "threads")
 OPTIONAL_INT_FIELDS = ("input_size", "limit", "epoch_size")
-BOOL_FIELDS = ("flip_average", "occlusion_flags")
+BOOL_FIELDS = ("flip_average", "occlusion_flags", "drop_covered_targets")
 
 
 def _is_int(value: Any) -> bool:

@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--flip-average", action="store_true", default=None, help="average with the mirrored crop")
     p.add_argument("--occlusion-flags", action="store_true", default=None,
                    help="also learn <AU>_occluded outputs (is the AU's region covered?); needs --occlude-train mix")
+    p.add_argument("--drop-covered-targets", action="store_true", default=None,
+                   help="leave an AU out of the loss on faces whose occluder covers its region")
     p.add_argument("--input-size", type=int)
     p.add_argument("--keypoints", choices=KEYPOINT_SOURCES,
                    help="labels: crops from the dataset's landmarks; detector: from BlazeFace's keypoints, as on a device")

@@ -65,15 +65,17 @@ class CropSequence:
 
     With ``flag_aus`` the targets gain one column per AU saying whether the occluder pasted on that
     face (``spec.occluder``, usually "mix") covers the AU's region: the occlusion-flag outputs.
+    With ``drop_aus`` (the task's AUs, in target column order) an AU's target becomes NaN, out of the
+    loss, on a face whose occluder covers that AU's region (``TrainConfig.drop_covered_targets``).
     ``dataset`` is the Keras PyDataset that ``model.fit`` consumes.
     """
 
     def __init__(self, images, landmarks, targets, spec: AugmentSpec, norm: Normalization, batch: int, seed: int,
                  flag_aus: tuple[str, ...] = (), sample_weights: np.ndarray | None = None,
-                 epoch_size: int | None = None):
+                 epoch_size: int | None = None, drop_aus: tuple[str, ...] = ()):
         self.images, self.landmarks, self.targets = images, landmarks, targets
         self.spec, self.norm, self.batch, self.seed, self.flag_aus = spec, norm, batch, seed, flag_aus
-        self.sample_weights = sample_weights
+        self.sample_weights, self.drop_aus = sample_weights, drop_aus
         self.epoch_size = epoch_size or len(images)
         self.epoch = 0
         self.order = self._draw_order()
@@ -96,6 +98,10 @@ class CropSequence:
         made = [augment_one_with_kind(self.images[i], self.landmarks[i], self.spec, rng) for i in order]
         crops = np.stack([m[0] for m in made])
         y = self.targets[order]
+        if self.drop_aus:
+            covered = occlusion_flags([m[1] for m in made], self.drop_aus) > 0.5
+            y = y.copy()
+            y[:, : len(self.drop_aus)][covered] = np.nan
         if self.flag_aus:
             y = np.concatenate([y, occlusion_flags([m[1] for m in made], self.flag_aus)], axis=1)
         return normalize(crops, self.norm), y
@@ -525,7 +531,8 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
         shares = ", ".join(f"{g} {v:.1%}" for g, v in group_shares(train.meta["pose"], sample_weights).items())
         log(f"pose-balanced sampling (power {cfg.pose_balance}): expected share per pose {shares}")
     seq = CropSequence(train.images, train.landmarks, y_train, spec, norm, cfg.batch_size, cfg.seed, flag_aus=flag_aus,
-                       sample_weights=sample_weights, epoch_size=cfg.epoch_size)
+                       sample_weights=sample_weights, epoch_size=cfg.epoch_size,
+                       drop_aus=tuple(task.aus) if cfg.drop_covered_targets else ())
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
     val_loss_fn = masked_loss(task.kind, 0.0)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"

@@ -85,3 +85,35 @@ def test_flags_train_export_and_reach_the_estimator(tmp_path):
     image = np.full((200, 200, 3), 128, np.uint8)
     face = est.estimate_with_landmarks(image, np.array([80.0, 90.0]), np.array([120.0, 90.0]))
     assert set(face.aus) == {"AU12"} and set(face.observable) == {"AU12"}
+
+
+def test_drop_covered_targets_leaves_exactly_the_covered_aus_out_of_the_loss():
+    """With drop_covered_targets an AU's target is NaN (masked_loss skips it) on the faces whose
+    occluder covers its region, and stays on every other face; the flag targets are untouched."""
+    from auedge.edge.preprocess import Normalization
+    from auedge.train.data import synthetic
+    from auedge.train.trainer import CropSequence
+
+    faces = synthetic.generate(64, seed=3, image_size=96)
+    targets = np.ones((64, 2), np.float32)
+    norm = Normalization(mean=(127.5,) * 3, std=(127.5,) * 3)
+    spec = AugmentSpec(occluder="mix")
+    aus = ("au12", "au4")
+
+    def batch(drop: tuple[str, ...]):
+        seq = CropSequence(faces.images, faces.landmarks, targets, spec, norm, 64, seed=5, flag_aus=aus, drop_aus=drop)
+        return seq.batch_at(0)[1]
+
+    dropped, kept = batch(aus), batch(())
+    flags = kept[:, 2:]
+    assert np.isnan(kept[:, :2]).sum() == 0  # off: every target stays
+    assert flags.sum(axis=0).min() >= 1  # the draw covered each AU at least once
+    np.testing.assert_array_equal(np.isnan(dropped[:, :2]), flags > 0.5)
+    np.testing.assert_array_equal(dropped[:, 2:], flags)
+    assert targets.sum() == 128  # the dataset's own targets are not changed in place
+
+
+def test_drop_covered_targets_needs_an_occluder():
+    with pytest.raises(ConfigError, match="drop_covered_targets"):
+        TrainConfig(drop_covered_targets=True).validate()
+    assert TrainConfig(drop_covered_targets=True, occlude_train="mix").validate().drop_covered_targets
