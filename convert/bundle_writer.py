@@ -122,7 +122,7 @@ def model_entry(root: Path, record: ModelRecord) -> dict[str, Any]:
         "file": record.variant.file,
         "size_bytes": path.stat().st_size,
         "sha256": sha256_file(path),
-        "batch": 1,
+        "batch": "any",  # an open batch dimension: a runtime may feed the crop and its mirror at once
         "quantization": {
             "input": record.input_quant.to_dict() if record.input_quant else None,
             "output": record.output_quant.to_dict() if record.output_quant else None,

@@ -240,6 +240,6 @@ def normalized(data: CropData, norm: Normalization) -> np.ndarray:
 
 
 def representative_batches(inputs: np.ndarray) -> Iterator[np.ndarray]:
-    """One [1, S, S, 3] float32 batch at a time: the fixed batch-1 shape every edge model has."""
+    """One [1, S, S, 3] float32 batch at a time: one face, as a device runs it without flip averaging."""
     for i in range(inputs.shape[0]):
         yield inputs[i : i + 1]

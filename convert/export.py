@@ -236,9 +236,7 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
     if variant.format == "tflite":
         content = to_tflite.convert_tflite(saved_model, variant.precision, calib_inputs, float_convs)
         facts = to_tflite.inspect_tflite(content, variant.name)
-        if facts.input_shape != (1, size, size, 3):
-            raise ExportError(f"{variant.name}: converted input shape is {list(facts.input_shape)}, "
-                              f"expected [1, {size}, {size}, 3]")
+        _check_input_shape(variant, facts.input_shape, size)
         if variant.precision == "int8" and (facts.input_dtype != "int8" or facts.output_dtype != "int8"):
             raise ExportError(f"{variant.name}: converted model has {facts.input_dtype} input / "
                               f"{facts.output_dtype} output, expected int8")
@@ -265,10 +263,14 @@ def _convert_variant(variant: Variant, stage_dir: Path, saved_model: Path, keras
         notes["weights"] = to_onnx.quantize_onnx_int8_best(fp32_onnx, target, calib_inputs, scratch, error_of)
         notes["quant_format"] = "QDQ"
         notes["weight_bits"] = 7  # reduce_range: see to_onnx.quantize_onnx_int8
-    shape = to_onnx.onnx_input_shape(target)
-    if shape != (1, size, size, 3):
-        raise ExportError(f"{variant.name}: converted input shape is {list(shape)}, expected [1, {size}, {size}, 3]")
+    _check_input_shape(variant, to_onnx.onnx_input_shape(target), size)
     return None, None, notes
+
+
+def _check_input_shape(variant: Variant, shape: tuple[int, ...], size: int) -> None:
+    """Every variant takes [any batch, S, S, 3] (-1: the open batch to_tflite's doc explains)."""
+    if shape != (-1, size, size, 3):
+        raise ExportError(f"{variant.name}: converted input shape is {list(shape)}, expected [-1, {size}, {size}, 3]")
 
 
 def _progress_figures(path: Path, figures: dict[str, Any], kind: str) -> str:

@@ -68,7 +68,7 @@ def report_markdown(manifest: dict[str, Any], summary: str, notes: list[str]) ->
         f"# Bundle {manifest['name']}",
         "",
         f"- task: {task['name']} ({task['kind']}), AUs {', '.join(task['aus'])}",
-        f"- input: {manifest['input']['size'][0]}x{manifest['input']['size'][1]} RGB, batch 1",
+        f"- input: {manifest['input']['size'][0]}x{manifest['input']['size'][1]} RGB, any batch (1 per face, 2 with its mirror)",
         f"- run: {training.get('run')} (dataset {training.get('dataset')}), threshold {training.get('threshold')}",
         (
             f"- validation: {export.get('val_size')} crops from {export.get('val_source')} "

@@ -1,7 +1,7 @@
-"""Keras model -> ONNX fp32 (tf2onnx, stated opset, batch fixed at 1) and ONNX int8 (static QDQ).
+"""Keras model -> ONNX fp32 (tf2onnx, stated opset, any batch) and ONNX int8 (static QDQ).
 
-Why a tf.function with a fixed ``[1, S, S, 3]`` signature: the same fixed shape as the TFLite
-variants, so ONNX Runtime can plan memory once and a device never sees a dynamic batch. QDQ
+Why a tf.function with a ``[None, S, S, 3]`` signature: the same open batch as the TFLite
+variants (to_tflite says why: the crop and its mirror in one run). QDQ
 format (QuantizeLinear/DequantizeLinear pairs around float ops) is the one ONNX Runtime and other
 runtimes fuse into int8 kernels; the model keeps float input and output, so it needs no
 input/output quantization parameters in the bundle.
@@ -43,7 +43,7 @@ def convert_onnx_fp32(model: Any, size: int, path: Path, opset: int = DEFAULT_OP
     import tensorflow as tf
     import tf2onnx
 
-    spec = [tf.TensorSpec([1, size, size, 3], tf.float32, name=INPUT_NAME)]
+    spec = [tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)]
 
     @tf.function(input_signature=spec, autograph=False)
     def serve(x):

@@ -1,8 +1,13 @@
-"""Keras model -> TFLite flatbuffers (fp32, fp16, dynamic-range, int8 with a float stem), batch fixed at 1.
+"""Keras model -> TFLite flatbuffers (fp32, fp16, dynamic-range, int8 with a float stem), any batch.
 
-Why through a SavedModel with a fixed ``[1, S, S, 3]`` signature: a Keras 3 model handed to
+Why through a SavedModel with a ``[None, S, S, 3]`` signature: a Keras 3 model handed to
 ``from_concrete_functions`` keeps its variables as resources (READ_VARIABLE ops that the
-calibrator cannot run), and a dynamic batch dimension stops XNNPACK from taking the whole graph.
+calibrator cannot run). The batch is left open so that a runtime doing flip averaging can feed
+the crop and its mirror in one run (``Backend.set_batch``); a fixed batch of 1 makes Keras'
+Flatten a Reshape to [1, N], which no interpreter can resize. The model still loads at batch 1
+(the shape a device sees unless it resizes); XNNPACK then takes it in two parts, the
+SHAPE/STRIDED_SLICE/PACK ops that compute the Reshape's size running between them
+(``benchmarks/batch_export.py`` measures both exports at batch 1 and 2).
 Only TFLite builtin ops are allowed (no Flex/Select TF ops), so the LiteRT runtime alone runs it.
 
 The int8 model keeps its first convolution (the stem, which reads the 3-channel image) in float by
@@ -32,11 +37,12 @@ INPUT_NAME = "input"
 DEFAULT_FLOAT_CONVS = 1
 
 
-def export_saved_model(model: Any, size: int, folder: Path) -> Path:
-    """Write the serving graph with a fixed batch-1 signature (inference mode: no dropout)."""
+def export_saved_model(model: Any, size: int, folder: Path, batch: int | None = None) -> Path:
+    """Write the serving graph with an open batch (inference mode: no dropout); the module doc says why.
+    ``batch``: a fixed batch instead, for benchmarks/batch_export.py's comparison."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec([1, size, size, 3], tf.float32, name=INPUT_NAME)
+    spec = tf.TensorSpec([batch, size, size, 3], tf.float32, name=INPUT_NAME)
     model.export(str(folder), format="tf_saved_model", input_signature=[spec], verbose=False)
     return folder
 

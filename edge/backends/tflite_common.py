@@ -56,15 +56,22 @@ class InterpreterBackend(Backend):
     def set_batch(self, batch: int) -> bool:
         """Resize the input to ``batch`` (resize_tensor_input) when every op accepts it. A model
         exported with a fixed batch of 1 usually does not (Keras' Flatten becomes a Reshape to
-        [1, N]); then the interpreter is put back to its old shape and False returned."""
-        shape = list(self._interpreter.get_input_details()[0]["shape"])
+        [1, N]); then the interpreter is put back to its old shape and False returned.
+
+        One run on zeros settles the outputs' shapes: a model with a dynamic batch (signature -1)
+        reports its outputs' new shapes only after an invoke, so reading them straight after
+        allocate_tensors would refuse every such model."""
+        details = self._interpreter.get_input_details()[0]
+        shape = list(details["shape"])
         if shape[0] == batch:
             return True
         try:
             self._interpreter.resize_tensor_input(self._input_index, [batch, *shape[1:]])
             self._interpreter.allocate_tensors()
+            self._interpreter.set_tensor(self._input_index, np.zeros([batch, *shape[1:]], details["dtype"]))
+            self._interpreter.invoke()
             outputs = self._interpreter.get_output_details()
-            if any(int(d["shape"][0]) != batch for d in outputs):
+            if any(self._interpreter.get_tensor(d["index"]).shape[0] != batch for d in outputs):
                 raise ValueError("an output did not take the new batch")
         except (ValueError, RuntimeError):
             self._interpreter.resize_tensor_input(self._input_index, shape)

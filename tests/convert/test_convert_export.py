@@ -64,7 +64,7 @@ def test_bundle_verifies_and_lists_every_variant(bundle):
     assert loaded.face_detector is not None and loaded.face_detector.input_size == (128, 128)
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert manifest["schema_version"] == 1
-    assert all(m["batch"] == 1 and m["degraded"] is False for m in manifest["models"])
+    assert all(m["batch"] == "any" and m["degraded"] is False for m in manifest["models"])
     assert set(manifest["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "au-edge"}
     assert manifest["training"]["run"] == "tiny_au12" and manifest["training"]["threshold"] == 0.5
     assert leftovers(bundle.parent) == []
@@ -80,7 +80,7 @@ def test_every_file_matches_its_sha256_and_size(bundle):
         assert path.stat().st_size == entry["size_bytes"]
 
 
-def test_models_have_batch_one_and_int8_has_int8_io(bundle):
+def test_models_take_any_batch_and_int8_has_int8_io(bundle):
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
@@ -89,11 +89,11 @@ def test_models_have_batch_one_and_int8_has_int8_io(bundle):
         path = bundle / entry["file"]
         if entry["format"] == "onnx":
             shape = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
-            assert list(shape) == [1, 32, 32, 3]
+            assert not isinstance(shape[0], int) and list(shape[1:]) == [32, 32, 3]  # a named, open batch
             continue
         interpreter = Interpreter(model_path=str(path))
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        assert list(inp["shape_signature"]) == [1, 32, 32, 3]
+        assert list(inp["shape_signature"]) == [-1, 32, 32, 3] and list(inp["shape"]) == [1, 32, 32, 3]
         if entry["name"] == "int8":
             assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
             quant = entry["quantization"]
@@ -103,6 +103,28 @@ def test_models_have_batch_one_and_int8_has_int8_io(bundle):
             assert np.isclose(quant["output"]["scale"], out["quantization"][0])
         else:
             assert inp["dtype"] == np.float32 and entry["quantization"] == {"input": None, "output": None}
+
+
+def test_every_variant_runs_a_crop_and_its_mirror_in_one_batch_as_two_runs(bundle):
+    """The runtime's flip averaging feeds [crop, mirror] at once (Estimator.paired): each exported
+    model must take that batch and give each row what a batch-1 run gives."""
+    from auedge.edge.backends import create_backend
+
+    rng = np.random.default_rng(7)
+    for entry in json.loads((bundle / "bundle.json").read_text())["models"]:
+        backend = create_backend(bundle / entry["file"], "auto", 1)
+        info = backend.input
+        if np.issubdtype(info.dtype, np.integer):
+            crop = rng.integers(-128, 128, (1, 32, 32, 3)).astype(info.dtype)
+        else:
+            crop = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(info.dtype)
+        pair = np.concatenate([crop, crop[:, :, ::-1]])
+        singles = [backend.run(np.ascontiguousarray(x[None]))[0][0] for x in pair]
+        assert backend.set_batch(2), entry["name"]
+        both = backend.run(pair)[0]
+        assert both.shape[0] == 2, entry["name"]
+        for got, want in zip(both, singles):
+            np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=1e-5, err_msg=entry["name"])
 
 
 def _conv_input_dtypes(model) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from auedge.convert.model_card import rerender, render, sources_of
+from auedge.convert.model_card import render, rerender, sources_of
 
 
 def write(path, data):
