@@ -7,7 +7,7 @@ the crop and its mirror in one run (``Backend.set_batch``); a fixed batch of 1 m
 Flatten a Reshape to [1, N], which no interpreter can resize. The model still loads at batch 1
 (the shape a device sees unless it resizes); XNNPACK then takes it in two parts, the
 SHAPE/STRIDED_SLICE/PACK ops that compute the Reshape's size running between them
-(``benchmarks/batch_export.py`` measures both exports at batch 1 and 2).
+(``benchmarks/batch_pair.py --keras`` times both exports at batch 1 and the pair).
 Only TFLite builtin ops are allowed (no Flex/Select TF ops), so the LiteRT runtime alone runs it.
 
 The int8 model keeps its first convolution (the stem, which reads the 3-channel image) in float by

@@ -317,3 +317,34 @@ def test_occurrence_truth_does_not_depend_on_the_sets_largest_label():
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 0.9, 0.0])), [0, 0, 0, 0])
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 2.0, np.nan])), [0, 0, 1, np.nan])
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 1.0])), [0, 1])
+
+
+def test_batch_pair_times_each_tflite_model_of_the_default_bundle(tmp_path, capsys):
+    """Every TFLite model gets its 1-crop and 2-run times; a pair time exactly when it takes a batch of 2."""
+    from auedge.benchmarks import batch_pair
+    from auedge.edge.backends import create_backend
+    from auedge.edge.bundle import load_bundle
+
+    default = REPO / "edge" / "models" / "default"
+    assert batch_pair.main(["--bundle", str(default), "--runs", "3", "--out-dir", str(tmp_path)]) == 0
+    data = json.loads(next(tmp_path.glob("batchpair-*.json")).read_text())
+    assert data["cpu"] and "cpu_flags" in data
+    rows = {row[0]: row for row in data["table"]["rows"]}
+    for model in load_bundle(default).models:
+        if model.format != "tflite":
+            continue
+        row = rows[f"{model.name} (bundle)"]
+        assert row[1] > 0 and row[2] > 0
+        takes_two = create_backend(model.path, "litert", 1).set_batch(2)
+        assert (row[3] is not None) == takes_two and (row[4] is not None) == takes_two
+
+
+def test_batch_pair_refuses_bad_input_with_one_line(tiny_bundle, tmp_path, capsys):
+    from auedge.benchmarks import batch_pair
+
+    assert batch_pair.main(["--bundle", str(tmp_path / "none"), "--out-dir", str(tmp_path)]) == 2
+    assert batch_pair.main(["--bundle", str(REPO / "edge" / "models" / "default"), "--runs", "0"]) == 2
+    assert batch_pair.main(["--bundle", str(tiny_bundle), "--out-dir", str(tmp_path)]) == 2  # ONNX only
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
+    assert "--runs" in lines[1] and "no TFLite model" in lines[2]
