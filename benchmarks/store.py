@@ -228,16 +228,13 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def load_bundle_with_detector(path: str | Path) -> Any:
-    """The bundle at ``path`` (schema and sha256 checked), refused in one line without a face detector."""
-    from auedge.edge.bundle import BundleError, load_bundle
+    """:func:`auedge.edge.bundle.load_bundle_with_detector`, its refusal as a BenchmarkError."""
+    from auedge.edge.bundle import BundleError, load_bundle_with_detector
 
     try:
-        bundle = load_bundle(path)
+        return load_bundle_with_detector(path)
     except BundleError as exc:
         raise BenchmarkError(str(exc)) from exc
-    if bundle.face_detector is None:
-        raise BenchmarkError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
-    return bundle
 
 
 def options_from_args(cls: type, args: Any) -> Any:

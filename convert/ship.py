@@ -93,14 +93,12 @@ def package_bytes(folder: Path) -> int:
 def ship(source: Path, dest: Path, images_dir: Path = REFERENCE_IMAGES, keep: tuple[str, ...] = KEEP_MODELS,
          extra_files: tuple[Path, ...] = ()) -> Path:
     """Make ``source`` (an exported bundle) the bundle at ``dest``; returns ``dest``."""
-    from auedge.edge.bundle import BundleError, load_bundle
+    from auedge.edge.bundle import BundleError, load_bundle_with_detector
 
     try:
-        bundle = load_bundle(source)
+        bundle = load_bundle_with_detector(source)
     except BundleError as exc:
         raise ShipError(str(exc)) from exc
-    if bundle.face_detector is None:
-        raise ShipError(f"bundle {source} has no face detector; export it with one")
     images = sorted(p for p in images_dir.glob("*.png"))
     if not images:
         raise ShipError(f"no reference images (*.png) in {images_dir}")

@@ -406,3 +406,12 @@ def load_bundle(path: str | Path, check_hash: bool = True) -> Bundle:
     if not isinstance(data, dict):
         raise BundleError(f"{manifest_path} does not hold a JSON object; re-export the bundle")
     return parse_manifest(root, data, check_hash=check_hash)
+
+
+def load_bundle_with_detector(path: str | Path) -> Bundle:
+    """:func:`load_bundle` for the callers that run the device's whole path (detector first): a
+    bundle without a face detector is refused here, in one line, not at the first frame."""
+    bundle = load_bundle(path)
+    if bundle.face_detector is None:
+        raise BundleError(f"bundle {bundle.root} has no face detector; re-export it with convert/export.py")
+    return bundle

@@ -99,6 +99,22 @@ def test_a_failed_ship_leaves_the_old_default_untouched(tmp_path):
     assert (dest / "bundle.json").read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["default"]
 
 
+def test_shipping_refuses_a_bundle_without_a_face_detector(tmp_path):
+    """The default bundle serves `au-edge infer IMAGE` and the daemon: both need the detector."""
+    import shutil
+
+    from auedge.convert.ship import ShipError, ship
+
+    source = tmp_path / "no-detector"
+    shutil.copytree(SHIPPED, source)
+    manifest = json.loads((source / "bundle.json").read_text())
+    del manifest["face_detector"]
+    (source / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(ShipError, match="has no face detector"):
+        ship(source, tmp_path / "default")
+    assert not (tmp_path / "default").exists()
+
+
 def test_the_model_card_matches_the_files_it_cites(monkeypatch):
     """Every figure of MODEL_CARD.md is rendered from the committed metrics and benchmark files its
     first line names; rendering it again from them must give the same card."""
