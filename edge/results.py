@@ -15,7 +15,9 @@ class FaceResult:
     value (probability for occurrence models, 0-5 intensity otherwise); ``present`` maps an
     occurrence AU to the thresholded decision; ``observable`` is False for an AU whose region is
     judged covered (then its value is still reported but should not be trusted); ``track_id``
-    names the face across frames when the estimator tracks (None for a still image).
+    names the face across frames when the estimator tracks (None for a still image);
+    ``aus_smoothed`` holds the per-track smoothed values where frames are a sequence (the daemon,
+    :func:`auedge.edge.stream.stream`), and is empty for a still image.
     """
 
     box: tuple[float, float, float, float]
@@ -26,11 +28,12 @@ class FaceResult:
     observable: dict[str, bool] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     track_id: int | None = None
+    aus_smoothed: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Rounded, JSON-ready; built field by field (``dataclasses.asdict`` deep-copies every
         value, which cost more than the rest of a daemon record together)."""
-        return {
+        data = {
             "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4),
             "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
@@ -40,6 +43,9 @@ class FaceResult:
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
             "track_id": None if self.track_id is None else int(self.track_id),
         }
+        if self.aus_smoothed:
+            data["aus_smoothed"] = {k: round(float(v), 4) for k, v in self.aus_smoothed.items()}
+        return data
 
 
 @dataclass
