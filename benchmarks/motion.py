@@ -95,19 +95,23 @@ def draw(canvas: np.ndarray, face: np.ndarray, place: Placement) -> None:
     cv2.warpAffine(face, matrix, SIZE, dst=canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
 
 
-def make_motion_video(path: Path, faces: dict[str, np.ndarray], grey: int = 118) -> dict:
-    """Write the MJPG video; returns the truth: per frame, the faces present and their boxes."""
+def make_motion_video(path: Path, faces: dict[str, np.ndarray], grey: int = 118, times: list[int] | None = None,
+                      fps: float = FPS) -> dict:
+    """Write the MJPG video; returns the truth: per frame, the faces present and their boxes.
+
+    ``times``: which frames of the script to write, in order (default all :data:`FRAMES`), e.g. a
+    few dozen around a face leaving for a fast test; ``fps``: the rate the container records."""
     import cv2
 
     rng = np.random.default_rng(37)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write an MJPG video at {tmp}: install opencv-python-headless")
     truth = []
     try:
-        for t in range(FRAMES):
+        for t in range(FRAMES) if times is None else times:
             canvas = np.full((SIZE[1], SIZE[0], 3), grey, dtype=np.uint8)
             boxes = {}
             for place in script(t):
