@@ -67,7 +67,7 @@ def _flag(value: bool | None) -> int | None:
 
 
 def frame_rows(result: Any) -> list[dict[str, Any]]:
-    """One :class:`~auedge.edge.stream.FrameResult` as rows: one per face, or one with ``success = 0``."""
+    """One :class:`~auedge.edge.streaming.FrameResult` as rows: one per face, or one with ``success = 0``."""
     base = {"frame": result.index, "timestamp": round(result.media_s, ROUND["timestamp"])}
     if not result.faces:
         empty = dict.fromkeys(csv_columns(result.au_names))

@@ -25,7 +25,7 @@ from auedge.edge.atomic_io import atomic_writer, write_atomic
 from auedge.edge.smoothing import SmoothingOptions
 from auedge.edge.sources import SourceError, parse_source_uri
 from auedge.edge.sources.images_source import IMAGE_SUFFIXES
-from auedge.edge.stream import StreamOptions, open_stream_source, stream
+from auedge.edge.streaming import StreamOptions, open_stream_source, stream
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".mjpeg", ".mjpg",
                   ".3gp", ".ts", ".mts"}
@@ -76,9 +76,12 @@ def expand(argument: str) -> list[Input]:
     if path.exists() or ":" not in argument:
         return [Input(f"video:{path}", path.stem)]  # a missing file fails at open, with the source's words
     try:
-        scheme, target, _ = parse_source_uri(argument)
+        scheme, target, query = parse_source_uri(argument)
     except ValueError as exc:
         return [Input("", argument, error=str(exc))]
+    if query.get("loop", "0").strip().lower() not in {"0", "false", "no", "off", ""}:
+        return [Input("", argument, error=f"{argument}: loop= would make the input endless; analyze reads it once "
+                      "(drop loop=)")]
     return [Input(argument, _name(scheme, target), live=scheme in ("camera", "picamera2"))]
 
 

@@ -50,7 +50,7 @@ from auedge.edge.provenance import warn_if_synthetic_only
 from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
 from auedge.edge.sources import FrameSource, SourceError, make_source
 from auedge.edge.sources.base import Frame
-from auedge.edge.stream import FrameProcessor, FrameResult
+from auedge.edge.streaming import FrameProcessor, FrameResult
 from auedge.edge.watchdog import Backoff, SourceGaveUp, SourceSupervisor, SystemdNotifier
 
 log = logging.getLogger("auedge.edge.daemon")

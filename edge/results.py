@@ -17,7 +17,7 @@ class FaceResult:
     judged covered (then its value is still reported but should not be trusted); ``track_id``
     names the face across frames when the estimator tracks (None for a still image);
     ``aus_smoothed`` holds the per-track smoothed values where frames are a sequence (the daemon,
-    :func:`auedge.edge.stream.stream`), and is empty for a still image.
+    :func:`auedge.edge.stream`), and is empty for a still image.
     """
 
     box: tuple[float, float, float, float]

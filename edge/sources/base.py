@@ -149,7 +149,7 @@ class ReplayClock:
 class Pacer:
     """Spaces reads to a given rate (``?fps=`` on file sources), so a video plays like a camera.
 
-    ``pace=False`` is the offline mode (``au-edge analyze``, :func:`auedge.edge.stream.stream`):
+    ``pace=False`` is the offline mode (``au-edge analyze``, :func:`auedge.edge.stream`):
     reads are never delayed, while ``?fps=`` still names the clock that stills, or a video whose
     container gives no rate, are stamped with.
     """

@@ -146,3 +146,51 @@ def test_readme_documents_exactly_the_csv_columns():
     documented = re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE)
     assert [c for c in documented if c in FRAME_COLUMNS or c.startswith("AU*_")] == [
         *FRAME_COLUMNS, *(f"AU*_{s}" for s in AU_COLUMNS)]
+
+
+def test_a_camera_stopped_with_ctrl_c_is_finished_not_dropped(tmp_path, monkeypatch, capsys):
+    from auedge.edge import streaming
+    from auedge.edge.sources.base import Frame, FrameSource
+
+    image = cv2.cvtColor(cv2.imread(str(REPO / "tests" / "fixtures" / "default_bundle" / "face0.png")),
+                         cv2.COLOR_BGR2RGB)
+
+    class Camera(FrameSource):  # six frames 0.2 s apart, then the user presses Ctrl-C
+        live = True
+
+        def read(self):
+            index = self._take_index()
+            if index == 6:
+                raise KeyboardInterrupt
+            return Frame(image=image, ts=1000.0 + 0.2 * index, index=index)
+
+    monkeypatch.setattr(streaming, "make_source", lambda uri, pace=True: Camera())
+    assert analyze(tmp_path, "camera:0") == 0
+    _, rows = read_csv(tmp_path / "out" / "camera0.csv")
+    assert len(rows) == 6 and [float(r["timestamp"]) for r in rows] == pytest.approx([0.2 * i for i in range(6)])
+    summary = json.loads((tmp_path / "out" / "camera0.summary.json").read_text())
+    assert summary["input"]["ended"] == "stopped (Ctrl-C)" and summary["frames"] == 6
+    assert "camera0: 6 frames" in capsys.readouterr().out
+
+
+def test_a_looping_source_is_refused_and_progress_is_drawn_in_place(tmp_path, capsys):
+    import io
+
+    from auedge.edge.analyze_run import Progress
+
+    assert analyze(tmp_path, "video:clip.avi?loop=1") == 1
+    assert "loop= would make the input endless" in capsys.readouterr().err
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    progress = Progress("clip", 200, True, err)
+    progress.interval = 0.0
+    progress.update(50)
+    progress.close()
+    assert err.getvalue().startswith("\rclip: 50/200 (25 %) frames, ") and "min left" in err.getvalue()
+    quiet = Terminal()
+    Progress("clip", 200, False, quiet).update(50)
+    assert quiet.getvalue() == ""

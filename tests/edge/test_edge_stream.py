@@ -1,4 +1,4 @@
-"""auedge.edge.stream: one result per frame read, on the media clock, with the daemon's own values.
+"""auedge.edge.stream (edge/streaming.py): one result per frame read, on the media clock, with the daemon's own values.
 
 Real faces (the default bundle's fixture images) in a short video from the motion benchmark's
 generator: face B for 20 frames, nobody for 10, face A for 10, at 10 fps.
@@ -18,7 +18,7 @@ from auedge.edge.estimator import Estimator
 from auedge.edge.smoothing import SmoothingOptions
 from auedge.edge.sources import make_source
 from auedge.edge.sources.base import SourceError
-from auedge.edge.stream import StreamOptions, stream, to_dataframe, to_rows
+from auedge.edge.streaming import StreamOptions, stream, to_dataframe, to_rows
 from auedge.edge.tracking import TrackingOptions
 from video_helpers import DEFAULT_BUNDLE, NO_FACE, WITH_FACE, face_video
 
@@ -137,3 +137,11 @@ def test_to_dataframe_has_the_documented_columns(video, estimator):
     frame = to_dataframe(results)
     assert list(frame.columns) == csv_columns(["AU12", "AU4"]) and len(frame) == 25
     assert frame["success"].tolist() == [1] * 20 + [0] * 5
+
+
+def test_auedge_edge_stream_is_the_function_even_once_the_daemon_is_imported():
+    import auedge.edge
+    import auedge.edge.daemon  # imports auedge.edge.streaming, which must not hide the function
+
+    assert auedge.edge.stream is stream and auedge.edge.StreamOptions is StreamOptions
+    assert auedge.edge.to_rows is to_rows and auedge.edge.to_dataframe is to_dataframe

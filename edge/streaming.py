@@ -1,10 +1,13 @@
 """A source in, one result per frame out: the daemon's pipeline for Python users and ``au-edge analyze``.
 
-    from auedge.edge.stream import stream
+    import auedge.edge
 
-    for result in stream("clip.mp4"):
+    for result in auedge.edge.stream("clip.mp4"):
         for face in result.faces:
             print(result.media_s, face.track_id, face.aus, face.observable, face.aus_smoothed)
+
+(``auedge.edge.stream`` is :func:`stream` of this module, which is not called ``stream.py`` so that
+the function and a submodule cannot shadow each other on the package.)
 
 One frame's work (estimate with tracking, then smooth per face track) is :class:`FrameProcessor`,
 which the daemon runs too: a recorded video gives here the values the daemon would record for it.
