@@ -201,3 +201,28 @@ def au_agreement(every: list[list[dict]], tracked: list[dict], truth: list[dict]
     return {"values_compared": len(diffs), "mean_abs_diff": spread["abs_diff_mean"],
             "p95_abs_diff": spread["abs_diff_p95"], "max_abs_diff": spread["abs_diff_max"],
             "eyes_compared": len(shifts), **_spread(shifts, "eye_shift")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m auedge.benchmarks.motion --out motion.avi``: write the motion video alone, e.g. to try
+    ``au-edge analyze`` on it (MTFL testing faces when the data is there, else generated ones)."""
+    import argparse
+
+    from auedge.benchmarks.frames import default_mtfl_dir
+    from auedge.benchmarks.pipeline import load_faces
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split(":", 1)[1].strip())
+    parser.add_argument("--out", type=Path, required=True, help="the video to write (MJPG, .avi)")
+    parser.add_argument("--data-dir", default=None, help="MTFL folder (default: as the benchmarks find it)")
+    args = parser.parse_args(argv)
+    images, what = load_faces(2, args.data_dir or default_mtfl_dir())
+    if len(images) < 2:
+        print("error: the motion video needs two different faces; the MTFL folder gave one", flush=True)
+        return 2
+    make_motion_video(args.out, {"A": images[0], "B": images[1]})
+    print(f"{args.out}: {FRAMES} frames at {FPS} fps, {SIZE[0]}x{SIZE[1]}, faces: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

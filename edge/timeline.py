@@ -15,7 +15,7 @@ import numpy as np
 from auedge.edge.analyze import Recording
 
 WIDTH, LEFT, RIGHT = 1400, 64, 24
-HEADER, PANEL, GAP, AXIS = 64, 160, 36, 44
+HEADER, PANEL, GAP, AXIS = 84, 160, 36, 44
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -27,7 +27,8 @@ def _bgr(hex_colour: str) -> tuple[int, int, int]:
 WHITE, INK, GRID = _bgr("#ffffff"), _bgr("#222222"), _bgr("#c8ccd0")
 PANEL_BG, COVERED, NO_FACE, THRESHOLD = _bgr("#f4f6f8"), _bgr("#f1c9c9"), _bgr("#ece3c8"), _bgr("#777777")
 # smoothed line of face 1, 2, ... (the first is the live page's); the value line is a lighter tint of each
-FACE_COLOURS = [_bgr(c) for c in ("#1f4e79", "#b35806", "#1b7837", "#762a83", "#8c510a", "#01665e")]
+FACE_COLOURS = [_bgr(c) for c in ("#1f4e79", "#b35806", "#1b7837", "#762a83", "#8c510a", "#01665e", "#c51b7d",
+                                   "#4d4d4d")]
 TICK_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 
 
@@ -120,11 +121,14 @@ def _legend(image: np.ndarray, title: str, faces: list[int]) -> None:
             cv2.line(image, (x, 46), (x + 18, 46), colour, 1 if kind == "dash" else 2, cv2.LINE_AA)
         _text(image, label, x + 24, 51)
         x += 34 + cv2.getTextSize(label, FONT, 0.45, 1)[0][0]
-    if len(faces) > 1:
-        for k, face in enumerate(faces[:len(FACE_COLOURS)]):
-            cv2.line(image, (x, 46), (x + 18, 46), FACE_COLOURS[k], 2, cv2.LINE_AA)
-            _text(image, f"face {face}", x + 24, 51)
-            x += 90
+    if len(faces) > 1:  # a second line; the colours repeat after len(FACE_COLOURS) faces
+        shown, x = faces[:len(FACE_COLOURS)], LEFT
+        for k, face in enumerate(shown):
+            cv2.line(image, (x, 68), (x + 18, 68), FACE_COLOURS[k], 2, cv2.LINE_AA)
+            _text(image, f"face {face}", x + 24, 73)
+            x += 84
+        if len(faces) > len(shown):
+            _text(image, f"+{len(faces) - len(shown)} more (colours repeat)", x, 73)
 
 
 def _time_axis(image: np.ndarray, axes: _Axes, top: int) -> None:

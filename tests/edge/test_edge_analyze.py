@@ -194,3 +194,25 @@ def test_a_looping_source_is_refused_and_progress_is_drawn_in_place(tmp_path, ca
     quiet = Terminal()
     Progress("clip", 200, False, quiet).update(50)
     assert quiet.getvalue() == ""
+
+
+def test_the_timeline_shades_no_face_and_not_observable_spans():
+    from auedge.edge import timeline
+
+    # 20 frames at 0.5 s: a face in 0-13 whose AU12 region is covered in 5-9; no face in 14-19.
+    observable = np.array([True] * 5 + [False] * 5 + [True] * 4)
+    value = np.full(14, 0.2)
+    rec = Recording(("AU12",), np.arange(20) * 0.5, np.array([1] * 14 + [0] * 6), np.zeros(20, bool), np.arange(14),
+                    np.ones(14, int), values={"AU12": value}, smoothed={"AU12": value},
+                    present={"AU12": np.zeros(14, bool)}, observable={"AU12": observable})
+    image = timeline.draw_timeline(rec, {"AU12": 0.5})
+    axes = timeline._Axes(10.0, timeline.HEADER + timeline.GAP, 0.0, 1.0)
+    y = axes.top + 10  # above the lines and the threshold
+
+    def colour(seconds: float) -> tuple[int, ...]:
+        return tuple(int(c) for c in image[y, int(axes.x(seconds))])
+
+    assert colour(1.0) == timeline.PANEL_BG
+    assert colour(3.5) == timeline.COVERED  # frames 5-9: 2.5 s to 5.0 s
+    assert colour(8.0) == timeline.NO_FACE  # frames 14-19: 7.0 s to 10.0 s
+    assert colour(6.0) == timeline.PANEL_BG
