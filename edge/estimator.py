@@ -401,10 +401,11 @@ class Estimator:
         timings["detect"] = _now_ms() - t1
         return tracks, True
 
-    def reset_tracking(self) -> None:
-        """Forget tracked faces: the next frame is detected afresh (a reopened camera, a new clip)."""
+    def reset_tracking(self, restart_ids: bool = False) -> None:
+        """Forget tracked faces: the next frame is detected afresh (a reopened camera, a new clip);
+        ``restart_ids`` numbers the faces from 1 again (a new clip)."""
         if self.tracker is not None:
-            self.tracker.reset()
+            self.tracker.reset(restart_ids)
 
     def estimate(self, image_rgb: np.ndarray) -> EstimateResult:
         """All faces of an RGB uint8 image (H, W, 3); ``image_size`` is (width, height).

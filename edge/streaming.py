@@ -93,11 +93,16 @@ class FrameProcessor:
         self.smoother = FaceSmoother(smoothing)
         self.au_names = reported_aus(estimator)
 
-    def reset(self) -> None:
-        self.smoother.reset()
+    def reset(self, new_clip: bool = False) -> None:
+        """Forget faces and filters (a reopened camera); ``new_clip`` also numbers faces from 1 again,
+        so a clip's face ids do not depend on what the estimator saw before it."""
+        if new_clip:
+            self.smoother = FaceSmoother(self.smoother.options)
+        else:
+            self.smoother.reset()
         reset_tracking = getattr(self.estimator, "reset_tracking", None)
         if callable(reset_tracking):
-            reset_tracking()
+            reset_tracking(restart_ids=True) if new_clip else reset_tracking()
 
     def process(self, frame: Frame, media_s: float | None = None) -> FrameResult:
         """The result of ``frame`` (which must carry an image). Raises what the estimator raises:
@@ -201,7 +206,7 @@ def stream(source: str | Path | FrameSource, options: StreamOptions | None = Non
 
 
 def _results(source: FrameSource, processor: FrameProcessor, max_frames: int) -> Iterator[FrameResult]:
-    processor.reset()  # a new clip: no face is carried in from whatever the estimator saw before
+    processor.reset(new_clip=True)  # nothing carried in from what the estimator saw before; ids from 1
     first_ts: float | None = None
     count = 0
     while not max_frames or count < max_frames:
