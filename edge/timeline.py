@@ -1,6 +1,7 @@
 """The timeline picture of ``au-edge analyze``: each AU over the input's time, drawn with OpenCV.
 
-One panel per AU: the value (thin, light) and the smoothed value (thick) of each face, the
+One panel per AU: the value (thin, light) and the smoothed value (thick) of each face (a faint
+thin line where the AU was not observable on that face), the
 bundle's threshold (dashed), spans where no face was found shaded sand and spans where faces were
 found but the AU's region was covered on all of them ("not observable") shaded rose: the colours
 of the daemon's live page, so the two read alike. OpenCV, not matplotlib: it is already a
@@ -83,24 +84,32 @@ def _shade(image: np.ndarray, axes: _Axes, starts: np.ndarray, ends: np.ndarray,
         cv2.rectangle(image, (x0, axes.top), (max(x1, x0 + 1) - 1, axes.top + PANEL - 1), colour, -1)
 
 
+def _polyline(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, tone, width: int) -> None:
+    keep = np.isfinite(ys)
+    points = np.stack([xs[keep], ys[keep]], axis=1)
+    if len(points) == 1:
+        cv2.circle(image, (_px(points[0, 0]), _px(points[0, 1])), width, tone, -1, cv2.LINE_AA)
+    elif len(points):
+        cv2.polylines(image, [np.round(points * 4).astype(np.int32)], False, tone, width, cv2.LINE_AA, shift=2)
+
+
 def _lines(image: np.ndarray, axes: _Axes, rec: Recording, au: str, starts: np.ndarray) -> None:
-    """Each face's value and smoothed value, broken where the face was not seen."""
+    """Each face's value (thin) and smoothed value (thick), broken where the face was not seen; where
+    the AU was not observable on that face, one faint thin line instead (another face may have been
+    observable then, so the panel is not shaded)."""
     for k, face in enumerate(np.unique(rec.row_face)):
         colour = FACE_COLOURS[k % len(FACE_COLOURS)]
         mine = np.flatnonzero(rec.row_face == face)
         frames = rec.row_frame[mine]
-        breaks = np.flatnonzero(np.diff(frames) != 1) + 1
-        for piece in np.split(np.arange(mine.size), breaks):
-            xs = axes.x(starts[frames[piece]])
-            for series, tone, width in ((rec.values[au], _tint(colour), 1), (rec.smoothed[au], colour, 2)):
-                values = series[mine[piece]]
-                keep = np.isfinite(values)
-                points = np.stack([xs[keep], axes.y(values[keep])], axis=1)
-                if len(points) == 1:
-                    cv2.circle(image, tuple(np.round(points[0]).astype(int)), width, tone, -1, cv2.LINE_AA)
-                elif len(points):
-                    cv2.polylines(image, [np.round(points * 4).astype(np.int32)], False, tone, width, cv2.LINE_AA,
-                                  shift=2)
+        for piece in np.split(mine, np.flatnonzero(np.diff(frames) != 1) + 1):
+            xs, observable = axes.x(starts[rec.row_frame[piece]]), rec.observable[au][piece]
+            for first, last in _runs(observable):  # each run joined to the next point, so the line goes on
+                span = slice(first, min(last + 2, piece.size))
+                _polyline(image, xs[span], axes.y(rec.values[au][piece[span]]), _tint(colour), 1)
+                _polyline(image, xs[span], axes.y(rec.smoothed[au][piece[span]]), colour, 2)
+            for first, last in _runs(~observable):
+                span = slice(first, min(last + 2, piece.size))
+                _polyline(image, xs[span], axes.y(rec.values[au][piece[span]]), _tint(colour, 0.75), 1)
 
 
 def _dashed(image: np.ndarray, y: int, colour) -> None:
