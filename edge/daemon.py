@@ -72,11 +72,7 @@ def _finite(value: Any) -> Any:
 
 def build_record(device: str, result: FrameResult, timings_ms: dict[str, float]) -> Record:
     """One frame's record: its faces (with track ids and smoothed AUs) and the loop's timings."""
-    faces = []
-    for face in result.faces:
-        data = face.to_dict()
-        data.setdefault("aus_smoothed", {})
-        faces.append(data)
+    faces = [face.to_dict() for face in result.faces]
     return _finite({
         "device": device,
         "frame": result.index,

@@ -33,7 +33,7 @@ class FaceResult:
     def to_dict(self) -> dict[str, Any]:
         """Rounded, JSON-ready; built field by field (``dataclasses.asdict`` deep-copies every
         value, which cost more than the rest of a daemon record together)."""
-        data = {
+        return {
             "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4),
             "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
@@ -42,10 +42,8 @@ class FaceResult:
             "observable": {k: bool(v) for k, v in self.observable.items()},
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
             "track_id": None if self.track_id is None else int(self.track_id),
+            "aus_smoothed": {k: round(float(v), 4) for k, v in self.aus_smoothed.items()},
         }
-        if self.aus_smoothed:
-            data["aus_smoothed"] = {k: round(float(v), 4) for k, v in self.aus_smoothed.items()}
-        return data
 
 
 @dataclass

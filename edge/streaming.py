@@ -76,8 +76,7 @@ class FrameResult:
 
 def reported_aus(estimator: Any) -> tuple[str, ...]:
     """The AUs the estimator's faces carry (none known for a stand-in without a bundle)."""
-    bundle = getattr(estimator, "bundle", None)
-    return tuple(bundle.reported_aus) if bundle is not None else ()
+    return tuple(getattr(getattr(estimator, "bundle", None), "reported_aus", ()))
 
 
 class FrameProcessor:
@@ -182,7 +181,8 @@ def stream(source: str | Path | FrameSource, options: StreamOptions | None = Non
     ``source``: a URI of the daemon's (``video:clip.mp4``, ``images:dir/?fps=30``, ``camera:0``), a
     path (a folder is read as its images, anything else as a video), or a :class:`FrameSource`.
     ``estimator``: an Estimator to reuse across calls (its tracking is reset here, and it is not
-    closed); otherwise one is made from ``options.estimator`` and closed at the end. Raises
+    closed); otherwise one is made from ``options.estimator`` and closed at the end. The source is
+    closed at the end too, one passed in included. Faces are numbered from 1 in each call. Raises
     :class:`~auedge.edge.sources.base.SourceError` when the source cannot be opened, before any result.
     """
     options = options or StreamOptions()
