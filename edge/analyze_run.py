@@ -161,6 +161,7 @@ def analyze_input(item: Input, estimator: Any, options: AnalyzeOptions, err: Tex
     from auedge.edge.timeline import draw_timeline, encode_png
 
     paths = outputs(options.out_dir, item.name)
+    fingerprint = item.fingerprint()  # before reading: a file still growing is not taken for its later self
     source = open_stream_source(item.uri, pace=False)  # SourceError: the caller prints one line
     au_names = tuple(estimator.bundle.reported_aus)
     progress = Progress(item.name, source.frame_count, options.progress, err)
@@ -189,14 +190,15 @@ def analyze_input(item: Input, estimator: Any, options: AnalyzeOptions, err: Tex
     wall_s = time.perf_counter() - started
     rec = table.recording()
     bundle = estimator.bundle
-    summary = {"schema": SCHEMA, "input": {"uri": item.uri, "fingerprint": item.fingerprint(), "ended": ended,
+    thresholds = {au: bundle.threshold(au) for au in au_names}
+    summary = {"schema": SCHEMA, "input": {"uri": item.uri, "fingerprint": fingerprint, "ended": ended,
                                            "container_frames": source.frame_count},
-               "settings": options.settings, **summarize(rec, {au: bundle.threshold(au) for au in au_names})}
-    summary["processing"] = {**options.run_info, "wall_s": round(wall_s, 3), "fps": round(rec.frames / wall_s, 2) if wall_s > 0 else None,
+               "settings": options.settings, **summarize(rec, thresholds)}
+    summary["processing"] = {**options.run_info, "wall_s": round(wall_s, 3),
+                             "fps": round(rec.frames / wall_s, 2) if wall_s > 0 else None,
                              "detector_share": round(table.detector_runs / rec.frames, 4)}
     summary["outputs"] = {key: path.name for key, path in paths.items()}
-    ranges = {o.au: o.range for o in bundle.outputs}
-    picture = draw_timeline(rec, {au: bundle.threshold(au) for au in au_names}, ranges,
+    picture = draw_timeline(rec, thresholds, {o.au: o.range for o in bundle.outputs},
                             title=f"{item.name}: {rec.frames} frames, {summary['duration_s']:.1f} s ({item.uri})",
                             notes={au: panel_note(stats) for au, stats in summary["aus"].items()})
     write_atomic(paths["png"], encode_png(picture))
