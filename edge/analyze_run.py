@@ -165,7 +165,7 @@ def analyze_input(item: Input, estimator: Any, options: AnalyzeOptions, err: Tex
     source = open_stream_source(item.uri, pace=False)  # SourceError: the caller prints one line
     au_names = tuple(estimator.bundle.reported_aus)
     progress = Progress(item.name, source.frame_count, options.progress, err)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     ended = "end of input"
     try:
         with atomic_writer(paths["csv"]) as handle:
@@ -187,7 +187,7 @@ def analyze_input(item: Input, estimator: Any, options: AnalyzeOptions, err: Tex
     finally:
         progress.close()
         source.close()
-    wall_s = time.perf_counter() - started
+    wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     rec = table.recording()
     bundle = estimator.bundle
     thresholds = {au: bundle.threshold(au) for au in au_names}
@@ -196,6 +196,8 @@ def analyze_input(item: Input, estimator: Any, options: AnalyzeOptions, err: Tex
                "settings": options.settings, **summarize(rec, thresholds)}
     summary["processing"] = {**options.run_info, "wall_s": round(wall_s, 3),
                              "fps": round(rec.frames / wall_s, 2) if wall_s > 0 else None,
+                             # CPU seconds of this process: the cost, whatever else shares the cores
+                             "cpu_s": round(cpu_s, 3), "frames_per_cpu_s": round(rec.frames / cpu_s, 2) if cpu_s > 0 else None,
                              "detector_share": round(table.detector_runs / rec.frames, 4)}
     summary["outputs"] = {key: path.name for key, path in paths.items()}
     picture = draw_timeline(rec, thresholds, {o.au: o.range for o in bundle.outputs},
@@ -250,7 +252,8 @@ def run_all(arguments: list[str], estimator: Any, options: AnalyzeOptions, out: 
         for line in summary_lines(item.name, summary):
             print(line, file=out)
         names = ", ".join(summary["outputs"].values())
-        print(f"  {processing['wall_s']:.1f} s wall, {processing['fps']} fps -> {options.out_dir}/: {names}",
+        print(f"  {processing['wall_s']:.1f} s wall, {processing['fps']} fps ({processing['cpu_s']:.1f} s CPU, "
+              f"{processing['frames_per_cpu_s']} frames per CPU second) -> {options.out_dir}/: {names}",
               file=out, flush=True)
         if summary["input"]["ended"] != "end of input":  # a camera stopped with Ctrl-C: stop the run too
             outcome.left = len(inputs) - position - 1
