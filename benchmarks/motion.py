@@ -95,19 +95,23 @@ def draw(canvas: np.ndarray, face: np.ndarray, place: Placement) -> None:
     cv2.warpAffine(face, matrix, SIZE, dst=canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
 
 
-def make_motion_video(path: Path, faces: dict[str, np.ndarray], grey: int = 118) -> dict:
-    """Write the MJPG video; returns the truth: per frame, the faces present and their boxes."""
+def make_motion_video(path: Path, faces: dict[str, np.ndarray], grey: int = 118, times: list[int] | None = None,
+                      fps: float = FPS) -> dict:
+    """Write the MJPG video; returns the truth: per frame, the faces present and their boxes.
+
+    ``times``: which frames of the script to write, in order (default all :data:`FRAMES`), e.g. a
+    few dozen around a face leaving for a fast test; ``fps``: the rate the container records."""
     import cv2
 
     rng = np.random.default_rng(37)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write an MJPG video at {tmp}: install opencv-python-headless")
     truth = []
     try:
-        for t in range(FRAMES):
+        for t in range(FRAMES) if times is None else times:
             canvas = np.full((SIZE[1], SIZE[0], 3), grey, dtype=np.uint8)
             boxes = {}
             for place in script(t):
@@ -197,3 +201,28 @@ def au_agreement(every: list[list[dict]], tracked: list[dict], truth: list[dict]
     return {"values_compared": len(diffs), "mean_abs_diff": spread["abs_diff_mean"],
             "p95_abs_diff": spread["abs_diff_p95"], "max_abs_diff": spread["abs_diff_max"],
             "eyes_compared": len(shifts), **_spread(shifts, "eye_shift")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m auedge.benchmarks.motion --out motion.avi``: write the motion video alone, e.g. to try
+    ``au-edge analyze`` on it (MTFL testing faces when the data is there, else generated ones)."""
+    import argparse
+
+    from auedge.benchmarks.frames import default_mtfl_dir
+    from auedge.benchmarks.pipeline import load_faces
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split(":", 1)[1].strip())
+    parser.add_argument("--out", type=Path, required=True, help="the video to write (MJPG, .avi)")
+    parser.add_argument("--data-dir", default=None, help="MTFL folder (default: as the benchmarks find it)")
+    args = parser.parse_args(argv)
+    images, what = load_faces(2, args.data_dir or default_mtfl_dir())
+    if len(images) < 2:
+        print("error: the motion video needs two different faces; the MTFL folder gave one", flush=True)
+        return 2
+    make_motion_video(args.out, {"A": images[0], "B": images[1]})
+    print(f"{args.out}: {FRAMES} frames at {FPS} fps, {SIZE[0]}x{SIZE[1]}, faces: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

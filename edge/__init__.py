@@ -8,7 +8,9 @@ from auedge.edge.align import CropParams, align_face
 from auedge.edge.bundle import Bundle, BundleError, load_bundle
 from auedge.edge.results import EstimateResult, FaceResult
 
-__all__ = ["Bundle", "BundleError", "CropParams", "EstimateResult", "FaceResult", "align_face", "load_bundle"]
+__all__ = ["Bundle", "BundleError", "CropParams", "EstimateResult", "Estimator", "EstimatorOptions", "FaceResult",
+           "FrameResult", "StreamOptions", "align_face", "load_bundle", "stream", "to_dataframe", "to_rows"]
+STREAMING = {"stream", "StreamOptions", "FrameResult", "to_rows", "to_dataframe"}
 
 
 def __getattr__(name: str):
@@ -17,4 +19,8 @@ def __getattr__(name: str):
         from auedge.edge import estimator
 
         return getattr(estimator, name)
+    if name in STREAMING:  # auedge.edge.stream(source, options): edge/streaming.py
+        from auedge.edge import streaming
+
+        return getattr(streaming, name)
     raise AttributeError(f"module 'auedge.edge' has no attribute {name!r}")

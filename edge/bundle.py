@@ -40,6 +40,7 @@ TASK_KINDS = ("occurrence", "intensity")
 # An occurrence output named "<AU>_occluded" flags that AU's face region as covered: devices report
 # the AU as not observable instead of trusting its value (the Android app reads the same name).
 OCCLUDED_SUFFIX = "_occluded"
+DEFAULT_THRESHOLD = 0.5  # an occurrence output whose bundle.json gives no threshold
 
 
 class BundleError(ValueError):
@@ -72,6 +73,13 @@ class OutputSpec:
         if self.kind == "occurrence":
             return f"probability that {self.au} is present"
         return f"{self.au} intensity on a {self.range[0]:g}-{self.range[1]:g} scale"
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """Where an occurrence output says "present": bundle.json's threshold, else 0.5; None for intensity."""
+        if self.kind != "occurrence":
+            return None
+        return DEFAULT_THRESHOLD if self.threshold is None else float(self.threshold)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,16 @@ class Bundle:
     @property
     def au_names(self) -> list[str]:
         return [o.au for o in self.outputs]
+
+    @property
+    def reported_aus(self) -> list[str]:
+        """The AUs a face result carries values for: the outputs less the occlusion flags, which
+        the runtime turns into ``observable`` instead."""
+        return [o.au for o in self.outputs if not o.au.endswith(OCCLUDED_SUFFIX)]
+
+    def threshold(self, au: str) -> float | None:
+        """The decision threshold of output ``au`` (see :attr:`OutputSpec.decision_threshold`)."""
+        return next(o for o in self.outputs if o.au == au).decision_threshold
 
     def model(self, name: str | None = None) -> ModelEntry:
         """The model called ``name`` (a name like ``int8`` or ``onnx-fp32``), else the default."""

@@ -2,14 +2,16 @@
 
     au-edge infer [--bundle B] [--model int8] [--backend auto] [--threads 1] [--max-pixels N] [--json] IMAGE...
     au-edge bundle-info [B]
+    au-edge analyze [--out DIR] [--bundle B] [--threads 1] [--force] VIDEO_OR_FOLDER...
     au-edge daemon ...            (see ``au-edge daemon --help``)
 
 With no bundle given, each runs the default bundle shipped in the package (or
 ``$AUEDGE_DEFAULT_BUNDLE``, see :mod:`auedge.edge.default_bundle`) and says so on stderr.
 
-Exit codes: 0 success, 1 some images failed (the others are still reported), 2 unusable bundle,
+Exit codes: 0 success, 1 some images or inputs failed (the others are still reported), 2 unusable bundle,
 model or arguments, 141 (128 + SIGPIPE, what ``cat`` or ``grep`` give) when the reader of the output
-went away early, as in ``au-edge infer ... | head -1``: no traceback, the rest is not written.
+went away early, as in ``au-edge infer ... | head -1``: no traceback, the rest is not written;
+130 when ``analyze`` was stopped with Ctrl-C before its inputs were done (the same command resumes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, TextIO
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
+EXIT_INTERRUPTED = 128 + 2  # SIGINT
 
 
 def _error(message: str) -> int:
@@ -36,23 +39,14 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     infer = sub.add_parser("infer", help="estimate AUs on image files")
-    infer.add_argument("--bundle", default=None, help="bundle folder (holds bundle.json); default: the bundle "
-                       "shipped in the package")
-    infer.add_argument("--model", default=None, help="model name in the bundle, or 'fastest' to time each here and keep the quickest "
-                       "(default: the bundle's default)")
-    infer.add_argument("--backend", default="auto", help="auto, litert, tflite-runtime, onnxruntime, tensorflow")
-    infer.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    infer.add_argument("--score-threshold", type=float, default=None, help="face detector score threshold")
-    infer.add_argument("--max-faces", type=int, default=10)
-    infer.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
-                       help="average with the mirrored crop (default: as the bundle was validated)")
-    infer.add_argument("--detect-region", default="", metavar="X,Y,W,H",
-                       help="search faces only there (fractions of the image, e.g. 0.25,0.1,0.5,0.6)")
+    _add_runtime_flags(infer)
     infer.add_argument("--max-pixels", type=int, default=None, metavar="N",
                        help="refuse images larger than N pixels, from their header, before decoding "
                             "(default 50000000; 0 = no limit)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image and line")
     infer.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+
+    _add_analyze_parser(sub)
 
     info = sub.add_parser("bundle-info", help="show a bundle's models and validation, verify hashes")
     info.add_argument("bundle", type=Path, nargs="?", default=None,
@@ -61,6 +55,46 @@ def _build_parser() -> argparse.ArgumentParser:
     daemon = sub.add_parser("daemon", help="run the camera daemon (arguments go to the daemon)", add_help=False)
     daemon.add_argument("args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command that runs the estimator takes (infer, analyze)."""
+    parser.add_argument("--bundle", default=None, help="bundle folder (holds bundle.json); default: the bundle "
+                        "shipped in the package")
+    parser.add_argument("--model", default=None, help="model name in the bundle, or 'fastest' to time each here and "
+                        "keep the quickest (default: the bundle's default)")
+    parser.add_argument("--backend", default="auto", help="auto, litert, tflite-runtime, onnxruntime, tensorflow")
+    parser.add_argument("--threads", type=int, default=1, help="interpreter and OpenCV threads (default 1)")
+    parser.add_argument("--score-threshold", type=float, default=None, help="face detector score threshold")
+    parser.add_argument("--max-faces", type=int, default=10)
+    parser.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                        help="average with the mirrored crop (default: as the bundle was validated)")
+    parser.add_argument("--detect-region", default="", metavar="X,Y,W,H",
+                        help="search faces only there (fractions of the image, e.g. 0.25,0.1,0.5,0.6)")
+
+
+def _add_analyze_parser(sub) -> None:
+    analyze = sub.add_parser(
+        "analyze", help="recorded videos -> a per-frame CSV, a timeline PNG and a summary per input",
+        description="Analyse recordings: per input a CSV with one row per frame and face, a PNG timeline of each AU "
+                    "and a summary JSON, in --out. Every frame is read, as fast as decoding allows; timestamps are "
+                    "the recording's own. Inputs already done are skipped (--force redoes them).")
+    _add_runtime_flags(analyze)
+    analyze.add_argument("--out", type=Path, default=Path("au-edge-analysis"), metavar="DIR",
+                         help="output folder (default ./au-edge-analysis)")
+    analyze.add_argument("--force", action="store_true", help="analyse inputs whose outputs are already complete")
+    analyze.add_argument("--max-frames", type=int, default=0, metavar="N",
+                         help="stop each input after N frames (0 = all; a camera runs until Ctrl-C)")
+    analyze.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
+                         help="run the detector only when the picture changed, keeping face ids (default on, as "
+                              "the daemon); --no-tracking detects every frame")
+    analyze.add_argument("--smoothing", choices=("one_euro", "ema", "none"), default="one_euro",
+                         help="how the *_smoothed columns are smoothed per face (default one_euro, as the daemon)")
+    analyze.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                         help="show frames done and time left on stderr (in place on a terminal)")
+    analyze.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
+                         help="a video, a folder of videos (or of images: one frame sequence), or a daemon source "
+                              "such as video:clip.mp4, images:frames/?fps=30, camera:0")
 
 
 def _human_size(num_bytes: int) -> str:
@@ -79,39 +113,52 @@ def _format_face_row(path: str, index: int, face: dict[str, Any]) -> str:
     return f"{path}  face {index}  score {face['score']:.2f}  box {x:.0f},{y:.0f},{w:.0f}x{h:.0f}  {aus}"
 
 
-def _infer(args: argparse.Namespace, out: TextIO) -> int:
-    from auedge.edge.backends import BackendError
+def _load_estimator(args: argparse.Namespace, tracking: Any = None, what: str = "real photos") -> Any:
+    """The estimator the runtime flags ask for (BundleError, BackendError or ValueError when it cannot be
+    made); says on stderr which bundle answers."""
     from auedge.edge.bundle import BundleError
     from auedge.edge.default_bundle import choose_bundle
     from auedge.edge.estimator import Estimator, EstimatorOptions, size_opencv_threads
     from auedge.edge.face_detector import parse_region
-    from auedge.edge.images_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image_rgb
     from auedge.edge.provenance import warn_if_synthetic_only
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1 (got {args.threads})")
+    size_opencv_threads(args.threads)
+    choice = choose_bundle(args.bundle)
+    estimator = Estimator.create_from_options(
+        EstimatorOptions(
+            detect_region=parse_region(args.detect_region),
+            bundle_path=choice.path,
+            model=args.model,
+            backend=args.backend,
+            num_threads=args.threads,
+            score_threshold=args.score_threshold,
+            max_faces=args.max_faces,
+            flip_average=args.flip_average,
+            tracking=tracking,
+        )
+    )
+    if estimator.detector is None:
+        estimator.close()
+        raise BundleError(f"bundle {choice.path} has no face detector; re-export it with one")
+    print(f"au-edge: {choice.describe(estimator.bundle)}", file=sys.stderr)
+    warn_if_synthetic_only(estimator.bundle.manifest, str(estimator.bundle.root), what)
+    return estimator
+
+
+def _infer(args: argparse.Namespace, out: TextIO) -> int:
+    from auedge.edge.backends import BackendError
+    from auedge.edge.bundle import BundleError
+    from auedge.edge.images_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image_rgb
 
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
     if max_pixels < 0:
         return _error(f"--max-pixels must be >= 0 (got {max_pixels}); 0 means no limit")
-    size_opencv_threads(args.threads)
     try:
-        choice = choose_bundle(args.bundle)
-        estimator = Estimator.create_from_options(
-            EstimatorOptions(
-                detect_region=parse_region(args.detect_region),
-                bundle_path=choice.path,
-                model=args.model,
-                backend=args.backend,
-                num_threads=args.threads,
-                score_threshold=args.score_threshold,
-                max_faces=args.max_faces,
-                flip_average=args.flip_average,
-            )
-        )
-        if estimator.detector is None:
-            return _error(f"bundle {choice.path} has no face detector; re-export it with one")
+        estimator = _load_estimator(args)
     except (BundleError, BackendError, ValueError) as exc:
         return _error(str(exc))
-    print(f"au-edge: {choice.describe(estimator.bundle)}", file=sys.stderr)
-    warn_if_synthetic_only(estimator.bundle.manifest, str(estimator.bundle.root), "real photos")
 
     failed = 0
     if not args.json:
@@ -141,6 +188,49 @@ def _infer(args: argparse.Namespace, out: TextIO) -> int:
                 print(_format_face_row(str(path), i, face), file=out, flush=True)
     if failed:
         print(f"error: {failed} of {len(args.images)} images could not be read", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _analyze(args: argparse.Namespace, out: TextIO) -> int:
+    """Each input through the daemon's pipeline into its CSV, PNG and summary (auedge.edge.analyze_run)."""
+    from auedge.edge.analyze_run import AnalyzeOptions, run_all
+    from auedge.edge.backends import BackendError
+    from auedge.edge.bundle import BundleError, sha256_file
+    from auedge.edge.smoothing import SmoothingOptions
+    from auedge.edge.tracking import TrackingOptions
+
+    if args.max_frames < 0:
+        return _error(f"--max-frames must be >= 0 (got {args.max_frames}); 0 means every frame")
+    try:
+        estimator = _load_estimator(args, TrackingOptions(enabled=args.tracking), "recordings")
+    except (BundleError, BackendError, ValueError) as exc:
+        return _error(str(exc))
+    bundle = estimator.bundle
+    # What an input's outputs were made with: a done input made otherwise is analysed again.
+    settings = {"bundle": bundle.manifest.get("name") or bundle.root.name,
+                "bundle_sha256": sha256_file(bundle.root / "bundle.json"), "model": estimator.model.name,
+                "flip_average": estimator.flip_average, "tracking": args.tracking, "smoothing": args.smoothing,
+                "score_threshold": args.score_threshold, "max_faces": args.max_faces,
+                "detect_region": args.detect_region, "max_frames": args.max_frames}
+    options = AnalyzeOptions(out_dir=args.out, force=args.force, max_frames=args.max_frames,
+                             smoothing=SmoothingOptions(method=args.smoothing), settings=settings,
+                             run_info={"threads": args.threads, "backend": estimator.backend.name}, progress=args.progress)
+    print(f"au-edge: model {estimator.model.name} on {estimator.backend.name}, {args.threads} thread(s); "
+          f"outputs in {args.out}", file=sys.stderr)
+    try:
+        outcome = run_all(args.inputs, estimator, options, out, sys.stderr)
+    except KeyboardInterrupt:  # between inputs (an input's own Ctrl-C is handled by run_all)
+        print("au-edge analyze: interrupted; the same command resumes", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        estimator.close()
+    if outcome.interrupted or outcome.left:
+        print(f"au-edge analyze: stopped by Ctrl-C; {outcome.left} input(s) not started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outcome.failed:
+        print(f"au-edge analyze: error: {outcome.failed} of {outcome.failed + outcome.done} input(s) failed "
+              "(each named above)", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
 
@@ -253,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     # Warnings (a synthetic-only bundle on photos) as one prefixed line; a no-op where logging is set up.
     logging.basicConfig(level=logging.WARNING, format="au-edge: %(levelname)s: %(message)s")
-    commands = {"infer": _infer, "bundle-info": _bundle_info}
+    commands = {"infer": _infer, "analyze": _analyze, "bundle-info": _bundle_info}
     if args.command not in commands:
         return _error(f"unknown command {args.command}")
     try:

@@ -47,11 +47,10 @@ from auedge.edge.daemon_metrics import DaemonMetrics
 from auedge.edge.default_bundle import NoDefaultBundle
 from auedge.edge.os_errors import setting_path_error
 from auedge.edge.provenance import warn_if_synthetic_only
-from auedge.edge.results import EstimateResult
 from auedge.edge.sinks.base import RateLimitedLog, Record, Sink, SinkSet
-from auedge.edge.smoothing import FaceSmoother, SmoothedFace
 from auedge.edge.sources import FrameSource, SourceError, make_source
 from auedge.edge.sources.base import Frame
+from auedge.edge.streaming import FrameProcessor, FrameResult
 from auedge.edge.watchdog import Backoff, SourceGaveUp, SourceSupervisor, SystemdNotifier
 
 log = logging.getLogger("auedge.edge.daemon")
@@ -71,18 +70,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def build_record(device: str, frame: Frame, result: EstimateResult, smoothed: list[SmoothedFace],
-                 timings_ms: dict[str, float]) -> Record:
-    faces = []
-    for face, smooth in zip(result.faces, smoothed):
-        data = face.to_dict()
-        data["track_id"] = smooth.track_id
-        data["aus_smoothed"] = {k: round(float(v), 4) for k, v in smooth.aus.items()}
-        faces.append(data)
+def build_record(device: str, result: FrameResult, timings_ms: dict[str, float]) -> Record:
+    """One frame's record: its faces (with track ids and smoothed AUs) and the loop's timings."""
+    faces = [face.to_dict() for face in result.faces]
     return _finite({
         "device": device,
-        "frame": frame.index,
-        "ts": round(frame.ts, 3),
+        "frame": result.index,
+        "ts": round(result.ts, 3),
         "image_size": [int(v) for v in result.image_size],
         "faces": faces,
         "timings_ms": {k: round(float(v), 3) for k, v in timings_ms.items()},
@@ -202,7 +196,7 @@ class Daemon:
         self.metrics = metrics
         self.stop = stop
         self.notifier = notifier or SystemdNotifier(env={})
-        self.smoother = FaceSmoother(config.smoothing)
+        self.processor = FrameProcessor(estimator, config.smoothing)  # what stream() and `au-edge analyze` run
         self.supervisor = SourceSupervisor(
             source_factory, metrics, stop, stall_timeout_s=config.stall_timeout_s,
             backoff=Backoff(config.reopen_backoff_s, config.reopen_backoff_max_s), heartbeat=self.notifier.ping,
@@ -265,26 +259,20 @@ class Daemon:
             self.metrics.inc("bad_frames_total")
             self._warn.warning("bad-frame", f"skipping bad frame {frame.index}: {frame.error or 'no image'}")
             return True
+        if self.supervisor.generation != self._generation:  # a reopened camera: no smoothing across the gap
+            self._generation = self.supervisor.generation
+            self.processor.reset()  # and no face carried over: detect the first new frame afresh
         try:
-            result = self.estimator.estimate(frame.image)
+            result = self.processor.process(frame)
         except Exception as exc:  # noqa: BLE001 - one odd frame must not stop the service
             self.metrics.inc("bad_frames_total")
             self._warn.warning("estimate", f"estimate failed on frame {frame.index}: {exc!r}")
             return True
-        t2 = time.perf_counter()
-        if self.supervisor.generation != self._generation:  # a reopened camera: no smoothing across the gap
-            self._generation = self.supervisor.generation
-            self.smoother.reset()
-            reset_tracking = getattr(self.estimator, "reset_tracking", None)
-            if callable(reset_tracking):  # and no face carried over: detect the first new frame afresh
-                reset_tracking()
-        smoothed = self.smoother.update(result.faces, frame.ts)
         t3 = time.perf_counter()
-        timings = {"wait": (t1 - t0) * 1e3, **result.timings_ms, "estimate": (t2 - t1) * 1e3,
-                   "smooth": (t3 - t2) * 1e3}
-        record = build_record(self.config.device, frame, result, smoothed, timings)
+        timings = {"wait": (t1 - t0) * 1e3, **result.timings_ms}
+        record = build_record(self.config.device, result, timings)
         self.metrics.frame_done(len(result.faces))
-        self.metrics.set_gauge("tracks", self.smoother.track_count)
+        self.metrics.set_gauge("tracks", self.processor.smoother.track_count)
         self.sinks.emit(record)
         t4 = time.perf_counter()
         self.processed += 1
@@ -295,7 +283,8 @@ class Daemon:
                           ("smooth", timings["smooth"]), ("sinks", (t4 - t3) * 1e3), ("loop", (t4 - t0) * 1e3)):
             self.metrics.observe_ms(stage, ms)
         for stage, ms in result.timings_ms.items():
-            self.metrics.observe_ms(f"estimator_{stage}", float(ms))
+            if stage not in ("estimate", "smooth"):  # the processor's own, observed above
+                self.metrics.observe_ms(f"estimator_{stage}", float(ms))
         return True
 
     def _save_debug(self, frame: Frame) -> None:

@@ -16,7 +16,14 @@ import cv2
 import numpy as np
 from auedge.edge.align import align_face, align_points, transform_points
 from auedge.edge.backends import Backend, BackendError, choose_backend, create_backend, resolve_quant
-from auedge.edge.bundle import OCCLUDED_SUFFIX, Bundle, BundleError, ModelEntry, load_bundle
+from auedge.edge.bundle import (
+    DEFAULT_THRESHOLD,
+    OCCLUDED_SUFFIX,
+    Bundle,
+    BundleError,
+    ModelEntry,
+    load_bundle,
+)
 from auedge.edge.face_detector import (
     KIND_ALIASES,
     Detection,
@@ -30,7 +37,7 @@ from auedge.edge.preprocess import QuantParams, dequantize, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
 from auedge.edge.tracking import FaceTracker, Track, TrackingOptions
 
-DEFAULT_THRESHOLD = 0.5
+__all__ = ["DEFAULT_THRESHOLD", "Estimator", "EstimatorOptions", "check_model", "size_opencv_threads"]
 log = logging.getLogger("auedge.edge.estimator")
 
 
@@ -292,10 +299,8 @@ class Estimator:
     ) -> FaceResult:
         aus, present, covered = {}, {}, {}
         for spec, value in zip(self.bundle.outputs, values):
-            decided = None
-            if spec.kind == "occurrence":
-                threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
-                decided = bool(value >= threshold)
+            threshold = spec.decision_threshold
+            decided = None if threshold is None else bool(value >= threshold)
             if spec.au.endswith(OCCLUDED_SUFFIX):
                 # An occlusion flag output ("AU12_occluded"): says whether AU12's region is covered.
                 covered[spec.au[: -len(OCCLUDED_SUFFIX)]] = bool(decided)
@@ -396,10 +401,11 @@ class Estimator:
         timings["detect"] = _now_ms() - t1
         return tracks, True
 
-    def reset_tracking(self) -> None:
-        """Forget tracked faces: the next frame is detected afresh (a reopened camera, a new clip)."""
+    def reset_tracking(self, restart_ids: bool = False) -> None:
+        """Forget tracked faces: the next frame is detected afresh (a reopened camera, a new clip);
+        ``restart_ids`` numbers the faces from 1 again (a new clip)."""
         if self.tracker is not None:
-            self.tracker.reset()
+            self.tracker.reset(restart_ids)
 
     def estimate(self, image_rgb: np.ndarray) -> EstimateResult:
         """All faces of an RGB uint8 image (H, W, 3); ``image_size`` is (width, height).

@@ -15,7 +15,9 @@ class FaceResult:
     value (probability for occurrence models, 0-5 intensity otherwise); ``present`` maps an
     occurrence AU to the thresholded decision; ``observable`` is False for an AU whose region is
     judged covered (then its value is still reported but should not be trusted); ``track_id``
-    names the face across frames when the estimator tracks (None for a still image).
+    names the face across frames when the estimator tracks (None for a still image);
+    ``aus_smoothed`` holds the per-track smoothed values where frames are a sequence (the daemon,
+    :func:`auedge.edge.stream`), and is empty for a still image.
     """
 
     box: tuple[float, float, float, float]
@@ -26,6 +28,7 @@ class FaceResult:
     observable: dict[str, bool] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     track_id: int | None = None
+    aus_smoothed: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Rounded, JSON-ready; built field by field (``dataclasses.asdict`` deep-copies every
@@ -39,6 +42,7 @@ class FaceResult:
             "observable": {k: bool(v) for k, v in self.observable.items()},
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
             "track_id": None if self.track_id is None else int(self.track_id),
+            "aus_smoothed": {k: round(float(v), 4) for k, v in self.aus_smoothed.items()},
         }
 
 

@@ -120,8 +120,13 @@ class FaceTracker:
         self.last_change = math.inf  # largest cell change seen by the last needs_detection()
         self.detections = 0  # frames the detector ran on (update() calls), for benchmarks and metrics
 
-    def reset(self) -> None:
-        """Forget every track (a camera reopened: the next frame is detected afresh; ids keep rising)."""
+    def reset(self, restart_ids: bool = False) -> None:
+        """Forget every track (a camera reopened: the next frame is detected afresh; ids keep rising).
+
+        ``restart_ids``: the next face is id 1 again (a new clip: its ids must not depend on what was
+        analysed before it)."""
+        if restart_ids:
+            self._next_id = 1
         self.tracks = []
         self._reference = self._pending = None
         self._since_detection = 0

@@ -4,7 +4,8 @@ Forms (see :data:`URI_FORMS`)::
 
     picamera2[:N][?size=640x480&fps=10]     Raspberry Pi camera via libcamera (python3-picamera2)
     camera:N[?size=640x480&fps=30]          OpenCV VideoCapture device index (USB webcam)
-    video:path.mp4[?loop=1&fps=10]          a video file, optionally looped / paced
+    video:path.mp4[?loop=1&fps=10]          a video file, optionally looped / paced (fps: also the clock
+                                            when the container gives no rate)
     images:dir/[?loop=1&fps=5&max_pixels=N] the image files of a folder, sorted by name; an image over
                                             N pixels (default 50 MP, 0 = no limit) is a bad frame, not decoded
 
@@ -102,14 +103,18 @@ def parse_size(text: str | None, uri: str, default: tuple[int, int]) -> tuple[in
     return width, height
 
 
-def make_source(uri: str) -> FrameSource:
-    """Build the (not yet opened) source for ``uri``. Raises ValueError for a bad URI."""
-    source = _build(uri)
+def make_source(uri: str, pace: bool = True) -> FrameSource:
+    """Build the (not yet opened) source for ``uri``. Raises ValueError for a bad URI.
+
+    ``pace=False``: a file source never waits between reads (offline analysis reads as fast as
+    decoding allows); its ``?fps=`` then only sets the clock its frames are stamped with.
+    """
+    source = _build(uri, pace)
     source.uri = uri
     return source
 
 
-def _build(uri: str) -> FrameSource:
+def _build(uri: str, pace: bool = True) -> FrameSource:
     scheme, target, options = parse_source_uri(uri)
     if scheme == "images":
         from auedge.edge.images_io import DEFAULT_MAX_PIXELS
@@ -117,11 +122,11 @@ def _build(uri: str) -> FrameSource:
 
         max_pixels = int(_number(options, "max_pixels", uri, DEFAULT_MAX_PIXELS))
         return ImageFolderSource(target, loop=_flag(options, "loop", uri), fps=_number(options, "fps", uri),
-                                 max_pixels=max_pixels)
+                                 max_pixels=max_pixels, pace=pace)
     if scheme == "video":
         from auedge.edge.sources.video_source import VideoFileSource
 
-        return VideoFileSource(target, loop=_flag(options, "loop", uri), fps=_number(options, "fps", uri))
+        return VideoFileSource(target, loop=_flag(options, "loop", uri), fps=_number(options, "fps", uri), pace=pace)
     if scheme == "camera":
         from auedge.edge.sources.opencv_camera_source import OpenCVCameraSource
 

@@ -32,6 +32,8 @@ class Frame:
     :class:`ReplayClock`) so that smoothing does not depend on how fast this CPU decodes.
     ``position`` is where a file source is (image number, or video frame number within the current
     pass); None for cameras. The watchdog resumes a reopened file source after it.
+    ``media_s`` is the frame's time on the clip's own clock, from its first frame (file sources;
+    None for cameras): what offline analysis writes as the timestamp.
 
     A frame that could not be decoded is still yielded, with ``image=None`` and ``bad=True``, so
     that it is counted (bad_frames_total) instead of silently vanishing or crashing the loop.
@@ -44,6 +46,7 @@ class Frame:
     error: str = ""
     meta: dict = field(default_factory=dict)
     position: int | None = None
+    media_s: float | None = None
 
     @classmethod
     def bad_frame(cls, index: int, error: str, ts: float | None = None, position: int | None = None) -> Frame:
@@ -70,11 +73,14 @@ class FrameSource:
     processed (files). The watchdog recovers from a failure by opening a fresh instance and, for
     a file source, calling :meth:`resume_after` so it continues instead of replaying from the start.
     ``pace_period_s`` is how long ``read`` may wait on purpose (``?fps=`` pacing): not a stall.
+    ``frame_count`` is how many frames a finite source will give when it can tell (a video's
+    container, a folder's files), else None: for progress, never for stopping.
     """
 
     live: bool = False
     uri: str = ""
     pace_period_s: float = 0.0
+    frame_count: int | None = None
 
     def __init__(self) -> None:
         self._next_index = 0
@@ -141,16 +147,22 @@ class ReplayClock:
 
 
 class Pacer:
-    """Spaces reads to a given rate (``?fps=`` on file sources), so a video plays like a camera."""
+    """Spaces reads to a given rate (``?fps=`` on file sources), so a video plays like a camera.
 
-    def __init__(self, fps: float) -> None:
-        self.period = 1.0 / fps if fps and fps > 0 else 0.0
+    ``pace=False`` is the offline mode (``au-edge analyze``, :func:`auedge.edge.stream`):
+    reads are never delayed, while ``?fps=`` still names the clock that stills, or a video whose
+    container gives no rate, are stamped with.
+    """
+
+    def __init__(self, fps: float, pace: bool = True) -> None:
+        self.rate_period = 1.0 / fps if fps and fps > 0 else 0.0
+        self.period = self.rate_period if pace else 0.0  # how long wait() spaces reads
         self._next = 0.0
 
     @property
     def clock_period(self) -> float:
-        """The period a replay is stamped with when nothing better is known: the pacer's, else nominal."""
-        return self.period or 1.0 / NOMINAL_FPS
+        """The period a replay is stamped with when nothing better is known: ``?fps=``'s, else nominal."""
+        return self.rate_period or 1.0 / NOMINAL_FPS
 
     def wait(self) -> None:
         if not self.period:

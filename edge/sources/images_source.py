@@ -6,7 +6,7 @@ truncated JPEG must not take the service down.
 
 Timestamps: stills have no time of their own, so frame ``n`` of a replay is stamped
 ``t0 + n * period``, where ``t0`` is the wall-clock time of the first frame and ``period`` is the
-pacer's (``?fps=``) or, unpaced, ``1 / NOMINAL_FPS`` (10 fps, the daemon's default rate). The record
+``?fps=``'s (also when built with ``pace=False``, which never waits) or, without it, ``1 / NOMINAL_FPS`` (10 fps, the daemon's default rate). The record
 ``ts`` and the smoothing then depend on the folder, not on how fast this CPU decodes. After a
 reopen the watchdog calls :meth:`ImageFolderSource.resume_after`: the next file and the next tick.
 """
@@ -47,12 +47,12 @@ class ImageFolderSource(FrameSource):
     live = False
 
     def __init__(self, folder: str | Path, loop: bool = False, fps: float = 0.0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, pace: bool = True) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.loop = loop
         self.max_pixels = max_pixels  # larger images are bad frames, never decoded (0 = no limit)
-        self._pacer = Pacer(fps)
+        self._pacer = Pacer(fps, pace)
         self.pace_period_s = self._pacer.period
         self._period = self._pacer.clock_period
         self._files: list[Path] = []
@@ -70,6 +70,7 @@ class ImageFolderSource(FrameSource):
         self._position = 0
         self._tick = 0
         self._clock = ReplayClock()
+        self.frame_count = None if self.loop else len(self._files)
         super().open()
 
     def resume_after(self, last: Frame) -> bool:
@@ -77,14 +78,16 @@ class ImageFolderSource(FrameSource):
         if last.position is None:
             return False
         self._position = last.position + 1  # past the end: read() loops or ends as usual
-        self._clock.anchor(last.ts, 0.0)
-        self._tick = 1  # ``last`` was tick 0 of the resumed timeline
+        ticks = round(last.media_s / self._period) if last.media_s is not None else 0
+        self._clock.anchor(last.ts, ticks * self._period)
+        self._tick = ticks + 1  # the tick after ``last``'s: media time goes on where it was
         return True
 
-    def _next_ts(self) -> float:
-        ts = self._clock.ts(self._tick * self._period)
+    def _next_ts(self) -> tuple[float, float]:
+        """This frame's timestamp and its media time (seconds on the folder's own clock)."""
+        media_s = self._tick * self._period
         self._tick += 1
-        return ts
+        return self._clock.ts(media_s), media_s
 
     def read(self) -> Frame | None:
         if not self.is_open:
@@ -103,7 +106,9 @@ class ImageFolderSource(FrameSource):
             image, error = None, f"cannot read {path.name}: {describe_os_error(exc)}"
         except ImageReadError as exc:  # over the pixel limit
             image, error = None, str(exc)
-        index, ts = self._take_index(), self._next_ts()
+        index, (ts, media_s) = self._take_index(), self._next_ts()
         if image is None:
-            return Frame.bad_frame(index, error, ts, position)
-        return Frame(image=image, ts=ts, index=index, meta={"file": path.name}, position=position)
+            frame = Frame.bad_frame(index, error, ts, position)
+            frame.media_s = media_s
+            return frame
+        return Frame(image=image, ts=ts, index=index, meta={"file": path.name}, position=position, media_s=media_s)

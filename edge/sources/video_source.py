@@ -1,7 +1,9 @@
 """``video:PATH``: frames of a video file through OpenCV, optionally looped and paced.
 
 ``?fps=`` paces delivery so a recorded clip behaves like a live camera (the daemon's fps cap and
-watchdog then see realistic timing); ``?loop=1`` rewinds at the end for soak runs.
+watchdog then see realistic timing); ``?loop=1`` rewinds at the end for soak runs. Built with
+``pace=False`` (offline analysis) it never waits: every frame is decoded as fast as this CPU can,
+none is dropped, and the timestamps still come from the clip.
 
 Timestamps follow the clip, not this CPU: ``ts`` is the wall-clock time of the first frame plus
 the frame's media time (``CAP_PROP_POS_MSEC``; when the container gives 0 or nothing, frame number
@@ -23,11 +25,11 @@ from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, Sou
 class VideoFileSource(FrameSource):
     live = False
 
-    def __init__(self, path: str | Path, loop: bool = False, fps: float = 0.0) -> None:
+    def __init__(self, path: str | Path, loop: bool = False, fps: float = 0.0, pace: bool = True) -> None:
         super().__init__()
         self.path = Path(path)
         self.loop = loop
-        self._pacer = Pacer(fps)
+        self._pacer = Pacer(fps, pace)
         self.pace_period_s = self._pacer.period
         self._capture = None
         self._clip_fps = 0.0
@@ -59,6 +61,8 @@ class VideoFileSource(FrameSource):
         self._first = first
         fps = capture.get(cv2.CAP_PROP_FPS)
         self._clip_fps = fps if math.isfinite(fps) and fps > 0 else 0.0
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)  # the container's word: some lie, so progress only
+        self.frame_count = int(count) if math.isfinite(count) and count > 0 and not self.loop else None
         self._capture = capture
         self._position, self._offset_s, self._last_media_s = -1, 0.0, 0.0
         self._clock = ReplayClock()
@@ -107,7 +111,9 @@ class VideoFileSource(FrameSource):
             self._position += 1  # a file that got shorter leaves us at its end: read() then ends or loops
             media_s = self._media_s()
         self._last_media_s = media_s
-        self._clock.anchor(last.ts, media_s)
+        if last.media_s is not None:  # earlier loop passes: media time goes on where it was
+            self._offset_s = max(0.0, last.media_s - media_s)
+        self._clock.anchor(last.ts, self._offset_s + media_s)
         return True
 
     def read(self) -> Frame | None:
@@ -121,8 +127,10 @@ class VideoFileSource(FrameSource):
         if bgr is None:
             return None
         self._last_media_s = self._media_s()
-        ts = self._clock.ts(self._offset_s + self._last_media_s)
-        return Frame.from_bgr(bgr, self._take_index(), ts=ts, position=self._position)
+        media_s = self._offset_s + self._last_media_s
+        frame = Frame.from_bgr(bgr, self._take_index(), ts=self._clock.ts(media_s), position=self._position)
+        frame.media_s = media_s
+        return frame
 
     def close(self) -> None:
         if self._capture is not None:
