@@ -32,6 +32,7 @@ from auedge.edge.face_detector import (
     check_region,
     region_pixels,
 )
+from auedge.edge.flip_pairing import choose_pairing
 from auedge.edge.model_choice import FASTEST, ModelChoice, ModelChoiceOptions, choose_fastest
 from auedge.edge.preprocess import QuantParams, dequantize, normalize, quantize
 from auedge.edge.results import EstimateResult, FaceResult
@@ -56,6 +57,8 @@ class EstimatorOptions:
     ``detect_region``: (x, y, w, h) fractions of the frame where faces are searched (``None``: all of
     it). A camera beside a bed sees the head small; searching only around the pillow lets the
     detector see it larger, while the crop is still cut from the full-resolution frame.
+    ``paired_flip``: with flip averaging, run the crop and its mirror as one batch of two (True),
+    as two runs (False), or time both at start-up and keep the quicker (None; see flip_pairing).
     """
 
     bundle_path: str | Path
@@ -72,6 +75,7 @@ class EstimatorOptions:
     check_hash: bool = True
     detect_region: tuple[float, float, float, float] | None = None
     tracking: TrackingOptions | None = None
+    paired_flip: bool | None = None
 
     def __post_init__(self) -> None:
         if self.detect_region is not None:
@@ -178,10 +182,14 @@ class Estimator:
         self._crop_buffer = np.zeros((height, width, 3), dtype=info.dtype)
         flip = options.flip_average
         self.flip_average = bundle.flip_average if flip is None else flip
-        # The crop and its mirror in one run of a batch-2 model, when the model takes it (the batch
-        # stays 1 without flip averaging). Measured on issue 37's smoke bundle, AVX2, one core:
-        # int8 3.86 ms for the pair against 2 x 2.13 ms, fp32 2.78 against 2 x 1.41, equal outputs.
-        self.paired = self.flip_average and backend.set_batch(2)
+        # The crop and its mirror in one run of a batch-2 model when that is quicker here (the batch
+        # stays 1 without flip averaging); flip_pairing says why it is measured, not assumed.
+        self.paired, self.pair_timing = (choose_pairing(backend, options.paired_flip) if self.flip_average
+                                         else (False, None))
+        if self.pair_timing is not None:
+            log.info("flip averaging as %s: the crop and its mirror took %.3f ms as one batch of two, %.3f ms as "
+                     "two runs", "one batch of two" if self.paired else "two runs", self.pair_timing.pair_ms,
+                     self.pair_timing.two_runs_ms)
         self._pair_buffer = np.zeros((2, height, width, 3), dtype=info.dtype) if self.paired else None
         tracking = options.tracking
         self.tracker = FaceTracker(tracking) if tracking is not None and tracking.enabled else None

@@ -182,8 +182,9 @@ def test_smoother_follows_the_estimators_ids_not_positions():
 
 
 def test_crop_and_mirror_in_one_batch_of_two_give_the_two_run_values(tmp_path):
-    paired = Estimator.from_bundle(write_bundle(tmp_path / "dynamic", None, batch="N"), flip_average=True)
-    fixed = Estimator.from_bundle(write_bundle(tmp_path / "fixed", None), flip_average=True)
+    paired = Estimator.from_bundle(write_bundle(tmp_path / "dynamic", None, batch="N"), flip_average=True,
+                                   paired_flip=True)
+    fixed = Estimator.from_bundle(write_bundle(tmp_path / "fixed", None), flip_average=True, paired_flip=True)
     assert paired.paired and not fixed.paired  # a fixed batch of 1 cannot take the pair
     assert not Estimator.from_bundle(tmp_path / "dynamic", flip_average=False).paired  # no flip: batch stays 1
     rng = np.random.default_rng(3)
@@ -220,3 +221,49 @@ def test_two_run_flip_average_feeds_the_mirror_and_averages_like_flip_averaged(t
     np.testing.assert_array_equal(seen[1][0], seen[0][0][:, ::-1])  # the second run saw the mirror
     reference = flip_averaged(lambda batch: np.stack([run(cv2.LUT(c, est._lut)[None])[0][0] for c in batch]), crop[None])
     np.testing.assert_array_equal(values[0], reference[0])
+
+
+class _TimedBackend:
+    """A stand-in model whose runs take ``single_s`` at batch 1 and ``pair_s`` at batch 2."""
+
+    def __init__(self, single_s: float, pair_s: float, can_pair: bool = True):
+        from auedge.edge.backends.base import TensorInfo
+
+        self.single_s, self.pair_s, self.can_pair, self.batch = single_s, pair_s, can_pair, 1
+        self._info = TensorInfo
+        self.runs = {1: 0, 2: 0}
+
+    @property
+    def input(self):
+        return self._info(name="x", shape=(self.batch, 4, 4, 3), dtype=np.dtype(np.float32), quant=None)
+
+    def set_batch(self, batch: int) -> bool:
+        if batch == 2 and not self.can_pair:
+            return False
+        self.batch = batch
+        return True
+
+    def run(self, array):
+        import time
+
+        assert array.shape[0] == self.batch
+        self.runs[self.batch] += 1
+        time.sleep(self.pair_s if self.batch == 2 else self.single_s)
+        return [np.zeros((self.batch, 2), np.float32)]
+
+
+def test_flip_pairing_keeps_the_pair_only_where_it_is_measured_quicker():
+    from auedge.edge.flip_pairing import choose_pairing
+
+    slow_pair = _TimedBackend(single_s=0.001, pair_s=0.004)  # two runs 2 ms, the pair 4 ms
+    assert choose_pairing(slow_pair, None)[0] is False and slow_pair.batch == 1
+    quick_pair = _TimedBackend(single_s=0.002, pair_s=0.002)  # two runs 4 ms, the pair 2 ms
+    paired, timing = choose_pairing(quick_pair, None)
+    assert paired and quick_pair.batch == 2 and timing.ratio > 1.5
+    assert quick_pair.runs[1] > 0 and quick_pair.runs[2] > 0  # both ways were run
+    fixed = _TimedBackend(0.0, 0.0, can_pair=False)
+    assert choose_pairing(fixed, None) == (False, None) and fixed.batch == 1
+    forced = _TimedBackend(0.001, 0.004)
+    assert choose_pairing(forced, True) == (True, None) and forced.runs == {1: 0, 2: 0}  # not timed
+    never = _TimedBackend(0.002, 0.0)
+    assert choose_pairing(never, False) == (False, None) and never.batch == 1
