@@ -9,6 +9,7 @@ model output and the AU values, for the fp32 and the int8 model. Plus YUV frames
 and AU smoothing sequences.
 
     python android-demo/tools/make_golden.py --bundle bundles/golden
+    python android-demo/tools/make_golden.py --recrop   # after a change of edge/align.py's pixels
 
 Frames and crops are stored as PNG (lossless, read by javax.imageio in the tests), float arrays as
 little-endian .bin, YUV frames gzipped; index.json ties them together. The output folder is written
@@ -256,24 +257,39 @@ def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop
         "models": {},
     }
     for name, est in estimators.items():
-        model_input = cv2.LUT(crop, est._lut)
-        raw_out = np.asarray(est.backend.run(model_input[None])[0]).reshape(-1)
-        values = est._au_values(crop)
-        case["models"][name] = {
-            "input_dtype": str(model_input.dtype),
-            "input_sha256": sha256(model_input),
-            "input_sum": float(model_input.astype(np.float64).sum()),
-            "raw_output": as_json_numbers(raw_out),
-            "values": [float(v) for v in values],
-        }
-        if est.flip_average:
-            # The bundle averages each crop with its mirror; the phone must run both, so both go in.
-            mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
-            raw_mirrored = np.asarray(est.backend.run(mirrored[None])[0]).reshape(-1)
-            case["models"][name]["mirrored_input_sha256"] = sha256(mirrored)
-            case["models"][name]["raw_output_mirrored"] = as_json_numbers(raw_mirrored)
+        case["models"][name] = model_case(crop, est)
     case["_arrays"] = {"canvas": canvas, "logits": logits, "raw": raw[selected], "crop": crop}
     return case
+
+
+def model_case(crop: np.ndarray, est: Any) -> dict[str, Any]:
+    """One AU model on one crop: its input (sha256 and sum), raw output and AU values; with the
+    bundle's flip averaging, the mirrored crop's input and output too (the phone runs both)."""
+    model_input = cv2.LUT(crop, est._lut)
+    raw_out = np.asarray(est.backend.run(model_input[None])[0]).reshape(-1)
+    case = {
+        "input_dtype": str(model_input.dtype),
+        "input_sha256": sha256(model_input),
+        "input_sum": float(model_input.astype(np.float64).sum()),
+        "raw_output": as_json_numbers(raw_out),
+        "values": [float(v) for v in est._au_values(crop)],
+    }
+    if est.flip_average:
+        mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
+        case["mirrored_input_sha256"] = sha256(mirrored)
+        case["raw_output_mirrored"] = as_json_numbers(np.asarray(est.backend.run(mirrored[None])[0]).reshape(-1))
+    return case
+
+
+def model_inputs(crop: np.ndarray, normalization: Any, quant: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The model input tensor of a crop and of its mirror, without the model (edge/preprocess.py)."""
+    from auedge.edge.preprocess import normalize, quantize
+
+    def tensor(pixels: np.ndarray) -> np.ndarray:
+        values = normalize(pixels, normalization)
+        return quantize(values, quant) if quant is not None else values.astype("<f4")
+
+    return tensor(crop), tensor(np.ascontiguousarray(crop[:, ::-1]))
 
 
 def as_json_numbers(raw: np.ndarray) -> list[float] | list[int]:
@@ -329,6 +345,72 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
     return cases
 
 
+RECROP_NOTE = ("raw_output, raw_output_mirrored and values were computed by the golden bundle's models on the "
+               "crops cut before this re-crop; its model files are not committed, so make_golden.py --recrop "
+               "without them re-cut the crops and re-hashed the model inputs only")
+
+
+def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
+    """Re-cut every committed crop with today's edge/align.py from the committed frame and eyes, and
+    rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too) and
+    landmarks.json. The AU outputs need the golden bundle's models, which are not committed: with
+    ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they stay
+    and index.json says so (``model_outputs_note``). Returns how many crops changed."""
+    from auedge.edge.align import CropParams, align_face
+    from auedge.edge.preprocess import Normalization, QuantParams
+
+    index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
+    manifest = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))
+    params = CropParams.from_dict(manifest["crop"])
+    estimators = golden_estimators(bundle_dir, manifest) if bundle_dir else {}
+    normalization = Normalization.from_dict(manifest["input"]["normalization"])
+    changed = 0
+    try:
+        for face in index["faces"]:
+            frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            eyes = face["crop"]
+            crop, matrix = align_face(enlarge(frame, face["upscale"]), np.float32(eyes["left_eye"]),
+                                      np.float32(eyes["right_eye"]), params)
+            old = cv2.imread(str(golden / eyes["file"]), cv2.IMREAD_COLOR)
+            changed += int(old is None or not np.array_equal(cv2.cvtColor(old, cv2.COLOR_BGR2RGB), crop))
+            write_png(golden / eyes["file"], crop)
+            eyes["matrix"] = matrix.ravel().tolist()
+            for name, case in face["models"].items():
+                if name in estimators:
+                    case.update(model_case(crop, estimators[name]))
+                    continue
+                quant = index["models"][name]["input_quant"]
+                tensor, mirrored = model_inputs(crop, normalization, QuantParams.from_dict(quant) if quant else None)
+                case.update(input_sha256=sha256(tensor), input_sum=float(tensor.astype(np.float64).sum()))
+                if "mirrored_input_sha256" in case:
+                    case["mirrored_input_sha256"] = sha256(mirrored)
+    finally:
+        for est in estimators.values():
+            est.close()
+    if estimators:
+        index.pop("model_outputs_note", None)
+    else:
+        index["model_outputs_note"] = RECROP_NOTE
+    (golden / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    landmark_crop_cases(golden)
+    return changed
+
+
+def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fp32 and int8 estimators of ``bundle_dir``, refused unless its models are the golden ones."""
+    from auedge.edge.bundle import load_bundle
+    from auedge.edge.estimator import Estimator, EstimatorOptions
+
+    bundle = load_bundle(bundle_dir)
+    want = {m["name"]: m["sha256"] for m in manifest["models"]}
+    for name in MODELS:
+        if bundle.model(name).sha256 != want.get(name):
+            raise SystemExit(f"error: {bundle_dir} model {name} is not the golden bundle's (sha256 differs); "
+                             "re-crop without --bundle, or remake the goldens from it without --recrop")
+    return {name: Estimator.create_from_options(EstimatorOptions(bundle_path=bundle_dir, model=name, backend="litert"))
+            for name in MODELS}
+
+
 def newest_bundle(bundles: Path) -> Path:
     found = sorted((p.parent for p in bundles.glob("*/bundle.json")), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -344,7 +426,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--landmarks-only", action="store_true",
                         help="only (re)write landmarks.json and its crops from the committed faces in --out")
+    parser.add_argument("--recrop", action="store_true",
+                        help="re-cut the committed crops with today's edge/align.py and rewrite what follows from "
+                             "them (model outputs too when --bundle holds the golden models)")
     args = parser.parse_args(argv)
+    if args.recrop:
+        if not (args.out / "index.json").is_file():
+            print(f"error: {args.out}/index.json not found; run make_golden.py without --recrop first", file=sys.stderr)
+            return 2
+        changed = recrop_cases(args.out, args.bundle)
+        print(f"re-cropped: {changed} crops changed in {args.out}; landmark crops rewritten")
+        return 0
     if args.landmarks_only:
         if not (args.out / "index.json").is_file():
             print(f"error: {args.out}/index.json not found; run make_golden.py without --landmarks-only first",

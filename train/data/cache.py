@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from auedge.edge.align import CropParams
 
-CACHE_VERSION = 1
+# 2: crops cut by the exact fixed-point sampler (edge/align.py), no longer by cv2.warpAffine.
+CACHE_VERSION = 2
 CACHE_ENV = "AUEDGE_CACHE"
 DEFAULT_CACHE_DIR = Path(".cache") / "auedge"
 IMAGES_FILE, ARRAYS_FILE, INFO_FILE = "images.npy", "arrays.npz", "info.json"
