@@ -317,3 +317,17 @@ def test_occurrence_truth_does_not_depend_on_the_sets_largest_label():
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 0.9, 0.0])), [0, 0, 0, 0])
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 0.6, 2.0, np.nan])), [0, 0, 1, np.nan])
     np.testing.assert_array_equal(occurrence_truth(np.array([0.0, 1.0])), [0, 1])
+
+
+def test_crop_benchmark_times_both_samplers_and_writes_json(tmp_path, capsys):
+    from auedge.benchmarks import crop
+
+    out = tmp_path / "crop.json"
+    assert crop.main(["--runs", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [row["face"] for row in result["faces"]] == list(crop.FACES) and result["remap_is_exact"] is True
+    assert {row["box_reduction"] for row in result["faces"]} >= {1, 3}
+    for row in result["faces"]:
+        assert row["exact"]["wall"]["runs"] == row["warpaffine"]["cpu"]["runs"] == 2
+    assert "| vga_face 640x480 | 1 |" in capsys.readouterr().out
+    assert crop.main(["--runs", "0"]) == 2
