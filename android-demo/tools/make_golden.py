@@ -351,8 +351,9 @@ RECROP_NOTE = ("raw_output, raw_output_mirrored and values were computed by the 
 
 
 def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
-    """Re-cut every committed crop with today's edge/align.py from the committed frame and eyes, and
-    rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too) and
+    """Decode every committed face's detections again from its committed raw detector outputs (today's
+    keypoint snapping), re-cut its crop with today's edge/align.py from the committed frame and those
+    eyes, and rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too) and
     landmarks.json. The AU outputs need the golden bundle's models, which are not committed: with
     ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they stay
     and index.json says so (``model_outputs_note``). Returns how many crops changed."""
@@ -368,7 +369,10 @@ def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
     try:
         for face in index["faces"]:
             frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            for want, found in zip(face["detections"], decode_committed(golden, face, index["detector"]), strict=True):
+                want["keypoints"] = found.keypoints.astype(np.float32).ravel().tolist()
             eyes = face["crop"]
+            eyes["left_eye"], eyes["right_eye"] = face["detections"][0]["keypoints"][0:2], face["detections"][0]["keypoints"][2:4]
             crop, matrix = align_face(enlarge(frame, face["upscale"]), np.float32(eyes["left_eye"]),
                                       np.float32(eyes["right_eye"]), params)
             old = cv2.imread(str(golden / eyes["file"]), cv2.IMREAD_COLOR)
@@ -394,6 +398,30 @@ def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
     (golden / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
     landmark_crop_cases(golden)
     return changed
+
+
+def decode_committed(golden: Path, face: dict[str, Any], detector: dict[str, Any]) -> list[Any]:
+    """A committed face's detections decoded again from its committed raw detector outputs."""
+    from auedge.edge.face_detector import (
+        ANCHOR_SPECS,
+        KIND_ALIASES,
+        decode_raw,
+        generate_anchors,
+        sigmoid_scores,
+        to_image,
+        weighted_nms,
+    )
+
+    anchors = generate_anchors(ANCHOR_SPECS[KIND_ALIASES[detector["kind"]]])
+    threshold = float(np.log(detector["score_threshold"] / (1 - detector["score_threshold"])))
+    logits = np.fromfile(golden / face["detector"]["logits"], dtype="<f4")
+    rows = np.fromfile(golden / face["detector"]["raw_selected"], dtype="<f4").reshape(-1, 16)
+    selected = np.flatnonzero(logits >= threshold)
+    boxes, kps = decode_raw(rows, anchors[selected], detector["input_size"])
+    kept = weighted_nms(boxes, kps, sigmoid_scores(logits[selected]), detector["nms_iou"], detector["max_faces"])
+    lb = face["letterbox"]
+    return to_image(kept, detector["input_size"], (lb["pad_x"], lb["pad_y"]),
+                    (lb["new_w"] / face["width"], lb["new_h"] / face["height"]))
 
 
 def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:

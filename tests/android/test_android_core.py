@@ -22,7 +22,14 @@ import numpy as np
 import pytest
 from auedge.edge.align import CropParams, align_face, align_points
 from auedge.edge.bundle import BundleError, parse_manifest
-from auedge.edge.face_detector import ANCHOR_SPECS, decode_raw, generate_anchors, sigmoid_scores, weighted_nms
+from auedge.edge.face_detector import (
+    ANCHOR_SPECS,
+    decode_raw,
+    generate_anchors,
+    sigmoid_scores,
+    to_image,
+    weighted_nms,
+)
 from auedge.edge.preprocess import Normalization, QuantParams, normalize, quantize
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +133,8 @@ def test_committed_landmark_crops_equal_python_align() -> None:
 
 
 def test_committed_detections_equal_python_decoding() -> None:
-    """Decoding the committed raw detector outputs with auedge.edge.face_detector gives the committed faces."""
+    """Decoding the committed raw detector outputs with auedge.edge.face_detector gives the committed faces
+    (keypoints exactly: both are on the 1/8 px grid)."""
     index = _index()
     det = index["detector"]
     anchors = generate_anchors(ANCHOR_SPECS["short_range"])
@@ -139,15 +147,14 @@ def test_committed_detections_equal_python_decoding() -> None:
         boxes, kps = decode_raw(rows, anchors[selected], det["input_size"])
         kept = weighted_nms(boxes, kps, sigmoid_scores(logits[selected]), det["nms_iou"], det["max_faces"])
         lb = face["letterbox"]
-        scale = np.array([lb["new_w"] / face["width"], lb["new_h"] / face["height"]])
-        offset = np.array([lb["pad_x"], lb["pad_y"]])
-        assert len(kept) == len(face["detections"])
-        for (box, points, score), want in zip(kept, face["detections"]):
-            corners = (box.reshape(2, 2).astype(np.float64) * det["input_size"] - offset) / scale
-            np.testing.assert_allclose(corners[0], want["box"][:2], atol=1e-9)
-            np.testing.assert_allclose((points.astype(np.float64) * det["input_size"] - offset) / scale,
-                                       np.reshape(want["keypoints"], (-1, 2)), atol=1e-4)
-            assert score == pytest.approx(want["score"], abs=1e-7)
+        found = to_image(kept, det["input_size"], (lb["pad_x"], lb["pad_y"]),
+                         (lb["new_w"] / face["width"], lb["new_h"] / face["height"]))
+        assert len(found) == len(face["detections"])
+        for got, want in zip(found, face["detections"]):
+            np.testing.assert_allclose(got.box, want["box"], atol=1e-9)
+            assert got.keypoints.ravel().tolist() == want["keypoints"]
+            assert got.score == pytest.approx(want["score"], abs=1e-7)
+        assert face["crop"]["left_eye"] + face["crop"]["right_eye"] == face["detections"][0]["keypoints"][:4]
 
 
 def test_committed_model_inputs_equal_python_preprocess() -> None:
