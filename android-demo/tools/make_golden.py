@@ -439,6 +439,18 @@ def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, A
             for name in MODELS}
 
 
+def replace_folder(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` where ``out`` is (renames only: never a half-written set)."""
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        new.rename(out)
+        shutil.rmtree(old)
+    else:
+        new.rename(out)
+
+
 def newest_bundle(bundles: Path) -> Path:
     found = sorted((p.parent for p in bundles.glob("*/bundle.json")), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -462,7 +474,14 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.out / "index.json").is_file():
             print(f"error: {args.out}/index.json not found; run make_golden.py without --recrop first", file=sys.stderr)
             return 2
-        changed = recrop_cases(args.out, args.bundle)
+        tmp = Path(tempfile.mkdtemp(prefix=".golden-", dir=args.out.parent))
+        try:
+            shutil.copytree(args.out, tmp, dirs_exist_ok=True)
+            changed = recrop_cases(tmp, args.bundle)
+            replace_folder(tmp, args.out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         print(f"re-cropped: {changed} crops changed in {args.out}; landmark crops rewritten")
         return 0
     if args.landmarks_only:
@@ -559,14 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
         landmark_crop_cases(tmp)
-        if args.out.exists():
-            old = args.out.with_name(args.out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            args.out.rename(old)
-            tmp.rename(args.out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(args.out)
+        replace_folder(tmp, args.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

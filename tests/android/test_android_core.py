@@ -245,3 +245,20 @@ def test_make_golden_crop_equals_align_on_a_real_face() -> None:
     np.testing.assert_array_equal(crop, align_face(image, left, right, _crop_params())[0])
     np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg="committed crop drifted from the runtime")
     assert case["letterbox"]["tensor_sha256"] == face["letterbox"]["tensor_sha256"]
+
+
+def test_recrop_of_the_committed_goldens_changes_nothing(tmp_path: Path) -> None:
+    """make_golden.py --recrop (re-decode, re-cut, re-hash) on a copy: every crop and every JSON value the
+    same, so the committed set is what today's runtime gives and the documented command reproduces it."""
+    out = tmp_path / "golden"
+    shutil.copytree(GOLDEN, out)
+    assert _load_make_golden().main(["--recrop", "--out", str(out)]) == 0
+    for path in sorted(GOLDEN.iterdir()):
+        again = out / path.name
+        if path.suffix == ".png":
+            assert np.array_equal(cv2.imread(str(again)), cv2.imread(str(path))), path.name
+        elif path.suffix == ".json":
+            assert json.loads(again.read_text()) == json.loads(path.read_text()), path.name
+        else:
+            assert again.read_bytes() == path.read_bytes(), path.name
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in GOLDEN.iterdir())
