@@ -24,6 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.edge.align import halve, resize_bilinear
 from auedge.edge.backends import Backend, BackendError, create_backend
 from auedge.edge.bundle import check_detector_settings
 
@@ -161,13 +162,15 @@ def weighted_nms(
 def _downscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Anti-aliased shrink, cheaply: bilinear to twice the target, then an exact 2x box filter.
 
-    A plain INTER_AREA shrink costs 0.4 ms for 640x480 and 2 ms for 1080p on one core; this costs
-    0.15 / 0.12 ms and stays within ~0.15 grey levels of it (plain bilinear aliases: ~0.6 levels).
+    A plain INTER_AREA shrink costs 0.4 ms for 640x480 and 2 ms for 1080p on one core; this stays
+    within ~0.15 grey levels of it (plain bilinear aliases: ~0.6 levels). The bilinear step is
+    edge/align.py's exact sampler, not cv2.resize, whose INTER_LINEAR pixels differ between CPUs
+    (OpenCV 5.1 on arm64 against x86: one level on 4-6 % of a camera frame's letterbox, 0.25 px of
+    keypoints); the box filter is integer (align.halve: align.box_reduce, = OpenCV's 2x INTER_AREA).
     """
     if image.shape[1] <= 2 * width:
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    double = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(double, (width, height), interpolation=cv2.INTER_AREA)
+    return halve(resize_bilinear(image, 2 * width, 2 * height))
 
 
 def check_region(region: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -345,9 +348,7 @@ class FaceDetector:
         scale = size / max(height, width)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-        resized = _downscale(image, new_w, new_h) if scale < 1.0 else cv2.resize(
-            image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
-        )
+        resized = _downscale(image, new_w, new_h) if scale < 1.0 else resize_bilinear(image, new_w, new_h)
         geometry = (new_w, new_h, pad_x, pad_y)
         if geometry != self._last_geometry:
             self._canvas.fill(0)  # borders stay black across frames of the same size

@@ -347,48 +347,58 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
 
 RECROP_NOTE = ("raw_output, raw_output_mirrored and values were computed by the golden bundle's models on the "
                "crops cut before this re-crop; its model files are not committed, so make_golden.py --recrop "
-               "without them re-cut the crops and re-hashed the model inputs only")
+               "without them re-ran the detector, re-cut the crops and re-hashed the model inputs only")
 
 
 def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
-    """Decode every committed face's detections again from its committed raw detector outputs (today's
-    keypoint snapping), re-cut its crop with today's edge/align.py from the committed frame and those
-    eyes, and rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too) and
-    landmarks.json. The AU outputs need the golden bundle's models, which are not committed: with
-    ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they stay
-    and index.json says so (``model_outputs_note``). Returns how many crops changed."""
-    from auedge.edge.align import CropParams, align_face
+    """Run today's detector path again on every committed frame (letterbox canvas and tensor, raw
+    outputs, keypoints on their grid) with the golden bundle's detector file (the package's default
+    bundle ships the same one: its sha256 is checked), re-cut each crop with today's edge/align.py,
+    and rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too)
+    and landmarks.json. The AU outputs need the golden bundle's models, which are not committed:
+    with ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they
+    stay and index.json says so (``model_outputs_note``). Returns how many crops changed."""
+    from auedge.edge.align import CropParams
     from auedge.edge.preprocess import Normalization, QuantParams
 
     index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
     manifest = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))
     params = CropParams.from_dict(manifest["crop"])
+    detector = golden_detector(manifest)
     estimators = golden_estimators(bundle_dir, manifest) if bundle_dir else {}
     normalization = Normalization.from_dict(manifest["input"]["normalization"])
     changed = 0
     try:
         for face in index["faces"]:
             frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-            for want, found in zip(face["detections"], decode_committed(golden, face, index["detector"]), strict=True):
-                want["keypoints"] = found.keypoints.astype(np.float32).ravel().tolist()
-            eyes = face["crop"]
-            eyes["left_eye"], eyes["right_eye"] = face["detections"][0]["keypoints"][0:2], face["detections"][0]["keypoints"][2:4]
-            crop, matrix = align_face(enlarge(frame, face["upscale"]), np.float32(eyes["left_eye"]),
-                                      np.float32(eyes["right_eye"]), params)
-            old = cv2.imread(str(golden / eyes["file"]), cv2.IMREAD_COLOR)
+            case = face_case(enlarge(frame, face["upscale"]), detector, {}, params)
+            if case is None:
+                raise SystemExit(f"error: the detector no longer finds a face in {face['frame']}; remake the goldens")
+            arrays = case.pop("_arrays")
+            canvas_file = face["letterbox"]["canvas"]
+            if canvas_file:
+                write_png(golden / canvas_file, arrays["canvas"])
+            write_f32(golden / face["detector"]["logits"], arrays["logits"])
+            write_f32(golden / face["detector"]["raw_selected"], arrays["raw"])
+            face["letterbox"] = {**case["letterbox"], "canvas": canvas_file}
+            face["detector"]["selected"] = case["detector"]["selected"]
+            face["detections"] = case["detections"]
+            crop = arrays["crop"]
+            old = cv2.imread(str(golden / face["crop"]["file"]), cv2.IMREAD_COLOR)
             changed += int(old is None or not np.array_equal(cv2.cvtColor(old, cv2.COLOR_BGR2RGB), crop))
-            write_png(golden / eyes["file"], crop)
-            eyes["matrix"] = matrix.ravel().tolist()
-            for name, case in face["models"].items():
+            write_png(golden / face["crop"]["file"], crop)
+            face["crop"] = {**case["crop"], "file": face["crop"]["file"]}
+            for name, model in face["models"].items():
                 if name in estimators:
-                    case.update(model_case(crop, estimators[name]))
+                    model.update(model_case(crop, estimators[name]))
                     continue
                 quant = index["models"][name]["input_quant"]
                 tensor, mirrored = model_inputs(crop, normalization, QuantParams.from_dict(quant) if quant else None)
-                case.update(input_sha256=sha256(tensor), input_sum=float(tensor.astype(np.float64).sum()))
-                if "mirrored_input_sha256" in case:
-                    case["mirrored_input_sha256"] = sha256(mirrored)
+                model.update(input_sha256=sha256(tensor), input_sum=float(tensor.astype(np.float64).sum()))
+                if "mirrored_input_sha256" in model:
+                    model["mirrored_input_sha256"] = sha256(mirrored)
     finally:
+        detector.backend.close()
         for est in estimators.values():
             est.close()
     if estimators:
@@ -400,28 +410,18 @@ def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
     return changed
 
 
-def decode_committed(golden: Path, face: dict[str, Any], detector: dict[str, Any]) -> list[Any]:
-    """A committed face's detections decoded again from its committed raw detector outputs."""
-    from auedge.edge.face_detector import (
-        ANCHOR_SPECS,
-        KIND_ALIASES,
-        decode_raw,
-        generate_anchors,
-        sigmoid_scores,
-        to_image,
-        weighted_nms,
-    )
+def golden_detector(manifest: dict[str, Any]) -> Any:
+    """The golden bundle's face detector, from the package's default bundle (the same file)."""
+    from auedge.edge.bundle import sha256_file
+    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
 
-    anchors = generate_anchors(ANCHOR_SPECS[KIND_ALIASES[detector["kind"]]])
-    threshold = float(np.log(detector["score_threshold"] / (1 - detector["score_threshold"])))
-    logits = np.fromfile(golden / face["detector"]["logits"], dtype="<f4")
-    rows = np.fromfile(golden / face["detector"]["raw_selected"], dtype="<f4").reshape(-1, 16)
-    selected = np.flatnonzero(logits >= threshold)
-    boxes, kps = decode_raw(rows, anchors[selected], detector["input_size"])
-    kept = weighted_nms(boxes, kps, sigmoid_scores(logits[selected]), detector["nms_iou"], detector["max_faces"])
-    lb = face["letterbox"]
-    return to_image(kept, detector["input_size"], (lb["pad_x"], lb["pad_y"]),
-                    (lb["new_w"] / face["width"], lb["new_h"] / face["height"]))
+    entry = manifest["face_detector"]
+    path = REPO / "edge" / "models" / "default" / entry["file"]
+    if not path.is_file() or sha256_file(path) != entry["sha256"]:
+        raise SystemExit(f"error: {path} is not the golden bundle's detector (sha256 {entry['sha256'][:12]}...)")
+    return FaceDetector.create_from_options(FaceDetectorOptions(
+        model_path=path, kind=entry["kind"], score_threshold=entry["score_threshold"], nms_iou=entry["nms_iou"],
+        backend="litert"))
 
 
 def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -467,8 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landmarks-only", action="store_true",
                         help="only (re)write landmarks.json and its crops from the committed faces in --out")
     parser.add_argument("--recrop", action="store_true",
-                        help="re-cut the committed crops with today's edge/align.py and rewrite what follows from "
-                             "them (model outputs too when --bundle holds the golden models)")
+                        help="run today's detector path and crop again on the committed frames and rewrite what "
+                             "follows (model outputs too when --bundle holds the golden models)")
     args = parser.parse_args(argv)
     if args.recrop:
         if not (args.out / "index.json").is_file():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from auedge.edge import align
-from auedge.edge.align import CropParams, align_face, box_reduce, reduction_factor
+from auedge.edge.align import CropParams, align_face, box_reduce, reduction_factor, resize_bilinear
 
 
 def _inverse(m):
@@ -41,17 +41,20 @@ def definition_crop(image, left, right, params):
         s = (f - 1) / 2.0
         for r in range(2):
             warp[r] = [m[r][0] * f, m[r][1] * f, m[r][2] + (m[r][0] * s + m[r][1] * s)]
-    source = box_reduce(image, f)
+    return _definition_sample(box_reduce(image, f), warp, params.size, params.size, params.border)
+
+
+def _definition_sample(source, warp, width, height, border):
     a, b, c, d, e, g = (math.floor(v * 65536 + 0.5) for v in _inverse(warp))
-    out = np.zeros((params.size, params.size, 3), np.uint8)
-    for y in range(params.size):
-        for x in range(params.size):
+    out = np.zeros((height, width, 3), np.uint8)
+    for y in range(height):
+        for x in range(width):
             qx, qy = (a * x + b * y + c + 1024) >> 11, (d * x + e * y + g + 1024) >> 11
             fx, fy = qx & 31, qy & 31
             total = [512, 512, 512]
             for dx, dy, weight in ((0, 0, (32 - fx) * (32 - fy)), (1, 0, fx * (32 - fy)),
                                    (0, 1, (32 - fx) * fy), (1, 1, fx * fy)):
-                pixel = _neighbour(source, (qx >> 5) + dx, (qy >> 5) + dy, params.border)
+                pixel = _neighbour(source, (qx >> 5) + dx, (qy >> 5) + dy, border)
                 total = [t + weight * p for t, p in zip(total, pixel)]
             out[y, x] = [t >> 10 for t in total]
     return out
@@ -103,3 +106,30 @@ def test_positions_far_outside_are_clamped_without_changing_the_crop():
     assert np.all(crop == 77)
     crop, _ = align_face(image, (30_000.0, 25.0), (30_010.0, 25.0), CropParams(size=16, border="constant"))
     assert np.all(crop == 0)
+
+
+@pytest.mark.parametrize("size", [(20, 15), (50, 41), (37, 29)])
+def test_resize_is_bit_exact_against_its_definition(size):
+    """The detector's letterbox resize: INTER_LINEAR's geometry, the crop's integer sampling."""
+    image = np.random.default_rng(sum(size)).integers(0, 256, (29, 37, 3), dtype=np.uint8)
+    width, height = size
+    sx, sy = width / 37, height / 29
+    warp = [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]]
+    assert np.array_equal(resize_bilinear(image, width, height), _definition_sample(image, warp, width, height, "replicate"))
+
+
+def test_the_detector_letterbox_uses_the_exact_resize():
+    """A camera frame's letterbox: exact bilinear to 256x192, then the integer 2x box (no cv2.resize)."""
+    from auedge.edge.face_detector import _downscale
+
+    frame = np.random.default_rng(5).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert np.array_equal(_downscale(frame, 128, 96), box_reduce(resize_bilinear(frame, 256, 192), 2))
+
+
+def test_halving_is_the_integer_box_mean_with_or_without_opencv(monkeypatch):
+    from auedge.edge import align
+
+    image = np.random.default_rng(6).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    fast = align.halve(image)
+    monkeypatch.setattr(align, "_area_halving_is_exact", lambda: False)
+    assert np.array_equal(fast, box_reduce(image, 2)) and np.array_equal(align.halve(image), fast)
