@@ -16,6 +16,11 @@ it must be checkable on any machine without TensorFlow. So shipping:
 
 ``tests/core/test_default_bundle.py`` then checks the shipped bundle on every test run: hashes,
 loading with TensorFlow blocked, and the recorded outputs.
+
+When the runtime's own pixels change (e.g. the crop's sampling), the recorded outputs are re-recorded
+in place, on the images they name, with nothing else touched::
+
+    python -m auedge.convert.ship --rerecord            # edge/models/default/reference_outputs.json
 """
 
 from __future__ import annotations
@@ -135,15 +140,40 @@ def ship(source: Path, dest: Path, images_dir: Path = REFERENCE_IMAGES, keep: tu
     return dest
 
 
+def rerecord(dest: Path, images_dir: Path = REFERENCE_IMAGES) -> Path:
+    """Record ``dest``'s outputs again on the images its ``reference_outputs.json`` names; only that
+    file changes (written beside it, then renamed). Returns its path."""
+    target = dest / REFERENCE_FILE
+    try:
+        names = json.loads(target.read_text(encoding="utf-8"))["images"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ShipError(f"{target} has no readable image list ({exc}); ship the bundle again with --bundle") from None
+    images = [images_dir / name for name in names]
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise ShipError(f"reference image {missing[0]} not found; pass --images to the folder that holds them")
+    reference = reference_outputs(dest, images)
+    partial = target.with_name(f".{REFERENCE_FILE}.partial")
+    partial.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auedge.convert.ship", description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", required=True, type=Path, help="an exported bundle (convert/export.py --out)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--bundle", type=Path, help="an exported bundle (convert/export.py --out)")
+    what.add_argument("--rerecord", action="store_true",
+                      help=f"only record --out's {REFERENCE_FILE} again, on the images it names")
     parser.add_argument("--out", type=Path, default=PACKAGE_DEFAULT, help=f"destination (default {PACKAGE_DEFAULT})")
     parser.add_argument("--images", type=Path, default=REFERENCE_IMAGES, help="reference face images (*.png)")
     parser.add_argument("--with", dest="extra", type=Path, action="append", default=[],
                         help="another file to ship beside the bundle (e.g. MODEL_CARD.md)")
     args = parser.parse_args(argv)
     try:
+        if args.rerecord:
+            print(f"recorded: {rerecord(args.out, args.images)}")
+            return 0
         for extra in args.extra:
             if not extra.is_file():
                 raise ShipError(f"{extra} not found")

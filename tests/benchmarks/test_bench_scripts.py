@@ -348,3 +348,17 @@ def test_batch_pair_refuses_bad_input_with_one_line(tiny_bundle, tmp_path, capsy
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
     assert "--runs" in lines[1] and "no TFLite model" in lines[2]
+
+
+def test_crop_benchmark_times_both_samplers_and_writes_json(tmp_path, capsys):
+    from auedge.benchmarks import crop
+
+    out = tmp_path / "crop.json"
+    assert crop.main(["--runs", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [row["face"] for row in result["faces"]] == list(crop.FACES) and result["remap_is_exact"] is True
+    assert {row["box_reduction"] for row in result["faces"]} >= {1, 3}
+    for row in result["faces"]:
+        assert row["exact"]["wall"]["runs"] == row["warpaffine"]["cpu"]["runs"] == 2
+    assert "| vga_face 640x480 | 1 |" in capsys.readouterr().out
+    assert crop.main(["--runs", "0"]) == 2

@@ -115,6 +115,32 @@ def test_shipping_refuses_a_bundle_without_a_face_detector(tmp_path):
     assert not (tmp_path / "default").exists()
 
 
+def test_rerecording_rewrites_only_the_reference_outputs_on_the_images_they_name(tmp_path):
+    """``python -m auedge.convert.ship --rerecord``: one command after a change of the runtime's pixels."""
+    import shutil
+
+    from auedge.convert.ship import REFERENCE_FILE, ShipError, main, rerecord
+
+    dest = tmp_path / "default"
+    shutil.copytree(SHIPPED, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    recorded = json.loads(before[REFERENCE_FILE])
+    (dest / REFERENCE_FILE).write_text(json.dumps({**recorded, "models": {}}))
+    assert main(["--rerecord", "--out", str(dest), "--images", str(IMAGES)]) == 0
+    after = {p.name: p.read_bytes() for p in dest.iterdir()}
+    assert {name for name in after if after[name] != before[name]} <= {REFERENCE_FILE}
+    again = json.loads(after[REFERENCE_FILE])
+    assert again["images"] == recorded["images"] and set(again["models"]) == set(recorded["models"])
+    for name, model in recorded["models"].items():
+        for faces, faces_again in zip(model["faces"], again["models"][name]["faces"]):
+            assert [f["observable"] for f in faces] == [f["observable"] for f in faces_again]
+            for face, face_again in zip(faces, faces_again):
+                assert all(abs(face["aus"][au] - face_again["aus"][au]) <= model["tolerance"] for au in face["aus"])
+    with pytest.raises(ShipError, match="face0.png not found"):
+        rerecord(dest, tmp_path)
+    assert json.loads((dest / REFERENCE_FILE).read_text()) == again
+
+
 def test_the_model_card_matches_the_files_it_cites(monkeypatch):
     """Every figure of MODEL_CARD.md is rendered from the committed metrics and benchmark files its
     first line names; rendering it again from them must give the same card."""

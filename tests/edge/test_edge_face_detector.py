@@ -7,10 +7,12 @@ import pytest
 from auedge.edge.backends import Backend, TensorInfo
 from auedge.edge.face_detector import (
     ANCHOR_SPECS,
+    KEYPOINT_GRID,
     FaceDetector,
     FaceDetectorOptions,
     decode_raw,
     generate_anchors,
+    snap_keypoints,
     weighted_nms,
 )
 from auedge.edge.images_io import read_image_rgb
@@ -121,6 +123,25 @@ def test_detect_maps_back_through_the_letterbox():
     # The letterbox: white image -> 1.0, padding -> -1.0 (black), in the [-1, 1] input range.
     fed = backend.fed[0]
     assert fed[:16].max() == -1.0 and fed[-16:].max() == -1.0 and fed[16:112].min() == 1.0
+
+
+def test_keypoints_are_snapped_so_kernel_jitter_does_not_move_the_crop():
+    """Two CPUs' detector outputs a few 1e-5 px apart give the same keypoints, hence the same crop."""
+    assert KEYPOINT_GRID == 8
+    np.testing.assert_array_equal(snap_keypoints([[10.0624, -3.0626], [10.0625, 7.93749]]), [[10.0, -3.125], [10.125, 7.875]])
+    regressors = np.zeros((896, 16), dtype=np.float32)
+    logits = np.full(896, -10.0, dtype=np.float32)
+    regressors[272, :4] = [-4.0, -4.0, 40.0, 40.0]
+    regressors[272, 4:8] = [-10.123, -8.377, 10.219, -7.941]
+    logits[272] = 5.0
+    found = []
+    for jitter in (0.0, 1.5e-5, -1.5e-5):  # input px: 7.5e-5 image px at 640x480
+        backend = ScriptedBackend(regressors + np.float32(jitter), logits)
+        found.append(FaceDetector(FaceDetectorOptions(model_path="scripted.tflite"), backend).detect(
+            np.full((480, 640, 3), 90, dtype=np.uint8))[0].keypoints)
+    assert np.all(found[0] * KEYPOINT_GRID == np.round(found[0] * KEYPOINT_GRID))
+    np.testing.assert_array_equal(found[0], found[1])
+    np.testing.assert_array_equal(found[0], found[2])
 
 
 def test_detect_rejects_non_rgb_uint8():

@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 from auedge.edge.align import CropParams
 
-CACHE_VERSION = 1
+# 2: crops cut by the exact fixed-point sampler (edge/align.py), no longer by cv2.warpAffine.
+# 3: detector keypoints on the 1/8 px grid, found on the exact letterbox (--keypoints detector crops).
+CACHE_VERSION = 3
 CACHE_ENV = "AUEDGE_CACHE"
 DEFAULT_CACHE_DIR = Path(".cache") / "auedge"
 IMAGES_FILE, ARRAYS_FILE, INFO_FILE = "images.npy", "arrays.npz", "info.json"

@@ -238,10 +238,21 @@ public final class BlazeFaceDecoder {
         double y1 = ((double) c.box[3] * size - g.padY) / scaleY;
         float[] points = new float[2 * NUM_KEYPOINTS];
         for (int k = 0; k < NUM_KEYPOINTS; k++) {
-            points[2 * k] = (float) (((double) c.keypoints[2 * k] * size - g.padX) / scaleX);
-            points[2 * k + 1] = (float) (((double) c.keypoints[2 * k + 1] * size - g.padY) / scaleY);
+            points[2 * k] = snap(((double) c.keypoints[2 * k] * size - g.padX) / scaleX);
+            points[2 * k + 1] = snap(((double) c.keypoints[2 * k + 1] * size - g.padY) / scaleY);
         }
         return new Detection(x0, y0, x1 - x0, y1 - y0, c.score, points);
+    }
+
+    /** Keypoints are reported on a 1/KEYPOINT_GRID px grid (edge/face_detector.py snap_keypoints). */
+    public static final int KEYPOINT_GRID = 8;
+
+    /**
+     * A keypoint coordinate rounded half up to the grid, as Python does: the detector's float kernels
+     * differ by device by ~1e-4 px, and snapped keypoints let two devices cut the same crop.
+     */
+    static float snap(double v) {
+        return (float) (Math.floor(v * KEYPOINT_GRID + 0.5) / KEYPOINT_GRID);
     }
 
     /** decodeAll + toImage: the faces of one frame in its pixels, best first. */

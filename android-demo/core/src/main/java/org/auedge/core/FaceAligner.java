@@ -7,6 +7,8 @@ package org.auedge.core;
  * size in source pixels the image is first reduced by the same integer box filter as Python, so
  * the model sees the pixels it was trained on. Method {@code landmarks} instead fits the eyes, nose tip
  * and mouth centre to the bundle's template by least squares (edge/align.py _landmark_matrix).
+ * Sampling is the fixed-point bilinear of edge/align.py, integer for integer, so the phone's crop
+ * is Python's bit for bit (OpenCV's warpAffine is not: its pixels changed between versions).
  */
 public final class FaceAligner {
     private final CropParams params;
@@ -115,7 +117,7 @@ public final class FaceAligner {
         return new double[] {m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]};
     }
 
-    /** Inverse of a 2x3 affine matrix (as cv2.invertAffineTransform). */
+    /** Inverse of a 2x3 affine matrix, in the order of operations of edge/align.py invert_affine. */
     public static double[] invert(double[] m) {
         double det = m[0] * m[4] - m[1] * m[3];
         det = det != 0.0 ? 1.0 / det : 0.0;
@@ -226,44 +228,61 @@ public final class FaceAligner {
         return new Aligned(crop, matrix, factor);
     }
 
+    /** The inverse matrix is rounded to 1/2^MATRIX_BITS, sampling positions to 1/2^SUBPIXEL_BITS pixel. */
+    static final int MATRIX_BITS = 16;
+    static final int SUBPIXEL_BITS = 5;
+    /** Positions are clamped to +-16384 px (edge/align.py POSITION_LIMIT). */
+    static final long POSITION_LIMIT = 1L << 14;
+
+    /** A coefficient in 1/2^MATRIX_BITS: floor(v * 65536 + 0.5), as edge/align.py sampling_maps. */
+    static long fixedPoint(double v) {
+        return (long) Math.floor(v * (double) (1L << MATRIX_BITS) + 0.5);
+    }
+
     /**
-     * dst(x, y) = bilinear src(inv * (x, y)), as cv2.warpAffine with INTER_LINEAR: source
-     * coordinates in float32, weights in double, rounded to nearest; neighbours outside the image
-     * are clamped (replicate) or black (constant).
+     * dst(x, y) = bilinear src(inv * (x, y)) in integers, exactly edge/align.py (sampling_maps and
+     * bilinear_reference): q = (A x + B y + C + 2^10) >> 11 in 1/32 px with A, B, C the inverse's row
+     * in 1/65536, the four neighbours weighted (32 - fx)(32 - fy), fx (32 - fy), (32 - fx) fy, fx fy,
+     * (sum + 512) >> 10. Neighbours outside the image are clamped (replicate) or black (constant).
      */
     static void warpBilinear(RgbImage src, double[] inv, RgbImage dst, boolean replicate) {
-        float i00 = (float) inv[0];
-        float i01 = (float) inv[1];
-        float i02 = (float) inv[2];
-        float i10 = (float) inv[3];
-        float i11 = (float) inv[4];
-        float i12 = (float) inv[5];
+        long a = fixedPoint(inv[0]);
+        long b = fixedPoint(inv[1]);
+        long c = fixedPoint(inv[2]);
+        long d = fixedPoint(inv[3]);
+        long e = fixedPoint(inv[4]);
+        long f = fixedPoint(inv[5]);
+        int drop = MATRIX_BITS - SUBPIXEL_BITS;
+        long half = 1L << (drop - 1);
+        long limit = POSITION_LIMIT << SUBPIXEL_BITS;
+        int unit = 1 << SUBPIXEL_BITS;
         int sw = src.width;
         int sh = src.height;
         byte[] s = src.pixels;
-        byte[] d = dst.pixels;
+        byte[] out = dst.pixels;
         int o = 0;
         for (int y = 0; y < dst.height; y++) {
+            long rowX = b * y + c + half;
+            long rowY = e * y + f + half;
             for (int x = 0; x < dst.width; x++) {
-                float sx = i00 * x + i01 * y + i02;
-                float sy = i10 * x + i11 * y + i12;
-                int x0 = (int) Math.floor(sx);
-                int y0 = (int) Math.floor(sy);
-                double fx = sx - x0;
-                double fy = sy - y0;
-                double w00 = (1 - fx) * (1 - fy);
-                double w01 = fx * (1 - fy);
-                double w10 = (1 - fx) * fy;
-                double w11 = fx * fy;
+                long qx = Math.max(-limit, Math.min(limit, (a * x + rowX) >> drop));
+                long qy = Math.max(-limit, Math.min(limit, (d * x + rowY) >> drop));
+                int x0 = (int) (qx >> SUBPIXEL_BITS);
+                int y0 = (int) (qy >> SUBPIXEL_BITS);
+                int fx = (int) (qx & (unit - 1));
+                int fy = (int) (qy & (unit - 1));
+                int w00 = (unit - fx) * (unit - fy);
+                int w01 = fx * (unit - fy);
+                int w10 = (unit - fx) * fy;
+                int w11 = fx * fy;
                 int p00 = index(x0, y0, sw, sh, replicate);
                 int p01 = index(x0 + 1, y0, sw, sh, replicate);
                 int p10 = index(x0, y0 + 1, sw, sh, replicate);
                 int p11 = index(x0 + 1, y0 + 1, sw, sh, replicate);
-                for (int c = 0; c < 3; c++) {
-                    double v = w00 * value(s, p00, c) + w01 * value(s, p01, c) + w10 * value(s, p10, c)
-                            + w11 * value(s, p11, c);
-                    int r = (int) Math.floor(v + 0.5);
-                    d[o++] = (byte) Math.max(0, Math.min(255, r));
+                for (int ch = 0; ch < 3; ch++) {
+                    int v = w00 * value(s, p00, ch) + w01 * value(s, p01, ch) + w10 * value(s, p10, ch)
+                            + w11 * value(s, p11, ch) + unit * unit / 2;
+                    out[o++] = (byte) (v >> (2 * SUBPIXEL_BITS));
                 }
             }
         }

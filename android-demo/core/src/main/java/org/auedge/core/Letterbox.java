@@ -47,9 +47,9 @@ public final class Letterbox {
         RgbImage resized;
         if (scale < 1.0) {
             resized = image.width <= 2 * g.newWidth ? Resize.area(image, g.newWidth, g.newHeight)
-                    : Resize.area(Resize.linear(image, 2 * g.newWidth, 2 * g.newHeight), g.newWidth, g.newHeight);
+                    : Resize.blockMean(Resize.linearExact(image, 2 * g.newWidth, 2 * g.newHeight), 2, 2);
         } else {
-            resized = Resize.linear(image, g.newWidth, g.newHeight);
+            resized = Resize.linearExact(image, g.newWidth, g.newHeight);
         }
         RgbImage canvas = new RgbImage(size, size);
         Arrays.fill(canvas.pixels, (byte) 0);

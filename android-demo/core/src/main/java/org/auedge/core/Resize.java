@@ -1,16 +1,30 @@
 package org.auedge.core;
 
 /**
- * The two OpenCV resizes the Python letterbox uses, in plain Java: INTER_AREA (area-weighted mean,
- * OpenCV's coefficient tables; exact block mean for integer factors) and INTER_LINEAR (half-pixel
- * centres, clamped edges). OpenCV computes INTER_LINEAR in 11-bit fixed point; this computes it in
- * floating point, so a pixel may differ by one grey level (the golden tests bound it).
+ * The resizes the Python letterbox uses, in plain Java: INTER_AREA (area-weighted mean, OpenCV's
+ * coefficient tables; exact block mean for integer factors) and the exact fixed-point bilinear of
+ * edge/align.py ({@link #linearExact}); {@link #linear} is INTER_LINEAR in floating point, within one
+ * grey level of OpenCV's 11-bit fixed point.
  */
 public final class Resize {
     private Resize() {
     }
 
-    /** Bilinear resize with pixel centres at (i + 0.5) * src / dst - 0.5, edges clamped. */
+    /**
+     * INTER_LINEAR's geometry (pixel centres at (i + 0.5) * src / dst - 0.5, edges replicated) sampled
+     * by the crop's exact fixed-point bilinear (edge/align.py resize_bilinear, FaceAligner.warpBilinear):
+     * the letterbox's resize, bit-identical to Python's.
+     */
+    public static RgbImage linearExact(RgbImage src, int dstW, int dstH) {
+        double sx = (double) dstW / src.width;
+        double sy = (double) dstH / src.height;
+        double[] warp = {sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5};
+        RgbImage dst = new RgbImage(dstW, dstH);
+        FaceAligner.warpBilinear(src, FaceAligner.invert(warp), dst, true);
+        return dst;
+    }
+
+    /** Bilinear resize with pixel centres at (i + 0.5) * src / dst - 0.5, edges clamped (floating point). */
     public static RgbImage linear(RgbImage src, int dstW, int dstH) {
         RgbImage dst = new RgbImage(dstW, dstH);
         double sx = (double) src.width / dstW;

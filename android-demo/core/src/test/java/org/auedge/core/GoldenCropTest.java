@@ -7,12 +7,12 @@ import java.util.Map;
 import org.junit.Test;
 
 /**
- * The crop on the phone = edge/align.py: same matrix (1e-9), same integer box reduction, pixels
- * within one grey level on average (OpenCV's warp rounds slightly differently in a few pixels).
+ * The crop on the phone = edge/align.py: same matrix (1e-9), same integer box reduction, the same
+ * pixels bit for bit (both sample in the same fixed-point integer arithmetic).
  */
 public class GoldenCropTest {
-    static final double MEAN_TOLERANCE = 1.0;
-    static final double MAX_TOLERANCE = 2.0;
+    static final double MEAN_TOLERANCE = 0.0;
+    static final double MAX_TOLERANCE = 0.0;
     static final double MATRIX_TOLERANCE = 1e-9;
 
     @Test
