@@ -5,7 +5,9 @@ It provides what edge/sources/picamera2_source.py uses, with the real library's 
 ``RGB888`` main-stream arrays are (H, W, 3) uint8 laid out B,G,R (libcamera's naming), ``YUV420`` lores
 arrays are I420 planar (H*3/2, W) uint8. The frames come from ``AU_EDGE_FAKE_PICAMERA2_FRAMES``, an .npz
 made on the host with ``main`` (N, H, W, 3) already in B,G,R order and ``lores`` (N, H*3/2, W), served in
-turn. Every call is appended to ``AU_EDGE_FAKE_PICAMERA2_LOG`` (JSON lines) so the check can see what the
+turn at the configured ``FrameRate`` (30 fps if none): like a sensor, ``capture_array`` waits for the next
+frame, and frames nobody captured in time are gone. (Served per call instead, a reader that loses a fixed
+number of frames per processed one saw the same image every time: 27 calls a frame, 3 images.) Every call is appended to ``AU_EDGE_FAKE_PICAMERA2_LOG`` (JSON lines) so the check can see what the
 source asked for.
 
 The real package imports python3-simplejpeg, a C extension Debian built against its own numpy (1.24 on
@@ -17,7 +19,9 @@ version) makes the fake fail the same way; unset, any numpy goes.
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 
 import numpy as np
 
@@ -48,7 +52,8 @@ class Picamera2:
         self._frames = {"main": frames["main"], "lores": frames["lores"]}
         self._config: dict | None = None
         self._started = False
-        self._served = 0
+        self._started_at = 0.0
+        self._last_frame = -1
         _log("init", camera_num=camera_num)
 
     def create_video_configuration(self, main: dict | None = None, lores: dict | None = None,
@@ -75,6 +80,8 @@ class Picamera2:
         if self._config is None:
             raise RuntimeError("Camera must be configured before start")
         self._started = True
+        self._started_at = time.monotonic()
+        self._last_frame = -1
         _log("start")
 
     def capture_array(self, name: str = "main") -> np.ndarray:
@@ -83,9 +90,12 @@ class Picamera2:
         if name == "lores" and not (self._config or {}).get("lores"):
             raise RuntimeError("lores stream was not configured")
         stack = self._frames[name]
-        index = self._served % len(stack)
-        self._served += 1
-        _log("capture_array", stream=name, index=index, shape=list(stack.shape[1:]))
+        period = 1.0 / float((self._config or {}).get("controls", {}).get("FrameRate") or 30.0)
+        frame = max(self._last_frame + 1, math.floor((time.monotonic() - self._started_at) / period))
+        time.sleep(max(0.0, self._started_at + frame * period - time.monotonic()))
+        self._last_frame = frame
+        index = frame % len(stack)
+        _log("capture_array", stream=name, index=index, frame=frame, shape=list(stack.shape[1:]))
         return stack[index].copy()
 
     def stop(self) -> None:

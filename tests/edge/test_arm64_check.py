@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,32 @@ def test_fake_picamera2_gives_the_source_its_rgb_frames(tmp_path, monkeypatch):
     configured = next(c["config"] for c in calls if c["call"] == "configure")
     assert configured["main"] == {"size": [640, 480], "format": "RGB888"}
     assert configured["controls"] == {"FrameRate": 10.0}
+
+
+def test_fake_picamera2_serves_frames_by_time_like_a_sensor(tmp_path, monkeypatch):
+    """Frames nobody captured in time are gone (served per call, a reader losing a fixed number of frames
+    per processed one saw one image only); capture_array waits for the next frame, never repeats one."""
+    arm64_check._write_fake_picamera2(tmp_path / "site")
+    _, npz = _camera_frames(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("AU_EDGE_FAKE_PICAMERA2_FRAMES", str(npz))
+    monkeypatch.setenv("AU_EDGE_FAKE_PICAMERA2_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.delenv("AU_EDGE_FAKE_PICAMERA2_NUMPY_MAJOR", raising=False)
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    monkeypatch.delitem(sys.modules, "picamera2")
+    import picamera2
+
+    camera = picamera2.Picamera2(0)
+    camera.configure(camera.create_video_configuration(main={"size": (640, 480), "format": "RGB888"},
+                                                       controls={"FrameRate": 20.0}))
+    camera.start()
+    camera.capture_array()
+    camera.capture_array()
+    time.sleep(0.2)  # four frame periods
+    camera.capture_array()
+    frames = [json.loads(line)["frame"] for line in (tmp_path / "calls.jsonl").read_text().splitlines()
+              if json.loads(line)["call"] == "capture_array"]
+    assert frames[1] > frames[0] and frames[2] >= frames[1] + 4
 
 
 def test_fake_picamera2_refuses_a_numpy_other_than_the_systems(tmp_path):
