@@ -133,3 +133,25 @@ def test_halving_is_the_integer_box_mean_with_or_without_opencv(monkeypatch):
     fast = align.halve(image)
     monkeypatch.setattr(align, "_area_halving_is_exact", lambda: False)
     assert np.array_equal(fast, box_reduce(image, 2)) and np.array_equal(align.halve(image), fast)
+
+
+def test_a_repeated_matrix_reuses_its_maps_and_cuts_the_same_crop():
+    """A tracked face is cut with the same keypoints frame after frame: its maps come from the cache,
+    the crop is the one fresh maps give, and nobody can change the shared maps."""
+    import pytest
+    from auedge.edge.align import CropParams, align_face, cached_sampling_maps, sample_bilinear, sampling_maps
+
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, (2, 240, 320, 3), dtype=np.uint8)
+    params = CropParams(size=64)
+    left, right = np.array([140.3, 110.7]), np.array([180.9, 113.2])
+    cached_sampling_maps.cache_clear()
+    crops = [align_face(frame, left, right, params)[0] for frame in frames]
+    info = cached_sampling_maps.cache_info()
+    assert info.misses == 1 and info.hits == 1  # the second frame's crop did not compute its maps
+    _, matrix = align_face(frames[1], left, right, params)
+    cells, fractions = sampling_maps(matrix, params.size)
+    np.testing.assert_array_equal(crops[1], sample_bilinear(frames[1], cells, fractions, params.border))
+    shared, _ = cached_sampling_maps(tuple(matrix.ravel().tolist()), params.size, (0, 0))
+    with pytest.raises(ValueError):
+        shared[0, 0, 0] = 1
