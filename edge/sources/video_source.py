@@ -16,10 +16,16 @@ same timeline, instead of starting again.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import cv2
 from auedge.edge.sources.base import Frame, FrameSource, Pacer, ReplayClock, SourceError
+
+# FFmpeg prints its own line for a file it cannot read ("moov atom not found") beside the one
+# SourceError line that names the file and the fix; quiet unless the user sets the level. OpenCV
+# reads the variable when a capture opens, so setting it here (before any) is enough.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class VideoFileSource(FrameSource):

@@ -218,3 +218,21 @@ def test_the_timeline_shades_no_face_and_not_observable_spans():
     assert colour(3.5) == timeline.COVERED  # frames 5-9: 2.5 s to 5.0 s
     assert colour(8.0) == timeline.NO_FACE  # frames 14-19: 7.0 s to 10.0 s
     assert colour(6.0) == timeline.PANEL_BG
+
+
+def test_an_unreadable_video_prints_only_our_line_not_ffmpegs(tmp_path):
+    """FFmpeg writes its own complaint to the process's stderr (not through Python): the user must
+    see one line naming the file, not an unlabelled 'moov atom not found' beside it."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    done = subprocess.run([sys.executable, "-m", "auedge.edge.cli", "analyze", str(bad), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith(("INFO:", "au-edge: "))]
+    assert all(line.startswith("au-edge analyze: error:") for line in lines), lines
+    assert "notes.mp4" in lines[0]
