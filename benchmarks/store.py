@@ -13,10 +13,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from auedge.edge.atomic_io import write_atomic
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PACKAGES = (
@@ -102,21 +103,12 @@ def environment() -> dict[str, Any]:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """A result file whole or not at all (:func:`auedge.edge.atomic_io.write_atomic`)."""
+    return write_atomic(path, data)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return write_atomic(path, text)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -152,11 +152,9 @@ def rerecord(dest: Path, images_dir: Path = REFERENCE_IMAGES) -> Path:
     missing = [str(p) for p in images if not p.is_file()]
     if missing:
         raise ShipError(f"reference image {missing[0]} not found; pass --images to the folder that holds them")
-    reference = reference_outputs(dest, images)
-    partial = target.with_name(f".{REFERENCE_FILE}.partial")
-    partial.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
-    partial.replace(target)
-    return target
+    from auedge.edge.atomic_io import write_atomic
+
+    return write_atomic(target, json.dumps(reference_outputs(dest, images), indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from auedge.edge.atomic_io import write_atomic
 from auedge.edge.daemon_config import (
     ConfigError,
     DaemonConfig,
@@ -156,11 +157,7 @@ def save_debug_frame(folder: Path, frame: Frame) -> Path:
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError("JPEG encoding failed")
-    path = folder / f"frame_{frame.index:08d}.jpg"
-    tmp = path.with_suffix(".jpg.tmp")
-    tmp.write_bytes(data.tobytes())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(folder / f"frame_{frame.index:08d}.jpg", data.tobytes())
 
 
 class StartupError(RuntimeError):

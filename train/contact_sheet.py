@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 # Run as a script, Python puts train/ first on sys.path; drop it so only the installed auedge.* names resolve.
@@ -152,18 +150,11 @@ def geometry_sheet(data_root: Path, n: int, seed: int, size: int = 160) -> np.nd
 
 def save_png(image: np.ndarray, out: Path) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
+    from auedge.edge.atomic_io import atomic_writer
     from PIL import Image
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(image).save(tmp, format="PNG", optimize=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a committed figure should be readable by all
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out, "wb") as handle:  # readable by all (0644): a committed figure
+        Image.fromarray(image).save(handle, format="PNG", optimize=True)
 
 
 def main(argv: list[str] | None = None) -> int:

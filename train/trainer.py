@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from auedge.edge.atomic_io import write_atomic as atomic_write_text
 from auedge.edge.preprocess import Normalization, flip_averaged, normalize
 from auedge.train import metrics as M
 from auedge.train.augment import (
@@ -34,13 +35,6 @@ from auedge.train.models import build_model, logit_model, normalization_for
 from auedge.train.runs import CONFIG_FILE, CURVE_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE
 from auedge.train.sampling import balance_weights, group_shares, source_balance
 from auedge.train.weight_average import WeightAverage
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
 
 OCCURRENCE_FROM = 1.0  # an intensity at or above this is an occurrence (FACS' A level)
 

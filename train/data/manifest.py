@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from auedge.edge.atomic_io import atomic_writer
 
 REQUIRED_COLUMNS = ("path", "subject", "split")
 SPLITS = ("train", "val", "test")
@@ -193,24 +192,17 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
     for row in rows:
         meta_names += [name for name in row.meta if name not in meta_names]
     header = [*REQUIRED_COLUMNS, *au_names, *(LANDMARK_COLUMNS if has_landmarks else ()), *meta_names]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for row in rows:
-                cells = [_relative(row.path, base), row.subject, row.split]
-                cells += [_format_number(row.aus.get(name, math.nan)) for name in au_names]
-                if has_landmarks:
-                    points = row.landmarks
-                    cells += [""] * 10 if points is None else [_format_number(v) for v in np.ravel(points)]
-                cells += [row.meta.get(name, "") for name in meta_names]
-                writer.writerow(cells)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, "w") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            cells = [_relative(row.path, base), row.subject, row.split]
+            cells += [_format_number(row.aus.get(name, math.nan)) for name in au_names]
+            if has_landmarks:
+                points = row.landmarks
+                cells += [""] * 10 if points is None else [_format_number(v) for v in np.ravel(points)]
+            cells += [row.meta.get(name, "") for name in meta_names]
+            writer.writerow(cells)
     return path
 
 

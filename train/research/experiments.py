@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from auedge.edge.atomic_io import write_atomic as atomic_write_text
 from auedge.train.config import DATASETS, ConfigError
 from auedge.train.research.experiment_tables import (
     BARE,
@@ -69,12 +70,6 @@ EvalFn = Callable[[Path, list[str]], dict[str, dict[str, Any]]]
 
 def log(msg: str) -> None:
     print(f"experiments: {msg}", file=sys.stderr, flush=True)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @dataclass
