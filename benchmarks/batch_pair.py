@@ -57,21 +57,11 @@ def model_calls(path: Path, label: str) -> dict[str, Callable[[], Any]]:
 
 def fixed_batch_models(bundle: Any, keras: str | None, folder: Path) -> dict[str, Path]:
     """The bundle's Keras model exported again with a fixed batch of 1, fp32 and int8 (timing only)."""
-    import keras as keras_lib
-    from auedge.benchmarks.accuracy import keras_path
-    from auedge.convert.to_tflite import convert_tflite, export_saved_model
+    from auedge.benchmarks.int8_probe import reconverted_tflite
+    from auedge.convert.to_tflite import DEFAULT_FLOAT_CONVS
 
-    path = keras_path(keras, bundle, bundle.manifest.get("training") or {})
-    if path is None or not path.is_file():
-        raise BenchmarkError("--keras needs the bundle's Keras model: pass --keras runs/NAME/model.keras")
-    size = bundle.input_size[0]
-    saved = export_saved_model(keras_lib.models.load_model(path, compile=False), size, folder / "saved", batch=1)
-    calib = np.random.default_rng(0).uniform(-1.0, 1.0, (16, size, size, 3)).astype(np.float32)
-    files = {}
-    for precision in ("fp32", "int8"):
-        files[f"{precision} fixed batch 1"] = folder / f"{precision}_b1.tflite"
-        files[f"{precision} fixed batch 1"].write_bytes(convert_tflite(saved, precision, calib))
-    return files
+    return reconverted_tflite(bundle, keras, folder, "--keras",
+                              {f"{p} fixed batch 1": (p, DEFAULT_FLOAT_CONVS) for p in ("fp32", "int8")}, batch=1)
 
 
 def summary_rows(models: list[str], cpu: dict[str, float]) -> list[list[Any]]:

@@ -6,8 +6,9 @@ time, one thread):
 
 * XNNPACK delegation: each variant with the default delegate (XNNPACK) and without it
   (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``): if int8 gains from XNNPACK, its ops are delegated;
-* batch dimension: the input shape must be a fixed ``[1, H, W, 3]`` (a dynamic batch disables
-  parts of XNNPACK);
+* batch dimension: the shape signature is listed; models exported since issue 37 take an open
+  batch ``[-1, H, W, 3]``, which ``benchmarks/batch_pair.py --keras`` measured to leave the batch-1
+  time as it was (XNNPACK takes the graph in two parts around the Reshape's size ops);
 * op set: the ops of each model (quantize/dequantize pairs in an int8 model would be a red flag);
 * the CPU: x86 int8 kernels gain most with VNNI (``avx512_vnni`` / ``avx_vnni``) or on ARM with
   the dot-product extension; with AVX2 alone XNNPACK's int8 convolutions are not faster than fp32;
@@ -61,29 +62,40 @@ def interpreter_call(path: Path, delegate: bool) -> tuple[Any, dict[str, Any]]:
     return run, facts
 
 
-def float_conv_models(bundle: Any, counts: list[int], keras: str | None, folder: Path) -> dict[str, Path]:
-    """int8 TFLite files of the bundle's Keras model keeping its first N convolutions in float."""
+def reconverted_tflite(bundle: Any, keras: str | None, folder: Path, flag: str,
+                       variants: dict[str, tuple[str, int]], batch: int | None = None) -> dict[str, Path]:
+    """TFLite files of the bundle's Keras model converted again, for timing only: ``variants`` maps a
+    label to (precision, convolutions kept in float); int8 is calibrated on random inputs, so these
+    models' outputs mean nothing. ``batch``: a fixed batch instead of the exporter's open one.
+    ``flag`` names the option that asked, for the error when the Keras model is not found."""
     from auedge.benchmarks.accuracy import keras_path
     from auedge.convert.errors import ExportError
     from auedge.convert.to_tflite import convert_tflite, export_saved_model
 
     path = keras_path(keras, bundle, bundle.manifest.get("training") or {})
     if path is None or not path.is_file():
-        raise BenchmarkError("--float-convs needs the bundle's Keras model: pass --keras runs/NAME/model.keras")
+        raise BenchmarkError(f"{flag} needs the bundle's Keras model: pass --keras runs/NAME/model.keras")
     import keras as keras_lib
 
     size = bundle.input_size[0]
-    saved = export_saved_model(keras_lib.models.load_model(path, compile=False), size, folder / "saved_model")
+    saved = export_saved_model(keras_lib.models.load_model(path, compile=False), size, folder / "saved_model",
+                               batch=batch)
     calib = np.random.default_rng(0).uniform(-1.0, 1.0, (16, size, size, 3)).astype(np.float32)
     files = {}
-    for count in counts:
+    for number, (label, (precision, float_convs)) in enumerate(variants.items()):
         try:
-            content = convert_tflite(saved, "int8", calib, count)
+            content = convert_tflite(saved, precision, calib, float_convs)
         except ExportError as exc:
             raise BenchmarkError(str(exc)) from exc
-        files[f"int8 float_convs={count}"] = folder / f"int8_fc{count}.tflite"
-        files[f"int8 float_convs={count}"].write_bytes(content)
+        files[label] = folder / f"model_{number}.tflite"
+        files[label].write_bytes(content)
     return files
+
+
+def float_conv_models(bundle: Any, counts: list[int], keras: str | None, folder: Path) -> dict[str, Path]:
+    """int8 TFLite files of the bundle's Keras model keeping its first N convolutions in float."""
+    return reconverted_tflite(bundle, keras, folder, "--float-convs",
+                              {f"int8 float_convs={count}": ("int8", count) for count in counts})
 
 
 def parse_whole_numbers(flag: str, text: str, minimum: int) -> list[int]:
