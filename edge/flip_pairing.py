@@ -30,7 +30,8 @@ class PairTiming:
         return self.two_runs_ms / self.pair_ms if self.pair_ms > 0 else float("inf")
 
 
-def _median_ms(call, runs: int) -> list[float]:
+def _times_ms(call, runs: int) -> list[float]:
+    """Milliseconds of each of ``runs`` calls."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -52,10 +53,10 @@ def time_pair_and_two_runs(backend: Backend, rounds: int = 3, runs: int = 8) -> 
     for _ in range(rounds):
         backend.set_batch(2)
         backend.run(pair)  # the first run after a resize prepares the interpreter
-        pair_times += _median_ms(lambda: backend.run(pair), runs)
+        pair_times += _times_ms(lambda: backend.run(pair), runs)
         backend.set_batch(1)
         backend.run(single)
-        two_times += _median_ms(lambda: (backend.run(single), backend.run(single)), runs)
+        two_times += _times_ms(lambda: (backend.run(single), backend.run(single)), runs)
     return PairTiming(float(np.median(pair_times)), float(np.median(two_times)))
 
 
