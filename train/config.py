@@ -102,6 +102,9 @@ class TrainConfig:
     # it "not observable" there, so a value guessed from the rest of the face is never used, and learning
     # to guess it (a smile behind a mask from the cheeks) only takes capacity from the visible AUs.
     drop_covered_targets: bool = False
+    # {au = N}: that AU's output reads only the top N rows of the backbone's feature map (models.build_model
+    # says why): AU4 from the brows and eyes, out of reach of anything drawn over the mouth. {}: every row.
+    head_rows: dict[str, Any] = field(default_factory=dict)
     input_size: int | None = None
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
@@ -228,7 +231,13 @@ class TrainConfig:
             self.crop_params()
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        check_head_rows(self)
         return self
+
+    def output_rows(self) -> dict[int, int]:
+        """``head_rows`` as models.build_model takes it: {output index: rows}."""
+        aus = list(self.parsed_task.aus)
+        return {aus.index(au.lower()): rows for au, rows in self.head_rows.items()}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -296,7 +305,8 @@ def check_types(cfg: TrainConfig) -> None:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) for v in pair)):
             raise bad(name, "two whole numbers [low, high]", example)
     for name, example in (("extra", "{}"), ("source_weights", "{mtfl = 1, fer2013 = 1}"),
-                          ("emotion_aus", '{au4 = ["angry", "fear", "sad"], au12 = ["happy"]}')):
+                          ("emotion_aus", '{au4 = ["angry", "fear", "sad"], au12 = ["happy"]}'),
+                          ("head_rows", "{au4 = 5}")):
         if not isinstance(getattr(cfg, name), dict):
             raise bad(name, "a table", example)
 
@@ -337,6 +347,16 @@ def check_ranges(cfg: TrainConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def check_head_rows(cfg: TrainConfig) -> None:
+    """head_rows names AUs of the task, each with a whole number of rows >= 1 (the model checks the top)."""
+    aus = list(cfg.parsed_task.aus)
+    for au, rows in cfg.head_rows.items():
+        if au.lower() not in aus:
+            raise ConfigError(f"head_rows names {au!r}, which is not an AU of task {cfg.task!r} ({', '.join(aus)})")
+        if not _is_int(rows) or rows < 1:
+            raise ConfigError(f"head_rows.{au} must be a whole number of feature rows >= 1, got {rows!r}")
 
 
 def check_source_weights(cfg: TrainConfig) -> None:

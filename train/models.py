@@ -100,6 +100,7 @@ def build_model(
     weights: str = "none",
     bn_momentum: float | None = None,
     dropout: float | None = None,
+    output_rows: dict[int, int] | None = None,
 ):
     """Build a truncated backbone plus head as an uncompiled Keras model.
 
@@ -108,6 +109,12 @@ def build_model(
     ``bn_momentum`` defaults to 0.9 when training from scratch: with Keras' 0.999 the moving
     statistics of a randomly initialised MobileNetV2 lag so far behind that inference collapses
     to a constant.
+
+    ``output_rows`` ({output index: N}) makes an output read only the top N rows of the truncated
+    backbone's feature map. The features of row r see input rows up to about 8r + 23 (MobileNetV2's
+    receptive field at the cut is 27 px, stride 8), so an output limited to the rows above the
+    mouth cannot be moved by anything drawn below them: a mask, a beard, a smile. That is how AU4 (a
+    brow movement) is kept from learning "not smiling" from emotion-proxy labels.
     """
     import keras
 
@@ -132,22 +139,63 @@ def build_model(
                 layer.momentum = momentum
 
     features = backbone.get_layer(spec.cut_layer).output
-    x = features
-    if head == "max":
-        x = keras.layers.MaxPooling2D(pool_size=2, name="head_maxpool")(x)
-    x = keras.layers.Flatten(name="head_flatten")(x)
     rate = spec.dropout if dropout is None else dropout
-    if rate > 0:
-        x = keras.layers.Dropout(rate, name="head_dropout")(x)
+    rows = _check_output_rows(output_rows, outputs, features.shape[1])
+    if rows:
+        units = _row_limited_units(keras, features, head, rate, outputs, rows)
+    else:
+        units = _head_features(keras, features, head, rate, "")
     if kind == "occurrence":
         # The sigmoid is its own layer so that training can compute the loss on the logits
         # (trainer.logit_model): on probabilities Keras clips at 1e-7 and a saturated output gets no
         # gradient ever again (seen: an AU4_occluded flag stuck at 0 after the first steps).
-        logits = keras.layers.Dense(outputs, name=LOGITS_LAYER)(x)
+        logits = units if rows else keras.layers.Dense(outputs, name=LOGITS_LAYER)(units)
         y = keras.layers.Activation("sigmoid", name="au_output")(logits)
+    elif rows:
+        y = keras.layers.Activation("linear", name="au_output")(units)
     else:
-        y = keras.layers.Dense(outputs, activation=None, name="au_output")(x)
+        y = keras.layers.Dense(outputs, activation=None, name="au_output")(units)
     return keras.Model(backbone.input, y, name=f"{arch}_{head}_{kind}")
+
+
+def _head_features(keras, features, head: str, rate: float, suffix: str):
+    """Pooling (``max`` head), Flatten and Dropout over a feature map: what a head's dense units read."""
+    x = features
+    if head == "max":
+        x = keras.layers.MaxPooling2D(pool_size=2, name=f"head_maxpool{suffix}")(x)
+    x = keras.layers.Flatten(name=f"head_flatten{suffix}")(x)
+    if rate > 0:
+        x = keras.layers.Dropout(rate, name=f"head_dropout{suffix}")(x)
+    return x
+
+
+def _check_output_rows(output_rows: dict[int, int] | None, outputs: int, feature_rows: int) -> dict[int, int]:
+    """``output_rows`` checked: output indices in range, row counts from 1 to the feature map's height."""
+    rows = dict(output_rows or {})
+    for index, count in rows.items():
+        if not 0 <= index < outputs:
+            raise ModelError(f"output_rows names output {index}, but the model has {outputs} outputs")
+        if not 1 <= count <= feature_rows:
+            raise ModelError(f"output {index} may read 1 to {feature_rows} feature rows, got {count}")
+    return {i: n for i, n in rows.items() if n < feature_rows}
+
+
+def _row_limited_units(keras, features, head: str, rate: float, outputs: int, rows: dict[int, int]):
+    """The logits when some outputs read only the top rows of the feature map (see :func:`build_model`).
+
+    One dense unit per output, concatenated in output order as the layer named :data:`LOGITS_LAYER`;
+    outputs that read every row share one Flatten/Dropout, each row count gets its own."""
+    height = features.shape[1]
+    inputs: dict[int, object] = {}
+    for count in sorted(set(rows.values()) | ({height} if len(rows) < outputs else set())):
+        part = features
+        suffix = ""
+        if count < height:
+            part = keras.layers.Cropping2D(((0, height - count), (0, 0)), name=f"head_rows{count}")(features)
+            suffix = f"_rows{count}"
+        inputs[count] = _head_features(keras, part, head, rate, suffix)
+    units = [keras.layers.Dense(1, name=f"au_unit{i}")(inputs[rows.get(i, height)]) for i in range(outputs)]
+    return keras.layers.Concatenate(name=LOGITS_LAYER)(units)
 
 
 def logit_model(model):

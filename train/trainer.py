@@ -488,7 +488,7 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
     flag_aus = tuple(task.aus) if cfg.occlusion_flags else ()
     n_aus = len(task.aus)
     model = build_model(cfg.arch, cfg.head, task.kind, outputs=n_aus + len(flag_aus), input_size=crop.size,
-                        weights=cfg.weights)
+                        weights=cfg.weights, output_rows=cfg.output_rows())
     steps = math.ceil((cfg.epoch_size or len(train)) / cfg.batch_size)
     lr = (keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=steps * cfg.epochs, alpha=0.01)
           if cfg.schedule == "cosine" else cfg.lr)

@@ -68,3 +68,15 @@ def test_keypoint_source_is_checked_and_refused_for_drawn_faces():
         build_config(None, {"keypoints": "eyes"})
     with pytest.raises(ConfigError, match="needs photos"):
         build_config(None, {"keypoints": "detector"})
+
+
+def test_head_rows_name_the_task_au_and_map_to_output_indices(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('task = "au12+au4-occurrence"\n[model]\nhead_rows = { au4 = 5 }\n')
+    assert build_config(recipe).output_rows() == {1: 5}
+    with pytest.raises(ConfigError, match="head_rows names 'au9'"):
+        build_config(None, {"task": "au12+au4-occurrence", "head_rows": {"au9": 5}})
+    with pytest.raises(ConfigError, match="head_rows.au4 must be a whole number"):
+        build_config(None, {"task": "au12+au4-occurrence", "head_rows": {"au4": "5"}})
+    with pytest.raises(ConfigError, match="head_rows must be a table"):
+        build_config(None, {"head_rows": 5})

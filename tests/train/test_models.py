@@ -84,3 +84,30 @@ def test_occurrence_models_train_on_logits_so_a_saturated_output_still_learns():
         grad = tape.gradient(value, saturated).numpy()
         assert (abs(grad[0, 0]) > 0.5) == from_logits
 
+
+
+def test_an_output_limited_to_the_top_rows_cannot_see_below_them():
+    """AU4 reading the top 5 of 20 feature rows (input rows up to about 55): anything drawn below
+    row 56, a mask or a smile, leaves it exactly as it was, while the outputs on every row move."""
+    import numpy as np
+
+    model = build_model("mobilenetv2", "flat", "occurrence", outputs=4, output_rows={1: 5})
+    dense = 20 * 20 * 144 * 3 + 5 * 20 * 144 + 4  # three full-map units, one on the top 5 rows, biases
+    assert model.count_params() == 22_912 + dense
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 160, 160, 3)).astype("float32")
+    lower = x.copy()
+    lower[:, 56:] = rng.normal(size=lower[:, 56:].shape)
+    diff = np.abs(np.asarray(model(x, training=False)) - np.asarray(model(lower, training=False))).max(axis=0)
+    assert diff[1] == 0.0
+    assert (diff[[0, 2, 3]] > 0).all()
+    upper = x.copy()
+    upper[:, :40] = rng.normal(size=upper[:, :40].shape)
+    assert np.abs(np.asarray(model(x, training=False)) - np.asarray(model(upper, training=False)))[:, 1].max() > 0
+
+
+def test_output_rows_out_of_range_are_refused():
+    with pytest.raises(ModelError, match="output 4"):
+        build_model("mobilenetv2", outputs=2, input_size=32, output_rows={4: 1})
+    with pytest.raises(ModelError, match="1 to 4 feature rows"):
+        build_model("mobilenetv2", outputs=2, input_size=32, output_rows={0: 9})
