@@ -92,12 +92,15 @@ class CropSequence:
         made = [augment_one_with_kind(self.images[i], self.landmarks[i], self.spec, rng) for i in order]
         crops = np.stack([m[0] for m in made])
         y = self.targets[order]
+        kinds = [m[1] for m in made]
+        flags = occlusion_flags(kinds, self.flag_aus) if self.flag_aus else None
         if self.drop_aus:
-            covered = occlusion_flags([m[1] for m in made], self.drop_aus) > 0.5
+            same = flags is not None and tuple(self.drop_aus) == tuple(self.flag_aus)
+            covered = (flags if same else occlusion_flags(kinds, self.drop_aus)) > 0.5
             y = y.copy()
             y[:, : len(self.drop_aus)][covered] = np.nan
-        if self.flag_aus:
-            y = np.concatenate([y, occlusion_flags([m[1] for m in made], self.flag_aus)], axis=1)
+        if flags is not None:
+            y = np.concatenate([y, flags], axis=1)
         return normalize(crops, self.norm), y
 
     def next_epoch(self) -> None:
