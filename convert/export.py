@@ -288,15 +288,23 @@ def _check_reference(reference: np.ndarray, model_path: Path) -> None:
                           "train the run again or check the crops")
 
 
-def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str] | None = None) -> list[dict[str, Any]]:
+def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str] | None = None,
+             rows_read: list[int] | None = None, size: int = 0) -> list[dict[str, Any]]:
     """bundle.json ``outputs``: occurrence is a 0-1 probability with the run's threshold;
     intensity is 0-5 (the device clips to this range). Occlusion flags ("AU12_occluded") follow the
-    AUs: 0-1 with the threshold chosen on validation; a device marks the AU not observable above it."""
+    AUs: 0-1 with the threshold chosen on validation; a device marks the AU not observable above it.
+    An AU that depends only on the crop's top rows (``rows_read``, measured on the model) says so:
+    ``input_rows`` [first, last] and a sentence in its meaning."""
     outputs = [
         {"au": au, "index": k, "kind": kind, "range": [0.0, 1.0] if kind == "occurrence" else [0.0, 5.0],
          "threshold": thresholds[k] if kind == "occurrence" else None, "meaning": output_meaning(au, kind)}
         for k, au in enumerate(aus)
     ]
+    for k, out in enumerate(outputs):
+        if rows_read and rows_read[k] < size:
+            out["input_rows"] = [0, rows_read[k] - 1]
+            out["meaning"] += (f"; read from the top {rows_read[k]} of the crop's {size} rows only (brows and eyes), "
+                               "so nothing below them, a mask or the mouth, can change it")
     for j, flag in enumerate(flags or []):
         outputs.append({"au": flag, "index": len(aus) + j, "kind": "occurrence", "range": [0.0, 1.0],
                         "threshold": thresholds[len(aus) + j],
@@ -336,6 +344,7 @@ def training_record(run: Any) -> dict[str, Any]:
         "commit_dirty": provenance.get("dirty"),
         "arch": cfg.arch,
         "head": cfg.head,
+        "head_rows": cfg.head_rows or None,
         "keypoints": cfg.keypoints,
         "parameters": run.metrics.get("parameters"),
         "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
@@ -386,6 +395,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         from auedge.convert.validation import (
             TaskView,
             figures_for,
+            input_rows_read,
             judge,
             keras_outputs,
             onnx_runner,
@@ -438,7 +448,7 @@ def _export_into(options: ExportOptions, run: Any, model_path: Path, variants: l
         manifest = build_manifest(
             name=dest.name,
             task={"name": run.task.name, "kind": kind, "aus": aus},
-            outputs=_outputs(kind, aus, thresholds, flags),
+            outputs=_outputs(kind, aus, thresholds, flags, input_rows_read(keras_model, size, len(aus)), size),
             size=size,
             normalization=run.normalization.to_dict(),
             crop=run.crop.to_dict(),

@@ -96,6 +96,41 @@ def keras_outputs(model: Any, inputs: np.ndarray, batch: int = 64, flip_average:
     return flip_averaged(run, inputs) if flip_average else run(inputs)
 
 
+def input_rows_read(model: Any, size: int, outputs: int, probes: int = 4, seed: int = 0) -> list[int]:
+    """For each output, how many of the crop's top rows it depends on (``size``: every row).
+
+    Measured on the model itself, not taken from its recipe: random inputs are redrawn from row y down,
+    and y is searched for the highest row whose redrawing leaves the output exactly as it was. A
+    row-limited head (``head_rows`` in a recipe: AU4 from the brows and eyes) thereby states in
+    bundle.json what nothing below that row, a mask included, can change.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(probes, size, size, 3)).astype(np.float32)
+    noise = rng.normal(size=x.shape).astype(np.float32)
+    base = np.asarray(model(x, training=False))
+
+    def moved(y: int) -> np.ndarray:
+        redrawn = x.copy()
+        redrawn[:, y:] = noise[:, y:]
+        return (np.asarray(model(redrawn, training=False)) != base).any(axis=0)
+
+    rows = []
+    for k in range(outputs):
+        lo, hi = 0, size  # moved(hi) is False (nothing redrawn); find the smallest such y
+        if moved(size - 1)[k]:
+            rows.append(size)
+            continue
+        hi = size - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if moved(mid)[k]:
+                lo = mid + 1
+            else:
+                hi = mid
+        rows.append(lo)
+    return rows
+
+
 @dataclass(frozen=True)
 class TaskView:
     """What the judge needs to know about the task."""

@@ -125,3 +125,25 @@ def test_flip_averaging_judges_the_mean_of_crop_and_mirror():
 
     assert np.array_equal(keras_outputs(Model(), x, batch=2), plain)
     assert np.array_equal(keras_outputs(Model(), x, batch=2, flip_average=True), averaged)
+
+
+def test_input_rows_read_finds_the_rows_each_output_depends_on():
+    """bundle.json's ``input_rows`` comes from the model itself: an output that reads rows 0-9 of 32
+    is found to, and one that reads every row is not limited."""
+    from auedge.convert.validation import input_rows_read
+
+    class Model:
+        def __call__(self, x, training=False):
+            return np.stack([x[:, :10].sum(axis=(1, 2, 3)), x.sum(axis=(1, 2, 3))], axis=1)
+
+    assert input_rows_read(Model(), 32, 2) == [10, 32]
+
+
+def test_a_row_limited_output_says_so_in_bundle_json():
+    from auedge.convert.export import _outputs
+
+    outs = _outputs("occurrence", ["AU12", "AU4"], [0.5, 0.3, 0.6, 0.7], ["AU12_occluded", "AU4_occluded"],
+                    rows_read=[160, 53], size=160)
+    assert "input_rows" not in outs[0] and outs[1]["input_rows"] == [0, 52]
+    assert "top 53 of the crop's 160 rows" in outs[1]["meaning"] and "mask" in outs[1]["meaning"]
+    assert all("input_rows" not in o for o in outs[2:])
