@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the default bundle (edge/models/default) from its recipe, as it was made:
-#   bash scripts/rebuild-default-bundle.sh [DATA_DIR] [SEED]
+#   bash scripts/rebuild-default-bundle.sh [DATA_DIR] [SEED] [RECIPE]
 # DATA_DIR holds mtfl/ and fer2013/ (default ../shared/data; see DATA.md to import the downloads).
-# Trains train/configs/au12_au4_mtfl_fer.toml (about 80 min on 2 cores with AVX2), exports int8 and fp32
+# Trains RECIPE (default: the shipped bundle's, au12_au4_mtfl_fer.toml; about 80 min on 2 cores with AVX2), exports int8 and fp32
 # with validation, scores the bundle through the device's path on MTFL testing and FER2013 test and int8
 # against float, ships it with reference outputs, and writes its MODEL_CARD.md from those result files.
 # Every step writes to a temporary name first; a failed step leaves the shipped bundle as it was.
@@ -11,11 +11,13 @@ cd "$(dirname "$0")/.."
 DATA=${1:-../shared/data}
 SEED=${2:-1}
 PY=${PYTHON:-.venv/bin/python}
-RECIPE=train/configs/au12_au4_mtfl_fer.toml
-NAME=au12_au4_s$SEED
+RECIPE=${3:-train/configs/au12_au4_mtfl_fer.toml}
+# au12_au4_mtfl_fer.toml -> s1, au12_au4_mtfl_fer_v3.toml -> v3_s1 (the folders experiments/au12_au4_mtfl_fer/ holds)
+VERSION=$(basename "$RECIPE" .toml | sed -n 's/^au12_au4_mtfl_fer_\(v[0-9]*\)$/\1_/p')
+NAME=au12_au4_${VERSION}s$SEED
 RUN=runs/$NAME
 BUNDLE=bundles/$NAME
-RESULTS=experiments/au12_au4_mtfl_fer/s$SEED
+RESULTS=experiments/au12_au4_mtfl_fer/${VERSION}s$SEED
 OCCLUDERS=none,mask-full,mask-half,mask-small,glasses-big,glasses-eyehole
 step() { echo "== $* ($(date -u +%H:%M:%S) UTC)" >&2; }
 
