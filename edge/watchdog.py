@@ -20,6 +20,16 @@ Live sources (cameras) drop the oldest waiting frame when inference is slower th
 (``frames_dropped_total``): a stale frame is worth less than a fresh one. File sources block
 instead, so every frame of a video or folder is processed.
 
+A retired reader (reopen, or :meth:`SourceSupervisor.close` at the end of a run) is waited for, up
+to ``RETIRE_TIMEOUT_S`` for closing its source and leaving ``read()``, before the supervisor goes
+on. Why: ``read()`` runs native code (OpenCV's cvtColor for picamera2's YUV420 lores stream, a
+video decoder), and a daemon thread still inside OpenCV when Python finalises aborts the whole
+process: CPython 3.11-3.13 end such a thread with ``pthread_exit`` when it takes the GIL back, the
+unwind meets the ``noexcept`` destructor of OpenCV's GIL guard, and the C++ runtime says
+"terminate called without an active exception" (SIGABRT, after a clean run; python/cpython#87135,
+pytorch/pytorch#38228). Reader threads stay ``daemon=True`` so that one truly hung in a dead
+camera still cannot keep the process from exiting: that one is abandoned with a warning.
+
 Also here: :class:`SystemdNotifier`, the few lines of ``sd_notify`` needed for ``Type=notify``
 and ``WatchdogSec=`` without a dependency (a hung loop then gets the service restarted).
 """
@@ -41,6 +51,7 @@ from auedge.edge.sources.base import Frame, FrameSource, SourceError
 log = logging.getLogger("auedge.edge.watchdog")
 
 END = object()  # the source ended (finite stream)
+RETIRE_TIMEOUT_S = 5.0  # for a retired source to close and its reader to leave read(); then abandoned
 
 
 class SourceGaveUp(SourceError):
@@ -143,6 +154,7 @@ class SourceSupervisor:
         self._next_index = 0  # frame numbers survive reopens: the factory makes a new source each time
         self._last: Frame | None = None  # the last frame handed out: where a file source resumes
         self.generation = 0  # +1 per successful reopen: frames before and after are not continuous
+        self._abandoned: list[threading.Thread] = []  # readers and closers that outlived RETIRE_TIMEOUT_S
 
     def start(self) -> None:
         source = self.factory()
@@ -178,16 +190,22 @@ class SourceSupervisor:
         self._last = frame
         return frame
 
-    def _retire_current(self) -> None:
+    def _retire_current(self, deadline: float | None = None) -> None:
+        """Close the current source and wait until its reader thread has ended, up to ``deadline``
+        (``time.monotonic()``; default ``RETIRE_TIMEOUT_S`` from now)."""
         reader, self._reader = self._reader, None
         if reader is None:
             return
         reader.retired.set()
+        deadline = time.monotonic() + RETIRE_TIMEOUT_S if deadline is None else deadline
         closer = threading.Thread(target=_close_quietly, args=(reader.source,), name="au-edge-close", daemon=True)
         closer.start()
-        closer.join(timeout=5.0)  # a camera that hangs on close is abandoned, not waited for forever
-        if closer.is_alive():
-            log.warning("source %r did not close within 5 s; abandoning it", reader.source)
+        for thread, doing in ((closer, "close"), (reader.thread, "return from read()")):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))  # a hung camera is abandoned, not awaited
+            if thread.is_alive():
+                log.warning("source %r did not %s within %g s; abandoning it", reader.source, doing,
+                            RETIRE_TIMEOUT_S)
+                self._abandoned.append(thread)
         while True:  # frames of the old generation are stale
             try:
                 self._queue.get_nowait()
@@ -259,7 +277,17 @@ class SourceSupervisor:
         return None
 
     def close(self) -> None:
-        self._retire_current()
+        """Retire the current reader, then give readers abandoned at earlier reopens one more chance to
+        end (``RETIRE_TIMEOUT_S`` in all): no reader should still be inside ``read()`` at exit."""
+        deadline = time.monotonic() + RETIRE_TIMEOUT_S
+        earlier = list(self._abandoned)
+        self._retire_current(deadline)
+        for thread in earlier:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._abandoned = [thread for thread in self._abandoned if thread.is_alive()]
+        if self._abandoned:
+            log.warning("%d source thread(s) still hung at exit: %s", len(self._abandoned),
+                        ", ".join(thread.name for thread in self._abandoned))
 
 
 def _close_quietly(source: FrameSource) -> None:
