@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,16 @@ def save_entry(folder: Path, arrays: dict[str, np.ndarray], info: dict[str, Any]
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def load_or_build(
+    folder: Path, build: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]]
+) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
+    """The entry's arrays, or ``build()``'s (arrays, info) saved there first (atomically, see
+    :func:`save_entry`). The second value is the new entry's info, or None when it came from the cache."""
+    arrays = load_entry(folder)
+    if arrays is not None:
+        return arrays, None
+    arrays, info = build()
+    save_entry(folder, arrays, info)
+    return arrays, info

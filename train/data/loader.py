@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from auedge.edge.align import CropParams
@@ -20,8 +21,7 @@ from auedge.train.data.cache import (
     cache_root,
     entry_dir,
     files_fingerprint,
-    load_entry,
-    save_entry,
+    load_or_build,
 )
 from auedge.train.data.cropset import CropSet
 from auedge.train.data.images import align_all, align_one
@@ -185,14 +185,15 @@ def _fer_crops(data_dir, aus: list[str], crop: CropParams, root: Path, limit: in
                    + ";keypoints=detector:" + hash_bytes(detector.read_bytes()))
     entry = entry_dir(root, "fer2013", cache_key("fer2013", fingerprint, crop))
     report = Progress("auedge.data fer2013", len(paths), enabled=progress)
-    arrays = load_entry(entry)
-    if arrays is None:
+    def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         report.say(f"detecting and aligning {len(paths)} FER frames (crop {crop.size}px) into {entry}")
         built = fer2013.align_frames(paths, crop, str(detector), report)
-        arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok,
-                  "from_detector": built.from_detector}
-        save_entry(entry, arrays, {"dataset": "fer2013", "rows": len(paths), "crop": crop.to_dict(),
-                                   "from_detector": int(built.from_detector.sum())})
+        return ({"images": built.images, "landmarks": built.landmarks, "ok": built.ok,
+                 "from_detector": built.from_detector},
+                {"dataset": "fer2013", "rows": len(paths), "crop": crop.to_dict(),
+                 "from_detector": int(built.from_detector.sum())})
+
+    arrays, _ = load_or_build(entry, build)
     found = arrays["from_detector"]
     report.say(f"{len(paths)} crops ({report.elapsed:.1f}s); {int(found.sum())}/{len(paths)} "
                f"({100 * found.mean():.1f} %) cut from detector keypoints, the rest from the fixed template")
@@ -231,23 +232,26 @@ def _cached_crops(
     key = cache_key(dataset, fingerprint, crop)
     folder = entry_dir(root, dataset, key)
     report = Progress(f"auedge.data {dataset}", len(paths), enabled=progress)
-    cached = load_entry(folder)
-    if cached is not None:
-        _report_bad(report, cached["ok"], skip_bad, folder)
-        cached.setdefault("from_detector", np.zeros(len(cached["ok"]), dtype=bool))
-        report.say(f"{len(paths)} crops from cache {folder} ({report.elapsed:.1f}s)" + _keypoint_note(cached, detector))
-        return cached
-    how = "detecting, " if detector is not None else ""
-    report.say(f"{how}decoding and aligning {len(paths)} images (crop {crop.size}px) into {folder}")
-    built = align_all(paths, landmarks, crop, skip_bad=skip_bad, workers=workers, progress=report,
-                      detector_path=None if detector is None else str(detector))
-    arrays = {"images": built.images, "landmarks": built.landmarks, "ok": built.ok, "from_detector": built.from_detector}
-    save_entry(folder, arrays, {"dataset": dataset, "rows": len(paths), "crop": crop.to_dict(), "bad": built.errors,
-                                "keypoints": "detector" if detector is not None else "labels",
-                                "from_detector": int(built.from_detector.sum())})
-    for line in built.errors[:5]:
+    def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        how = "detecting, " if detector is not None else ""
+        report.say(f"{how}decoding and aligning {len(paths)} images (crop {crop.size}px) into {folder}")
+        built = align_all(paths, landmarks, crop, skip_bad=skip_bad, workers=workers, progress=report,
+                          detector_path=None if detector is None else str(detector))
+        return ({"images": built.images, "landmarks": built.landmarks, "ok": built.ok,
+                 "from_detector": built.from_detector},
+                {"dataset": dataset, "rows": len(paths), "crop": crop.to_dict(), "bad": built.errors,
+                 "keypoints": "detector" if detector is not None else "labels",
+                 "from_detector": int(built.from_detector.sum())})
+
+    arrays, info = load_or_build(folder, build)
+    if info is None:
+        _report_bad(report, arrays["ok"], skip_bad, folder)
+        arrays.setdefault("from_detector", np.zeros(len(arrays["ok"]), dtype=bool))
+        report.say(f"{len(paths)} crops from cache {folder} ({report.elapsed:.1f}s)" + _keypoint_note(arrays, detector))
+        return arrays
+    for line in info["bad"][:5]:
         report.say(f"skipped: {line}")
-    report.say(f"done: {int(built.ok.sum())} crops, {len(built.errors)} bad images skipped, {report.elapsed:.1f}s"
+    report.say(f"done: {int(arrays['ok'].sum())} crops, {len(info['bad'])} bad images skipped, {report.elapsed:.1f}s"
                + _keypoint_note(arrays, detector))
     return arrays
 
@@ -303,11 +307,10 @@ def _synthetic_split(
     fingerprint = f"n={n};seed={split_seed};size={SYNTHETIC_IMAGE_SIZE};source={source}"
     folder = entry_dir(root, "synthetic", cache_key("synthetic", fingerprint, crop))
     report = Progress(f"auedge.data synthetic {split}", n, enabled=progress)
-    arrays = load_entry(folder)
-    if arrays is None:
+    def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         report.say(f"generating {n} faces (seed {split_seed}) and aligning them into {folder}")
         faces = synthetic.generate(n, split_seed, image_size=SYNTHETIC_IMAGE_SIZE)
-        arrays = {
+        made = {
             "images": np.zeros((n, crop.size, crop.size, 3), dtype=np.uint8),
             "landmarks": np.zeros((n, 5, 2), dtype=np.float32),
             "au12": np.asarray(faces.au12, dtype=np.float32),
@@ -315,12 +318,12 @@ def _synthetic_split(
             "subjects": np.array([f"synthetic{split_seed}-{s}" for s in faces.subject]),
         }
         for i in range(n):
-            arrays["images"][i], arrays["landmarks"][i] = align_one(faces.images[i], faces.landmarks[i], crop)
-        save_entry(folder, arrays, {"dataset": "synthetic", "split": split, "fingerprint": fingerprint,
-                                    "crop": crop.to_dict()})
-        report.say(f"done: {n} crops, {report.elapsed:.1f}s")
-    else:
-        report.say(f"{n} crops from cache {folder} ({report.elapsed:.1f}s)")
+            made["images"][i], made["landmarks"][i] = align_one(faces.images[i], faces.landmarks[i], crop)
+        return made, {"dataset": "synthetic", "split": split, "fingerprint": fingerprint, "crop": crop.to_dict()}
+
+    arrays, info = load_or_build(folder, build)
+    report.say(f"done: {n} crops, {report.elapsed:.1f}s" if info is not None
+               else f"{n} crops from cache {folder} ({report.elapsed:.1f}s)")
     labels = np.stack([arrays[au] if au in ("au12", "au4") else np.full(n, np.nan, np.float32) for au in aus], axis=1)
     if not np.isfinite(labels).any():
         raise DataError(f"the synthetic dataset labels only au12 and au4, not {', '.join(aus)}")
