@@ -172,8 +172,10 @@ def _au_figures(k: int, pred: np.ndarray, ref: np.ndarray, diff: np.ndarray, tru
         t = task.thresholds[k]
         p_bin, r_bin = pred[:, k] >= t, ref[:, k] >= t
         entry["agreement"] = _clean(float(np.mean(p_bin == r_bin)))
-        # Context for the agreement figure: decisions this close to the threshold flip easily.
-        entry["float_near_threshold"] = _clean(float(np.mean(np.abs(ref[:, k] - t) < NEAR_THRESHOLD)))
+        # Decisions this close to the threshold flip easily; the gate counts the others (Tolerances says why).
+        near = np.abs(ref[:, k] - t) < NEAR_THRESHOLD
+        entry["float_near_threshold"] = _clean(float(np.mean(near)))
+        entry["agreement_clear"] = _clean(float(np.mean(p_bin[~near] == r_bin[~near]))) if (~near).any() else 1.0
         if truth is not None and keep.any():
             entry["f1"] = _clean(_f1(truth[keep] >= 0.5, p_bin[keep]))
             entry["f1_float"] = _clean(_f1(truth[keep] >= 0.5, r_bin[keep]))
@@ -211,6 +213,7 @@ def figures_for(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray | None, ta
     # The headline figure is the worst AU (a floor must hold for every output), scores are means.
     if task.kind == "occurrence":
         figures["agreement"] = _clean(_nanmin([e["agreement"] for e in per_au.values()]))
+        figures["agreement_clear"] = _clean(_nanmin([e["agreement_clear"] for e in per_au.values()]))
         if labels is not None:
             figures["f1"] = _clean(_nanmean([e.get("f1") for e in per_au.values()]))
             figures["f1_float"] = _clean(_nanmean([e.get("f1_float") for e in per_au.values()]))
@@ -237,11 +240,20 @@ def _exact_failures(variant: Variant, figures: dict[str, Any], tol: Tolerances) 
 
 
 def _agreement_failures(figures: dict[str, Any], task: TaskView, tol: Tolerances) -> list[str]:
-    metric = "agreement" if task.kind == "occurrence" else "icc_vs_float"
+    metric = "agreement_clear" if task.kind == "occurrence" else "icc_vs_float"
     value = figures.get(metric)
     figures["tolerance"] = {"metric": metric, "limit": tol.int8_floor}
+    shown = (f"agreement {_shown(value, '.4f')} on faces at least {NEAR_THRESHOLD:g} from the threshold"
+             if task.kind == "occurrence" else f"icc vs float {_shown(value, '.4f')}")
     failures = [] if value is not None and value >= tol.int8_floor else [
-        f"{metric.replace('_', ' ')} {_shown(value, '.4f')} is below the floor {tol.int8_floor:g}"]
+        f"{shown} is below the floor {tol.int8_floor:g}"]
+    if task.kind == "occurrence":
+        figures["tolerance"]["f1_drop"] = {"limit": tol.int8_f1_drop}
+        for au, entry in figures.get("per_au", {}).items():
+            f1, f1_float = entry.get("f1"), entry.get("f1_float")
+            if f1_float is not None and (f1 is None or f1_float - f1 > tol.int8_f1_drop):
+                failures.append(f"{au} F1 {_shown(f1, '.4f')} is more than {tol.int8_f1_drop:g} below the float "
+                                f"model's {f1_float:.4f}")
     if task.kind == "intensity":
         limit = tol.mad_limit(task.value_range)
         mad = figures.get("mean_abs_diff_worst_au")
