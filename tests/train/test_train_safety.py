@@ -57,7 +57,7 @@ def test_every_setting_has_a_checked_type():
 
     checked = {*c.STR_FIELDS, *c.OPTIONAL_STR_FIELDS, *c.FLOAT_FIELDS, *c.INT_FIELDS, *c.OPTIONAL_INT_FIELDS,
                *c.BOOL_FIELDS, "brightness", "synthetic_sizes", "extra", "downsample_size", "jpeg_quality",
-               "source_weights", "emotion_aus"}
+               "source_weights", "emotion_aus", "head_rows"}
     assert checked == {f.name for f in fields(TrainConfig)}
     build_config(None, {})  # the defaults pass their own checks
 
