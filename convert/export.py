@@ -307,8 +307,8 @@ def _outputs(kind: str, aus: list[str], thresholds: list[float], flags: list[str
     for k, out in enumerate(outputs):
         if rows_read and rows_read[k] < size:
             out["input_rows"] = [0, rows_read[k] - 1]
-            out["meaning"] += (f"; read from the top {rows_read[k]} of the crop's {size} rows only (brows and eyes), "
-                               "so nothing below them, a mask or the mouth, can change it")
+            out["meaning"] += (f"; read from the top {rows_read[k]} of the crop's {size} rows only, so nothing "
+                               "drawn below them (a mask over the mouth, for one) can change it")
     for j, flag in enumerate(flags or []):
         outputs.append({"au": flag, "index": len(aus) + j, "kind": "occurrence", "range": [0.0, 1.0],
                         "threshold": thresholds[len(aus) + j],

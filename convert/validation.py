@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +110,15 @@ def input_rows_read(model: Any, size: int, outputs: int, probes: int = 4, seed: 
     noise = rng.normal(size=x.shape).astype(np.float32)
     base = np.asarray(model(x, training=False))
 
-    def moved(y: int) -> np.ndarray:
+    @cache
+    def moved(y: int) -> np.ndarray:  # one model run per row, shared by every output's search
         redrawn = x.copy()
         redrawn[:, y:] = noise[:, y:]
         return (np.asarray(model(redrawn, training=False)) != base).any(axis=0)
 
     rows = []
     for k in range(outputs):
-        lo, hi = 0, size  # moved(hi) is False (nothing redrawn); find the smallest such y
-        if moved(size - 1)[k]:
-            rows.append(size)
-            continue
-        hi = size - 1
+        lo, hi = 0, size  # redrawing from row ``size`` changes nothing: find the smallest such row
         while lo < hi:
             mid = (lo + hi) // 2
             if moved(mid)[k]:
