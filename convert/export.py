@@ -353,6 +353,8 @@ def training_record(run: Any) -> dict[str, Any]:
         "parameters": run.metrics.get("parameters"),
         "metrics": {"val": _metric_summary(run.metrics.get("val")), "test": _metric_summary(run.metrics.get("test"))},
         "threshold": run.metrics.get("threshold"),
+        # How the thresholds were chosen when not F1-best: {f1_within, f1_best, chosen} (train/threshold.py).
+        "threshold_rule": run.metrics.get("threshold_rule"),
     }
 
 

@@ -126,9 +126,13 @@ def render(bundle_dir: Path, metrics_path: Path, end_to_end: list[Path], accurac
         "datasets: use them for research and prototyping only."), "",
         "## What the values mean",
     ]
+    rule = training.get("threshold_rule") or {}
     for o in outputs:
-        lines.append(f"- `{o['au']}`: {o.get('meaning', o['kind'])}; threshold {fmt(o.get('threshold'), 2)} (chosen on "
-                     "validation faces).")
+        within = (rule.get("f1_within") or {}).get(o["au"])
+        how = (f"the highest threshold whose validation F1 is within {within} of the best, which is at "
+               f"{fmt((rule.get('f1_best') or {}).get(o['au']), 2)}: fewer false alarms for a little F1"
+               if within else "chosen on validation faces")
+        lines.append(f"- `{o['au']}`: {o.get('meaning', o['kind'])}; threshold {fmt(o.get('threshold'), 2)} ({how}).")
     lines += [
         ("- No value is a FACS intensity: the training labels are occurrence proxies (a smile, an expression), "
         "so the model gives the probability that the AU is present. When an `_occluded` value passes its threshold "

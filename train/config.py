@@ -105,6 +105,9 @@ class TrainConfig:
     # {au = N}: that AU's output reads only the top N rows of the backbone's feature map (models.build_model
     # says why): AU4 from the brows and eyes, out of reach of anything drawn over the mouth. {}: every row.
     head_rows: dict[str, Any] = field(default_factory=dict)
+    # {au = d}: that AU's threshold is the highest whose validation F1 is within d of its best (metrics.
+    # best_threshold says why); an AU not named keeps the F1-best threshold. {}: F1-best for every AU.
+    threshold_f1_within: dict[str, Any] = field(default_factory=dict)
     input_size: int | None = None
     eye_scale: float = 2.4
     center_below_eyes: float = 0.5
@@ -232,12 +235,18 @@ class TrainConfig:
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         check_head_rows(self)
+        check_threshold_rule(self)
         return self
 
     def output_rows(self) -> dict[int, int]:
         """``head_rows`` as models.build_model takes it: {output index: rows}."""
         aus = list(self.parsed_task.aus)
         return {aus.index(au.lower()): rows for au, rows in self.head_rows.items()}
+
+    def f1_tolerances(self) -> list[float]:
+        """``threshold_f1_within`` per AU of the task, in output order (0: the F1-best threshold)."""
+        given = {au.lower(): float(v) for au, v in self.threshold_f1_within.items()}
+        return [given.get(au, 0.0) for au in self.parsed_task.aus]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -306,7 +315,7 @@ def check_types(cfg: TrainConfig) -> None:
             raise bad(name, "two whole numbers [low, high]", example)
     for name, example in (("extra", "{}"), ("source_weights", "{mtfl = 1, fer2013 = 1}"),
                           ("emotion_aus", '{au4 = ["angry", "fear", "sad"], au12 = ["happy"]}'),
-                          ("head_rows", "{au4 = 5}")):
+                          ("head_rows", "{au4 = 5}"), ("threshold_f1_within", "{au4 = 0.01}")):
         if not isinstance(getattr(cfg, name), dict):
             raise bad(name, "a table", example)
 
@@ -359,6 +368,18 @@ def check_head_rows(cfg: TrainConfig) -> None:
             raise ConfigError(f"head_rows.{au} must be a whole number of feature rows >= 1, got {rows!r}")
 
 
+def check_threshold_rule(cfg: TrainConfig) -> None:
+    """threshold_f1_within names AUs of an occurrence task, each with an F1 tolerance in [0, 0.1]."""
+    if cfg.threshold_f1_within and cfg.parsed_task.kind != "occurrence":
+        raise ConfigError(f"threshold_f1_within applies to occurrence tasks; {cfg.task!r} has no thresholds (leave it out)")
+    aus = list(cfg.parsed_task.aus)
+    for au, within in cfg.threshold_f1_within.items():
+        if au.lower() not in aus:
+            raise ConfigError(f"threshold_f1_within names {au!r}, which is not an AU of task {cfg.task!r} "
+                              f"({', '.join(aus)})")
+        if not is_number(within) or not 0.0 <= within <= 0.1:
+            raise ConfigError(f"threshold_f1_within.{au} must be an F1 tolerance in [0, 0.1] (e.g. 0.01), got {within!r}")
+
 def check_source_weights(cfg: TrainConfig) -> None:
     """source_weights names only the run's datasets, each with a finite weight >= 0, one above 0."""
     weights = cfg.source_weights
@@ -392,6 +413,10 @@ def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
+# Settings whose value is a table: at the top level of a recipe they are that setting, not a section.
+TABLE_SETTINGS = frozenset({"extra", "source_weights", "emotion_aus", "head_rows", "threshold_f1_within"})
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
@@ -405,8 +430,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     where: dict[str, str] = {}
     for key, value in data.items():
-        group = value.items() if isinstance(value, dict) and key != "extra" else [(key, value)]
-        place = f"[{key}]" if isinstance(value, dict) and key != "extra" else "the top level"
+        section = isinstance(value, dict) and key not in TABLE_SETTINGS
+        group = value.items() if section else [(key, value)]
+        place = f"[{key}]" if section else "the top level"
         for name, item in group:
             if name in flat:
                 raise ConfigError(f"config file {p}: setting {name!r} is given in {where[name]} and in {place}; "

@@ -177,11 +177,16 @@ def evaluate(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray,
     return result
 
 
-def selection_score(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]]:
-    """The validation figure that picks the checkpoint: mean best-threshold F1, or mean ICC."""
+def selection_score(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray,
+                    f1_within: list[float] | None = None) -> tuple[float, list[float]]:
+    """The validation figure that picks the checkpoint (mean best-threshold F1, or mean ICC) and the
+    thresholds: F1-best, or by the recipe's ``threshold_f1_within`` rule per AU. The checkpoint is
+    picked on best F1 either way, so the rule moves thresholds, never the choice of weights."""
     if kind == "occurrence":
-        picks = [M.best_threshold(y_true[:, j], y_pred[:, j]) for j in range(len(aus))]
-        return float(np.mean([f for _, f in picks])), [t for t, _ in picks]
+        within = f1_within or [0.0] * len(aus)
+        best = [M.best_threshold(y_true[:, j], y_pred[:, j])[1] for j in range(len(aus))]
+        picks = [M.best_threshold(y_true[:, j], y_pred[:, j], f1_within=within[j])[0] for j in range(len(aus))]
+        return float(np.mean(best)), picks
     iccs = [M.icc31(y_true[:, j], np.clip(y_pred[:, j], 0, 5)) for j in range(len(aus))]
     return float(np.nanmean(iccs)) if not all(math.isnan(v) for v in iccs) else -1.0, []
 
@@ -557,7 +562,7 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
             candidate = average.weights(raw) if average else raw
             model.set_weights(candidate)
             pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
-            score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred)
+            score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred, cfg.f1_tolerances())
             val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
                    f"val_{metric_name}": score, "seconds": round(time.time() - start, 1)}
@@ -600,9 +605,18 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
         "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
         "best_epoch": best["epoch"],
         "selection": f"checkpoint and threshold chosen on validation ({metric_name})"
+                     + "".join(f"; {au} threshold: the highest within {d} F1 of its best"
+                               for au, d in zip(task.au_names, cfg.f1_tolerances()) if d > 0)
                      + (f"; weights averaged over training steps (decay {cfg.weight_average})"
                         if cfg.weight_average else ""),
     }
+    if thresholds and any(d > 0 for d in cfg.f1_tolerances()):
+        result["threshold_rule"] = {
+            "f1_within": {au: d for au, d in zip(task.au_names, cfg.f1_tolerances()) if d > 0},
+            "f1_best": {au: M.best_threshold(y_val[:, j], val_pred[:, j])[0] for j, au in enumerate(task.au_names)},
+            "chosen": dict(zip(task.au_names, thresholds)),
+            "applied_by": "the trainer, from the recipe's threshold_f1_within (validation split only)",
+        }
     if len(test):
         y_test = task_targets(test.labels, task.kind)
         test_images = occlude_fixed(test.images, test.landmarks, cfg.occlude_val, seed=cfg.seed + 2)

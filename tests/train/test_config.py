@@ -80,3 +80,15 @@ def test_head_rows_name_the_task_au_and_map_to_output_indices(tmp_path):
         build_config(None, {"task": "au12+au4-occurrence", "head_rows": {"au4": "5"}})
     with pytest.raises(ConfigError, match="head_rows must be a table"):
         build_config(None, {"head_rows": 5})
+
+
+def test_threshold_f1_within_names_task_aus_with_a_small_tolerance():
+    cfg = build_config(None, {"task": "au12+au4-occurrence", "threshold_f1_within": {"AU4": 0.01}})
+    assert cfg.f1_tolerances() == [0.0, 0.01]
+    assert build_config(None, {"task": "au12+au4-occurrence"}).f1_tolerances() == [0.0, 0.0]
+    with pytest.raises(ConfigError, match="threshold_f1_within names 'au9'"):
+        build_config(None, {"task": "au12+au4-occurrence", "threshold_f1_within": {"au9": 0.01}})
+    with pytest.raises(ConfigError, match=r"threshold_f1_within.au4 must be an F1 tolerance in \[0, 0.1\]"):
+        build_config(None, {"task": "au12+au4-occurrence", "threshold_f1_within": {"au4": 0.5}})
+    with pytest.raises(ConfigError, match="applies to occurrence tasks"):
+        build_config(None, {"task": "au12+au4-intensity", "threshold_f1_within": {"au4": 0.01}})

@@ -57,6 +57,23 @@ def test_best_threshold_separates_clean_scores():
     assert 0.3 < thr <= 0.6 and f1 == pytest.approx(1.0)
 
 
+def test_best_threshold_with_an_f1_tolerance_takes_the_highest_threshold_within_it():
+    """Half the faces positive and scores that overlap: F1 peaks at a low threshold (say everything
+    is present); the rule takes the highest threshold whose F1 is within the tolerance of that peak."""
+    rng = np.random.default_rng(0)
+    truth = np.array([0] * 500 + [1] * 500)
+    scores = np.clip(np.concatenate([rng.normal(0.35, 0.15, 500), rng.normal(0.55, 0.15, 500)]), 0, 1)
+    grid = np.linspace(0.05, 0.95, 91)
+    f1s = np.array([M.f1_score(truth, scores >= t) for t in grid])
+    thr0, f10 = M.best_threshold(truth, scores)
+    assert thr0 == pytest.approx(grid[int(np.argmax(f1s))]) and f10 == pytest.approx(f1s.max())
+    thr, f1 = M.best_threshold(truth, scores, f1_within=0.02)
+    expected = grid[np.flatnonzero(f1s >= f1s.max() - 0.02).max()]
+    assert thr == pytest.approx(expected) and thr > thr0 + 0.02
+    assert f10 - 0.02 - 1e-9 <= f1 < f10
+    assert M.best_threshold(truth, scores, f1_within=0.0) == (thr0, f10)
+
+
 def test_all_positive_baseline_and_intensity_metrics():
     out = M.occurrence_metrics([1, 0, 1, 1], [0.9, 0.1, 0.8, 0.2], threshold=0.5)
     assert out["all_positive_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))

@@ -57,8 +57,10 @@ def test_every_setting_has_a_checked_type():
 
     checked = {*c.STR_FIELDS, *c.OPTIONAL_STR_FIELDS, *c.FLOAT_FIELDS, *c.INT_FIELDS, *c.OPTIONAL_INT_FIELDS,
                *c.BOOL_FIELDS, "brightness", "synthetic_sizes", "extra", "downsample_size", "jpeg_quality",
-               "source_weights", "emotion_aus", "head_rows"}
+               "source_weights", "emotion_aus", "head_rows", "threshold_f1_within"}
     assert checked == {f.name for f in fields(TrainConfig)}
+    # A table-valued setting at a recipe's top level is read as that setting, not as a section.
+    assert c.TABLE_SETTINGS == {f.name for f in fields(TrainConfig) if str(f.type).startswith("dict")}
     build_config(None, {})  # the defaults pass their own checks
 
 
