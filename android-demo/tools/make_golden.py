@@ -5,10 +5,13 @@ edge/preprocess.py on the phone. Java cannot run TFLite here, so this script run
 with the project's own runtime on real MTFL faces and writes every intermediate result the Java
 tests compare against: the letterbox geometry and canvas, the detector's raw outputs, the decoded
 boxes and keypoints, the aligned crop, the model input (as a sha256 of its exact bytes), the raw
-model output and the AU values, for the fp32 and the int8 model. Plus YUV frames with their RGB,
-and AU smoothing sequences.
+model output and the AU values with each AU's presence and observability, for the fp32 and the
+int8 model. When the bundle has occlusion flags ("AU12_occluded"), a few more faces wear a synthetic
+occluder (auedge.train.occluders: numpy and OpenCV, no TensorFlow) chosen so that every flag says
+"covered" on both models, so the phone's "not observable" path is compared too. Plus YUV frames with
+their RGB, and AU smoothing sequences.
 
-    python android-demo/tools/make_golden.py --bundle bundles/golden
+    python android-demo/tools/make_golden.py --bundle edge/models/default
     python android-demo/tools/make_golden.py --recrop   # after a change of edge/align.py's pixels
 
 Frames and crops are stored as PNG (lossless, read by javax.imageio in the tests), float arrays as
@@ -25,6 +28,7 @@ import hashlib
 import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +47,10 @@ CANVAS_FACES = 8
 # reduction (eye distance > 133 px) without committing megapixel frames.
 UPSCALES = (9, 10)
 MODELS = ("fp32", "int8")
+LANDMARK_COLUMNS = ("leye_x", "leye_y", "reye_x", "reye_y", "nose_x", "nose_y", "lmouth_x", "lmouth_y",
+                    "rmouth_x", "rmouth_y")
+# Frames tried per occlusion flag before giving up (each with its own occluder draw).
+OCCLUDER_TRIES = 16
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,14 @@ class FaceRow:
     pose: int
     width: int
     height: int
+    landmarks: tuple[float, ...]  # MTFL's five points: left eye, right eye, nose, mouth corners (x, y)
 
 
 def read_rows(data_dir: Path) -> list[FaceRow]:
     with open(data_dir / "labels.csv", newline="", encoding="utf-8") as handle:
         return [
-            FaceRow(r["path"], r["source"], int(r["pose"]), int(r["width"]), int(r["height"]))
+            FaceRow(r["path"], r["source"], int(r["pose"]), int(r["width"]), int(r["height"]),
+                    tuple(float(r[c]) for c in LANDMARK_COLUMNS))
             for r in csv.DictReader(handle)
             if r["mode"] == "RGB"
         ]
@@ -267,12 +277,18 @@ def model_case(crop: np.ndarray, est: Any) -> dict[str, Any]:
     bundle's flip averaging, the mirrored crop's input and output too (the phone runs both)."""
     model_input = cv2.LUT(crop, est._lut)
     raw_out = np.asarray(est.backend.run(model_input[None])[0]).reshape(-1)
+    values = est._au_values(crop)
+    decided = est._face_result(values, (0.0, 0.0, 0.0, 0.0), 0.0, np.zeros((0, 2)), {})
     case = {
         "input_dtype": str(model_input.dtype),
         "input_sha256": sha256(model_input),
         "input_sum": float(model_input.astype(np.float64).sum()),
         "raw_output": as_json_numbers(raw_out),
-        "values": [float(v) for v in est._au_values(crop)],
+        "values": [float(v) for v in values],
+        # What the runtime decides from the values: an AU's presence, and whether its occlusion flag
+        # ("<AU>_occluded" above its threshold) makes it not observable.
+        "present": decided.present,
+        "observable": decided.observable,
     }
     if est.flip_average:
         mirrored = cv2.LUT(np.ascontiguousarray(crop[:, ::-1]), est._lut)
@@ -355,9 +371,10 @@ def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
     outputs, keypoints on their grid) with the golden bundle's detector file (the package's default
     bundle ships the same one: its sha256 is checked), re-cut each crop with today's edge/align.py,
     and rewrite what follows from the crop: its PNG, the model inputs' sha256 and sums (mirror too)
-    and landmarks.json. The AU outputs need the golden bundle's models, which are not committed:
-    with ``bundle_dir`` (the same models: their sha256 is checked) they are recomputed; without, they
-    stay and index.json says so (``model_outputs_note``). Returns how many crops changed."""
+    and landmarks.json. The AU outputs need the golden bundle's models (not in the golden folder):
+    from ``bundle_dir``, else from index.json's ``bundle.path`` when that folder holds the same models
+    (their sha256 is checked), they are recomputed; without, they stay and index.json says so
+    (``model_outputs_note``). Returns how many crops changed."""
     from auedge.edge.align import CropParams
     from auedge.edge.preprocess import Normalization, QuantParams
 
@@ -365,7 +382,13 @@ def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:
     manifest = json.loads((golden / "bundle.json").read_text(encoding="utf-8"))
     params = CropParams.from_dict(manifest["crop"])
     detector = golden_detector(manifest)
-    estimators = golden_estimators(bundle_dir, manifest) if bundle_dir else {}
+    if bundle_dir is not None:
+        estimators = golden_estimators(bundle_dir, manifest)
+    else:
+        recorded = index["bundle"].get("path")
+        found = REPO / recorded if recorded else None
+        same = found is not None and (found / "bundle.json").is_file() and same_models(found, manifest)
+        estimators = golden_estimators(found, manifest) if same else {}
     normalization = Normalization.from_dict(manifest["input"]["normalization"])
     changed = 0
     try:
@@ -424,19 +447,124 @@ def golden_detector(manifest: dict[str, Any]) -> Any:
         backend="litert"))
 
 
+def same_models(bundle_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Whether ``bundle_dir``'s fp32 and int8 entries name the golden bundle's model files (sha256)."""
+    have = {m["name"]: m["sha256"] for m in json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))["models"]}
+    want = {m["name"]: m["sha256"] for m in manifest["models"]}
+    return all(have.get(name) is not None and have.get(name) == want.get(name) for name in MODELS)
+
+
 def golden_estimators(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """The fp32 and int8 estimators of ``bundle_dir``, refused unless its models are the golden ones."""
-    from auedge.edge.bundle import load_bundle
+    """The fp32 and int8 estimators of ``bundle_dir``, refused unless its models are the golden ones
+    (load_bundle checks the files against those sha256)."""
+    if not same_models(bundle_dir, manifest):
+        raise SystemExit(f"error: {bundle_dir} models {' and '.join(MODELS)} are not the golden bundle's (sha256 "
+                         "differs); re-crop without --bundle, or remake the goldens from it without --recrop")
+    return open_estimators(bundle_dir)
+
+
+def open_estimators(bundle_dir: Path) -> dict[str, Any]:
+    """The bundle's fp32 and int8 estimators on LiteRT; the mirrored crop always as a second run
+    (paired_flip=False), so what is recorded does not depend on which way was quicker at start-up."""
     from auedge.edge.estimator import Estimator, EstimatorOptions
 
-    bundle = load_bundle(bundle_dir)
-    want = {m["name"]: m["sha256"] for m in manifest["models"]}
-    for name in MODELS:
-        if bundle.model(name).sha256 != want.get(name):
-            raise SystemExit(f"error: {bundle_dir} model {name} is not the golden bundle's (sha256 differs); "
-                             "re-crop without --bundle, or remake the goldens from it without --recrop")
-    return {name: Estimator.create_from_options(EstimatorOptions(bundle_path=bundle_dir, model=name, backend="litert"))
+    return {name: Estimator.create_from_options(EstimatorOptions(bundle_path=bundle_dir, model=name, backend="litert",
+                                                                 paired_flip=False))
             for name in MODELS}
+
+
+def store_face(tmp: Path, number: int, row: FaceRow, frame: np.ndarray, factor: int,
+               case: dict[str, Any]) -> dict[str, Any]:
+    """Write one face's files (frame, crop, detector outputs, canvas for the first and the enlarged
+    faces) into ``tmp`` and return its index.json entry."""
+    fid = f"f{number:02d}"
+    arrays = case.pop("_arrays")
+    write_png(tmp / f"{fid}_frame.png", frame)
+    write_png(tmp / f"{fid}_crop.png", arrays["crop"])
+    write_f32(tmp / f"{fid}_logits.bin", arrays["logits"])
+    write_f32(tmp / f"{fid}_raw.bin", arrays["raw"])
+    canvas_file = None
+    if number < CANVAS_FACES or factor > 1:
+        canvas_file = f"{fid}_canvas.png"
+        write_png(tmp / canvas_file, arrays["canvas"])
+    case["letterbox"]["canvas"] = canvas_file
+    case["detector"].update({"logits": f"{fid}_logits.bin", "raw_selected": f"{fid}_raw.bin"})
+    case["crop"]["file"] = f"{fid}_crop.png"
+    return {
+        "id": fid, "source": row.path, "pose": row.pose, "frame": f"{fid}_frame.png", "upscale": factor,
+        "width": frame.shape[1] * factor, "height": frame.shape[0] * factor, **case,
+    }
+
+
+def occlusion_flags(bundle: Any) -> list[str]:
+    """The AUs that have an occlusion flag output ("AU12" for "AU12_occluded"), in bundle order."""
+    from auedge.edge.bundle import OCCLUDED_SUFFIX
+
+    names = {o.au for o in bundle.outputs}
+    return [au for au in bundle.au_names if au + OCCLUDED_SUFFIX in names]
+
+
+def occlusion_candidates(rows: list[FaceRow], seed: int, used: set[str]) -> list[FaceRow]:
+    """Frontal AFLW faces (small frames) not already in the golden set, in a fixed pseudo-random order."""
+    frontal = sorted((r for r in rows if r.source == "AFLW" and r.width == 150 and r.height == 150 and r.pose == 3
+                      and r.path not in used), key=lambda r: r.path)
+    random.Random(seed + 1).shuffle(frontal)
+    return frontal[:OCCLUDER_TRIES]
+
+
+def occluded_face(tmp: Path, number: int, au: str, candidates: list[FaceRow], data: Path, detector: Any,
+                  estimators: dict[str, Any], crop_params: Any) -> dict[str, Any]:
+    """A real face wearing a synthetic occluder over the region ``au`` is read from (a mask for a mouth
+    AU, big glasses for a brow or eye AU; drawn with the training code's occluders at the MTFL
+    landmarks), the first candidate where both models' flag says covered: the golden case of an AU
+    the phone must show as not observable. Exits with an error when no candidate gets there."""
+    from auedge.edge.images_io import read_image_rgb
+    from auedge.train.occluders import AU_REGIONS, apply_occluder
+
+    region = AU_REGIONS.get(au.lower())
+    kind = {"mouth": "mask-full", "brows": "glasses-big", "eyes": "glasses-big"}.get(region or "")
+    if kind is None:
+        raise SystemExit(f"error: no occluder covers the face region of {au} ({region}); extend make_golden.py")
+    for seed, row in enumerate(candidates):
+        frame = apply_occluder(read_image_rgb(data / row.path), np.reshape(row.landmarks, (5, 2)), kind,
+                               np.random.default_rng(seed))
+        case = face_case(frame, detector, estimators, crop_params)
+        if case is not None and all(not m["observable"][au] for m in case["models"].values()):
+            entry = store_face(tmp, number, row, frame, 1, case)
+            entry["occluder"] = {"kind": kind, "rng_seed": seed, "covers": au}
+            return entry
+    raise SystemExit(f"error: none of {len(candidates)} faces with a {kind} made both models flag {au} as covered; "
+                     "the bundle's occlusion flag may not work, or raise OCCLUDER_TRIES")
+
+
+def bundle_section(bundle: Any, made_at: dict[str, Any] | None) -> dict[str, Any]:
+    """index.json's account of the bundle: its name, where it was (relative to the repository when
+    inside it, so --recrop finds the same models again), and the commit the goldens were made at."""
+    return {"name": bundle.manifest.get("name"), "file": "bundle.json", "path": bundle_path(bundle),
+            "models_committed": False, "flip_average": bundle.flip_average, "made_at": made_at}
+
+
+def bundle_path(bundle: Any) -> str:
+    root = Path(bundle.root).resolve()
+    return str(root.relative_to(REPO)) if root.is_relative_to(REPO) else str(root)
+
+
+# What decides the golden values: this script, the runtime and the shipped bundle, the occluders.
+GENERATOR_INPUTS = ("android-demo/tools/make_golden.py", "edge", "train/occluders.py")
+
+
+def git_state(bundle_path: str) -> dict[str, Any] | None:
+    """The repository's commit, and whether the files that decide the goldens (GENERATOR_INPUTS and
+    the bundle when it is inside the repository) differ from it."""
+    inputs = [*GENERATOR_INPUTS, *([bundle_path] if not Path(bundle_path).is_absolute() else [])]
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", *inputs],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": head, "dirty": bool(changed)}
 
 
 def replace_folder(new: Path, out: Path) -> None:
@@ -494,7 +622,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from auedge.edge.bundle import BundleError, load_bundle
-    from auedge.edge.estimator import Estimator, EstimatorOptions
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
     from auedge.edge.images_io import ImageReadError, read_image_rgb
 
@@ -510,10 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise BundleError(f"bundle {bundle_dir} model {name} is {entry.format}, not tflite")
         if bundle.face_detector is None:
             raise BundleError(f"bundle {bundle_dir} has no face_detector; re-export it")
-        estimators = {
-            name: Estimator.create_from_options(EstimatorOptions(bundle_path=bundle_dir, model=name, backend="litert"))
-            for name in MODELS
-        }
+        estimators = open_estimators(bundle_dir)
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -522,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         model_path=det_entry.path, kind=det_entry.kind, score_threshold=det_entry.score_threshold,
         nms_iou=det_entry.nms_iou, backend="litert"))
 
+    made_at = git_state(bundle_path(bundle))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".golden-", dir=args.out.parent))
     try:
@@ -543,31 +668,19 @@ def main(argv: list[str] | None = None) -> int:
             if case is None:
                 continue
             taken[group] = taken.get(group, 0) + 1
-            fid = f"f{len(faces):02d}"
-            arrays = case.pop("_arrays")
-            write_png(tmp / f"{fid}_frame.png", frame)
-            write_png(tmp / f"{fid}_crop.png", arrays["crop"])
-            write_f32(tmp / f"{fid}_logits.bin", arrays["logits"])
-            write_f32(tmp / f"{fid}_raw.bin", arrays["raw"])
-            canvas_file = None
-            if len(faces) < CANVAS_FACES or factor > 1:
-                canvas_file = f"{fid}_canvas.png"
-                write_png(tmp / canvas_file, arrays["canvas"])
-            case["letterbox"]["canvas"] = canvas_file
-            case["detector"].update({"logits": f"{fid}_logits.bin", "raw_selected": f"{fid}_raw.bin"})
-            case["crop"]["file"] = f"{fid}_crop.png"
-            faces.append({
-                "id": fid, "source": row.path, "pose": row.pose, "frame": f"{fid}_frame.png", "upscale": factor,
-                "width": frame.shape[1] * factor, "height": frame.shape[0] * factor, **case,
-            })
+            faces.append(store_face(tmp, len(faces), row, frame, factor, case))
+        used = {f["source"] for f in faces}
+        for au in occlusion_flags(bundle):
+            faces.append(occluded_face(tmp, len(faces), au, occlusion_candidates(read_rows(args.data), args.seed, used),
+                                       args.data, detector, estimators, bundle.crop))
+            used.add(faces[-1]["source"])
         shutil.copyfile(bundle.root / "bundle.json", tmp / "bundle.json")
         # A colour LFW face (some AFLW frames are grey), cut to a non-square 200x150 frame.
         yuv_face = next(f for f in faces if f["source"].startswith("lfw"))
         yuv_source = read_image_rgb(args.data / yuv_face["source"])[50:200, 25:225]
         index = {
             "generator": "android-demo/tools/make_golden.py",
-            "bundle": {"name": bundle.manifest.get("name"), "file": "bundle.json", "models_committed": False,
-                       "flip_average": bundle.flip_average},
+            "bundle": bundle_section(bundle, made_at),
             "detector": {"kind": det_entry.kind, "input_size": detector.spec.input_size,
                          "score_threshold": det_entry.score_threshold, "nms_iou": det_entry.nms_iou,
                          "max_faces": detector.options.max_faces, "num_anchors": len(detector.anchors)},
@@ -589,7 +702,8 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(p.stat().st_size for p in args.out.iterdir())
     n_non_frontal = sum(1 for f in faces if f["pose"] != 3)
     print(f"golden vectors: {len(faces)} faces ({n_non_frontal} non-frontal, "
-          f"{sum(1 for f in faces if f['upscale'] > 1)} enlarged) x {len(MODELS)} models, {size / 1e6:.2f} MB in {args.out}")
+          f"{sum(1 for f in faces if f['upscale'] > 1)} enlarged, {sum(1 for f in faces if 'occluder' in f)} occluded) "
+          f"x {len(MODELS)} models, {size / 1e6:.2f} MB in {args.out}")
     return 0
 
 
