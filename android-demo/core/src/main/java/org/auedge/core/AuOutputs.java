@@ -6,10 +6,16 @@ import java.util.Map;
 
 /**
  * Model outputs to AU values: dequantize (int8/uint8 model) or take the float, pick each AU's output
- * index, clip to its range, and decide presence against its threshold (edge/estimator.py).
+ * index, clip to its range, decide presence against its threshold, and mark an AU not observable when
+ * its occlusion flag says covered (edge/estimator.py).
  */
 public final class AuOutputs {
     public static final float DEFAULT_THRESHOLD = 0.5f;
+    /**
+     * An occurrence output named e.g. "AU12_occluded" flags AU12's face region as covered: at or above
+     * its threshold the AU is reported not observable (edge/bundle.py {@code OCCLUDED_SUFFIX}).
+     */
+    public static final String OCCLUDED_SUFFIX = "_occluded";
 
     private final List<BundleManifest.OutputSpec> specs;
     private final QuantParams outputQuant;
@@ -66,6 +72,53 @@ public final class AuOutputs {
         Map<String, Float> out = new LinkedHashMap<>();
         for (int i = 0; i < values.length; i++) {
             out.put(specs.get(i).au, values[i]);
+        }
+        return out;
+    }
+
+    /** Whether output {@code i} is an occlusion flag rather than an AU. */
+    public boolean isOcclusionFlag(int i) {
+        return specs.get(i).au.endsWith(OCCLUDED_SUFFIX);
+    }
+
+    /** AU name -> value for the AUs (occlusion flags left out), in bundle output order. */
+    public Map<String, Float> aus(float[] values) {
+        Map<String, Float> out = new LinkedHashMap<>();
+        for (int i = 0; i < values.length; i++) {
+            if (!isOcclusionFlag(i)) {
+                out.put(specs.get(i).au, values[i]);
+            }
+        }
+        return out;
+    }
+
+    /** AU name -> presence, for the occurrence AUs (occlusion flags and intensity outputs left out). */
+    public Map<String, Boolean> presence(float[] values) {
+        Map<String, Boolean> out = new LinkedHashMap<>();
+        for (int i = 0; i < values.length; i++) {
+            if (!isOcclusionFlag(i) && "occurrence".equals(specs.get(i).kind)) {
+                out.put(specs.get(i).au, present(i, values[i]));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * AU name -> whether its value can be trusted: false when the AU's "&lt;AU&gt;_occluded" output is at or
+     * above its threshold (its region is covered), true for an AU without such an output; every AU of
+     * {@link #aus} is a key, as in the Python runtime's {@code FaceResult.observable}.
+     */
+    public Map<String, Boolean> observable(float[] values) {
+        Map<String, Boolean> covered = new LinkedHashMap<>();
+        for (int i = 0; i < values.length; i++) {
+            if (isOcclusionFlag(i)) {
+                String au = specs.get(i).au;
+                covered.put(au.substring(0, au.length() - OCCLUDED_SUFFIX.length()), present(i, values[i]));
+            }
+        }
+        Map<String, Boolean> out = new LinkedHashMap<>();
+        for (String au : aus(values).keySet()) {
+            out.put(au, !covered.getOrDefault(au, false));
         }
         return out;
     }
