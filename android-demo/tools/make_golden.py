@@ -361,9 +361,10 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
     return cases
 
 
-RECROP_NOTE = ("raw_output, raw_output_mirrored and values were computed by the golden bundle's models on the "
-               "crops cut before this re-crop; its model files are not committed, so make_golden.py --recrop "
-               "without them re-ran the detector, re-cut the crops and re-hashed the model inputs only")
+RECROP_NOTE = ("raw_output, raw_output_mirrored, values, present and observable were computed by the golden "
+               "bundle's models on the crops cut before this re-crop; its model files were not found here "
+               "(index.json bundle.path, or --bundle, with the same sha256), so make_golden.py --recrop re-ran the "
+               "detector, re-cut the crops and re-hashed the model inputs only")
 
 
 def recrop_cases(golden: Path, bundle_dir: Path | None) -> int:

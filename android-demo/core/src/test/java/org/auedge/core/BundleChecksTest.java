@@ -37,6 +37,17 @@ public class BundleChecksTest {
 
     private static final Object REMOVE = new Object();
 
+    /** Position of the int8 model in the golden manifest's models (its quantization is edited). */
+    private static int int8Entry() throws IOException {
+        List<Object> models = Json.asArray(golden().get("models"), "models");
+        for (int i = 0; i < models.size(); i++) {
+            if ("int8".equals(Json.asObject(models.get(i), "model").get("name"))) {
+                return i;
+            }
+        }
+        throw new AssertionError("the golden bundle has no int8 model");
+    }
+
     @SuppressWarnings("unchecked")
     private static void apply(Object root, List<?> path, String op, Object value) {
         Object node = root;
@@ -90,17 +101,19 @@ public class BundleChecksTest {
 
     @Test
     public void quantizationMustFitItsDtype() throws Exception {
+        int m = int8Entry();
+        String at = "models[" + m + "].quantization.";
         // 128 is no int8 zero point: quantize() clipped every input value to 127 / near 0.
-        assertRefused(edited(128.0, "models", 3, "quantization", "input", "zero_point"),
-                "models[3].quantization.input: quantization zero_point must be an integer in [-128, 127] for int8, got 128");
-        assertRefused(edited(-1.6, "models", 3, "quantization", "input", "zero_point"),
-                "models[3].quantization.input: quantization zero_point must be an integer in [-128, 127] for int8, got -1.6");
-        assertRefused(edited(REMOVE, "models", 3, "quantization", "input", "zero_point"),
-                "models[3].quantization.input: zero_point is missing");
-        assertRefused(edited(-0.5, "models", 3, "quantization", "output", "scale"),
-                "models[3].quantization.output: quantization scale must be a positive number");
-        Map<String, Object> uint8 = edited(255.0, "models", 3, "quantization", "output", "zero_point");
-        apply(uint8, Arrays.asList("models", 3, "quantization", "output", "dtype"), "set", "uint8");
+        assertRefused(edited(128.0, "models", m, "quantization", "input", "zero_point"),
+                at + "input: quantization zero_point must be an integer in [-128, 127] for int8, got 128");
+        assertRefused(edited(-1.6, "models", m, "quantization", "input", "zero_point"),
+                at + "input: quantization zero_point must be an integer in [-128, 127] for int8, got -1.6");
+        assertRefused(edited(REMOVE, "models", m, "quantization", "input", "zero_point"),
+                at + "input: zero_point is missing");
+        assertRefused(edited(-0.5, "models", m, "quantization", "output", "scale"),
+                at + "output: quantization scale must be a positive number");
+        Map<String, Object> uint8 = edited(255.0, "models", m, "quantization", "output", "zero_point");
+        apply(uint8, Arrays.asList("models", m, "quantization", "output", "dtype"), "set", "uint8");
         QuantParams q = BundleManifest.fromJson(uint8, "b").model("int8").outputQuant;
         assertEquals(255, q.zeroPoint);
         assertEquals("uint8", q.dtype);

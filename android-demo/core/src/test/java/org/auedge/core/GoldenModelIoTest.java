@@ -5,13 +5,15 @@ import static org.junit.Assert.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.Test;
 
 /**
  * The AU model's input and output on the phone = edge/estimator.py: the normalised (fp32) and
- * quantized (int8) input tensors are bit-identical (sha256 of the bytes), and the AU values from
- * the raw model output match within 1e-5 (fp32) and exactly (int8).
+ * quantized (int8) input tensors are bit-identical (sha256 of the bytes), the AU values from the raw
+ * model output match within 1e-5 (fp32) and exactly (int8), and so do the decisions taken from them:
+ * each AU's presence and whether its occlusion flag makes it not observable.
  */
 public class GoldenModelIoTest {
     static final double FP32_VALUE_TOLERANCE = 1e-5;
@@ -24,6 +26,7 @@ public class GoldenModelIoTest {
         double worstInt8 = 0;
         int checked = 0;
         int flipAveraged = 0;
+        Map<String, Integer> decisions = new LinkedHashMap<>(); // "int8 AU12 not observable" -> faces
         for (String name : models.keySet()) {
             BundleManifest.ModelEntry entry = bundle.model(name);
             ModelInput input = new ModelInput(bundle.normalization, entry.inputQuant);
@@ -60,6 +63,15 @@ public class GoldenModelIoTest {
                 float[] values = outputs.values(rawValues);
                 double[] want = Json.asNumbers(expected.get("values"), "values");
                 assertEquals(want.length, values.length);
+                assertEquals(id + " " + name + ": presence", Golden.obj(expected.get("present")),
+                        new LinkedHashMap<String, Object>(outputs.presence(values)));
+                Map<String, Boolean> observable = outputs.observable(values);
+                assertEquals(id + " " + name + ": observable", Golden.obj(expected.get("observable")),
+                        new LinkedHashMap<String, Object>(observable));
+                for (Map.Entry<String, Boolean> e : observable.entrySet()) {
+                    String key = name + " " + e.getKey() + (e.getValue() ? " observable" : " not observable");
+                    decisions.merge(key, 1, Integer::sum);
+                }
                 for (int i = 0; i < values.length; i++) {
                     double d = Math.abs(want[i] - values[i]);
                     if (quantized) {
@@ -76,6 +88,23 @@ public class GoldenModelIoTest {
         Golden.report("worst fp32 AU value difference", worstFp32);
         Golden.report("worst int8 AU value difference", worstInt8);
         Golden.report("cases averaged with the mirrored crop (bundle inference.flip_average)", flipAveraged);
+        for (Map.Entry<String, Integer> e : decisions.entrySet()) {
+            Golden.report("faces with " + e.getKey(), e.getValue());
+        }
+        for (String name : models.keySet()) {
+            AuOutputs outputs = new AuOutputs(bundle.outputs, bundle.model(name).outputQuant);
+            for (int i = 0; i < bundle.outputs.size(); i++) {
+                String flag = bundle.outputs.get(i).au;
+                if (outputs.isOcclusionFlag(i)) {
+                    String au = flag.substring(0, flag.length() - AuOutputs.OCCLUDED_SUFFIX.length());
+                    // Both ways on real faces: the flag's decision is compared, not just its default.
+                    assertTrue(name + " " + au + ": a face with " + flag + " covered",
+                            decisions.containsKey(name + " " + au + " not observable"));
+                    assertTrue(name + " " + au + ": a face with " + flag + " clear",
+                            decisions.containsKey(name + " " + au + " observable"));
+                }
+            }
+        }
         assertEquals("flip averaging follows bundle.json", bundle.flipAverage, flipAveraged > 0);
         assertTrue("fp32 and int8, >= 20 faces each", checked >= 40);
         assertTrue("fp32 value difference " + worstFp32, worstFp32 <= FP32_VALUE_TOLERANCE);

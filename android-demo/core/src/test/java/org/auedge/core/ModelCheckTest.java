@@ -39,15 +39,17 @@ public class ModelCheckTest {
 
     @Test
     public void outputIndexMustExistInTheModel() throws Exception {
-        ModelCheck.outputIndices(Golden.bundle().outputs, 1, MODEL);
-        ModelCheck.outputIndices(goldenWithIndex(3).outputs, 4, MODEL);
-        // The golden model gives one value per face: index 3 used to pass the load and fail at the first face.
-        BundleManifest three = goldenWithIndex(3);
-        assertRefused(() -> ModelCheck.outputIndices(three.outputs, 1, MODEL),
-                "AU model model_int8.tflite gives 1 value(s) per face, but bundle.json maps AU12 to output index 3",
+        int n = Golden.bundle().outputs.size(); // the golden model gives one value per output
+        ModelCheck.outputIndices(Golden.bundle().outputs, n, MODEL);
+        ModelCheck.outputIndices(goldenWithIndex(n + 2).outputs, n + 3, MODEL);
+        // An index past the model's outputs used to pass the load and fail at the first face.
+        BundleManifest beyond = goldenWithIndex(n + 2);
+        assertRefused(() -> ModelCheck.outputIndices(beyond.outputs, n, MODEL),
+                "AU model model_int8.tflite gives " + n + " value(s) per face, but bundle.json maps AU12 to output index "
+                        + (n + 2),
                 "fix outputs[].index");
-        BundleManifest one = goldenWithIndex(1);
-        assertRefused(() -> ModelCheck.outputIndices(one.outputs, 1, MODEL), "output index 1");
+        BundleManifest last = goldenWithIndex(n);
+        assertRefused(() -> ModelCheck.outputIndices(last.outputs, n, MODEL), "output index " + n);
     }
 
     @Test
