@@ -41,7 +41,7 @@ data class FaceReading(
     val detection: Detection,
     /** AU name -> smoothed value, for the AUs the bundle estimates (occlusion outputs excluded). */
     val aus: Map<String, Float>,
-    /** AU name -> false when the bundle's occlusion output says the region is covered. */
+    /** AU name -> false when the bundle's occlusion output says the region is covered (every AU a key). */
     val observable: Map<String, Boolean>,
 )
 
@@ -170,16 +170,11 @@ class AuPipeline private constructor(
             raw = AuOutputs.flipAverage(raw, runAuModel(crop.mirrorInto(mirroredCrop)))
         }
         val values = auOutputs.values(raw)
-        val observable = HashMap<String, Boolean>()
-        manifest.outputs.forEachIndexed { i, spec ->
-            if (spec.au.endsWith(OCCLUDED_SUFFIX)) {
-                observable[spec.au.removeSuffix(OCCLUDED_SUFFIX)] = !auOutputs.present(i, values[i])
-            }
-        }
+        // Every AU, false while its "<AU>_occluded" output says covered: decided in the core, which the
+        // golden vectors compare with the Python runtime.
+        val observable: Map<String, Boolean> = auOutputs.observable(values)
         val rawAus = LinkedHashMap<String, Double>()
-        manifest.outputs.forEachIndexed { i, spec ->
-            if (!spec.au.endsWith(OCCLUDED_SUFFIX)) rawAus[spec.au] = values[i].toDouble()
-        }
+        for ((au, value) in auOutputs.aus(values)) rawAus[au] = value.toDouble()
         val box = doubleArrayOf(face.x, face.y, face.width, face.height)
         val smoothed = smoother.update(listOf(Smoothing.Face(box, rawAus)), timestampSeconds)[0]
         return FaceReading(face, smoothed.aus.mapValues { it.value.toFloat() }, observable)
