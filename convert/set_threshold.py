@@ -10,8 +10,8 @@ the threshold then comes from the device's own path on validation faces
 Only that output's threshold and that record change; the models and their sha256 are untouched, and the
 file is replaced whole (temporary file, then rename).
 
-    python -m auedge.convert.set_threshold --bundle edge/models/default --au AU4 --threshold 0.37 \\
-        --f1-best 0.24 --f1-within 0.01 --source "device path, FER2013 validation, int8"
+    python -m auedge.convert.set_threshold --bundle edge/models/default --au AU4 --threshold 0.35 \\
+        --f1-best 0.30 --f1-within 0.01 --source "device path, FER2013 validation, int8"
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@
 # with validation, scores the bundle through the device's path on MTFL testing and FER2013 test and int8
 # against float, ships it with reference outputs, and writes its MODEL_CARD.md from those result files.
 # Every step writes to a temporary name first; a failed step leaves the shipped bundle as it was.
+# The recipe's AU4 threshold rule (threshold_f1_within) is applied by the trainer. The shipped seed 1 was
+# trained before the rule and before issue 38's exact crop: its AU4 threshold was set afterwards by the same
+# rule on the device path's validation values (convert/set_threshold.py; experiments/au12_au4_mtfl_fer/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-../shared/data}
