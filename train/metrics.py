@@ -106,6 +106,13 @@ def best_threshold(y_true, scores, grid: np.ndarray | None = None, f1_within: fl
     peaks at a low threshold that calls the AU present on about half of all faces; a bedside user
     reads those as false alarms, and a slightly higher threshold buys much specificity for a little F1.
     """
+    return thresholds_by_rule(y_true, scores, f1_within, grid)[1]
+
+
+def thresholds_by_rule(y_true, scores, f1_within: float = 0.0,
+                       grid: np.ndarray | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((F1-best threshold, its F1), (threshold by the ``f1_within`` rule, its F1)) from one sweep of
+    the grid: a run's record names both (best_threshold says why they differ)."""
     t, s = _pair(y_true, scores)
     candidates = np.linspace(0.05, 0.95, 91) if grid is None else np.asarray(grid)
     f1s = [f1_score(t, s >= thr) for thr in candidates]
@@ -113,11 +120,12 @@ def best_threshold(y_true, scores, grid: np.ndarray | None = None, f1_within: fl
     for thr, f1 in zip(candidates, f1s):
         if f1 > best[1] + 1e-12:
             best = (float(thr), float(f1))
+    chosen = best
     if f1_within > 0 and best[1] >= 0:
         floor = best[1] - f1_within - 1e-12
-        best = max(((float(thr), float(f1)) for thr, f1 in zip(candidates, f1s) if f1 >= floor),
-                   key=lambda pair: pair[0])
-    return best
+        chosen = max(((float(thr), float(f1)) for thr, f1 in zip(candidates, f1s) if f1 >= floor),
+                     key=lambda pair: pair[0])
+    return best, chosen
 
 
 def occurrence_metrics(y_true, scores, threshold: float) -> dict[str, float]:

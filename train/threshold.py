@@ -51,16 +51,15 @@ def parse_rule(items: list[str]) -> dict[str, float]:
 def rethreshold(run_dir: Path, rule: dict[str, float], threads: int = 2, log=print) -> dict[str, Any]:
     """Apply ``rule`` to the run in ``run_dir``; returns {AU: (F1-best threshold, new threshold)}."""
     from auedge.edge.atomic_io import write_atomic
-    from auedge.train import metrics as M
     from auedge.train.augment import occlude_fixed
     from auedge.train.runs import CONFIG_FILE, METRICS_FILE, RunError, load_run_crops, read_run
     from auedge.train.trainer import (
-        by_dataset,
         configure_threads,
-        evaluate,
-        group_scores,
         predict,
+        selection_score,
         task_targets,
+        threshold_rule_record,
+        validation_report,
     )
 
     try:
@@ -88,30 +87,23 @@ def rethreshold(run_dir: Path, rule: dict[str, float], threads: int = 2, log=pri
     pred = predict(model, images, run.normalization, flip_average=run.config.flip_average)[:, :len(aus)]
     y_val = task_targets(val.labels, run.task.kind)
 
-    best = [M.best_threshold(y_val[:, j], pred[:, j])[0] for j in range(len(aus))]
+    _, new, best = selection_score(run.task.kind, aus, y_val, pred, cfg.f1_tolerances())
     for name, t in zip(names, best):
         if abs(t - float(recorded[name])) > 1e-6:
             raise ThresholdError(
                 f"{run_dir}: {name}'s F1-best validation threshold comes out {t:.2f}, the trainer wrote "
                 f"{float(recorded[name]):.2f}; the validation crops or the model differ from training "
                 "(same data folder and cache?), so the rule is not applied")
-    new = [M.best_threshold(y_val[:, j], pred[:, j], f1_within=d)[0] for j, d in enumerate(cfg.f1_tolerances())]
 
     metrics = dict(run.metrics)
     metrics["thresholds"] = dict(metrics["thresholds"]) | dict(zip(names, new))
     metrics["threshold"] = new[0]
-    metrics["val"] = (evaluate(run.task.kind, aus, y_val, pred, new)
-                      | {"groups": group_scores(val.meta, run.task.kind, y_val, pred, new)}
-                      | by_dataset(val.meta, run.task.kind, aus, y_val, pred, new))
+    metrics["val"] = validation_report(val.meta, run.task.kind, aus, y_val, pred, new)
     if isinstance(metrics.get("config"), dict):
         metrics["config"] = metrics["config"] | {"threshold_f1_within": dict(rule)}
-    metrics["threshold_rule"] = {
-        "f1_within": {au: d for au, d in zip(names, cfg.f1_tolerances()) if d > 0},
-        "f1_best": dict(zip(names, best)),
-        "chosen": dict(zip(names, new)),
-        "applied_by": "train/threshold.py after training (validation split only)",
-        "test_block": "scored by the trainer at the F1-best thresholds (each AU's block names its threshold)",
-    }
+    metrics["threshold_rule"] = threshold_rule_record(
+        names, cfg.f1_tolerances(), best, new, "train/threshold.py after training (validation split only)"
+    ) | {"test_block": "scored by the trainer at the thresholds it chose then (each AU's block names its threshold)"}
     config = json.loads((run.root / CONFIG_FILE).read_text(encoding="utf-8"))
     config["threshold_f1_within"] = dict(rule)
     write_atomic(run.root / CONFIG_FILE, json.dumps(config, indent=2) + "\n")

@@ -178,17 +178,33 @@ def evaluate(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def selection_score(kind: str, aus: list[str], y_true: np.ndarray, y_pred: np.ndarray,
-                    f1_within: list[float] | None = None) -> tuple[float, list[float]]:
-    """The validation figure that picks the checkpoint (mean best-threshold F1, or mean ICC) and the
-    thresholds: F1-best, or by the recipe's ``threshold_f1_within`` rule per AU. The checkpoint is
-    picked on best F1 either way, so the rule moves thresholds, never the choice of weights."""
+                    f1_within: list[float] | None = None) -> tuple[float, list[float], list[float]]:
+    """The validation figure that picks the checkpoint (mean best-threshold F1, or mean ICC), the
+    thresholds (F1-best, or by the recipe's ``threshold_f1_within`` rule per AU) and the F1-best
+    thresholds. The checkpoint is picked on best F1 either way, so the rule moves thresholds, never
+    the choice of weights."""
     if kind == "occurrence":
         within = f1_within or [0.0] * len(aus)
-        best = [M.best_threshold(y_true[:, j], y_pred[:, j])[1] for j in range(len(aus))]
-        picks = [M.best_threshold(y_true[:, j], y_pred[:, j], f1_within=within[j])[0] for j in range(len(aus))]
-        return float(np.mean(best)), picks
+        picks = [M.thresholds_by_rule(y_true[:, j], y_pred[:, j], within[j]) for j in range(len(aus))]
+        return float(np.mean([b[1] for b, _ in picks])), [c[0] for _, c in picks], [b[0] for b, _ in picks]
     iccs = [M.icc31(y_true[:, j], np.clip(y_pred[:, j], 0, 5)) for j in range(len(aus))]
-    return float(np.nanmean(iccs)) if not all(math.isnan(v) for v in iccs) else -1.0, []
+    return float(np.nanmean(iccs)) if not all(math.isnan(v) for v in iccs) else -1.0, [], []
+
+
+def validation_report(meta: dict[str, np.ndarray], kind: str, aus: list[str], y_true, y_pred,
+                      thresholds) -> dict[str, Any]:
+    """metrics.json ``val``: the figures, per group and per dataset, at the chosen thresholds
+    (the trainer's, and train/threshold.py's after a rule is applied)."""
+    return (evaluate(kind, aus, y_true, y_pred, thresholds)
+            | {"groups": group_scores(meta, kind, y_true, y_pred, thresholds)}
+            | by_dataset(meta, kind, aus, y_true, y_pred, thresholds))
+
+
+def threshold_rule_record(names: list[str], f1_within: list[float], f1_best: list[float], chosen: list[float],
+                          applied_by: str) -> dict[str, Any]:
+    """metrics.json (and bundle.json) ``threshold_rule``: how thresholds were chosen when not F1-best."""
+    return {"f1_within": {n: d for n, d in zip(names, f1_within) if d > 0}, "f1_best": dict(zip(names, f1_best)),
+            "chosen": dict(zip(names, chosen)), "applied_by": applied_by}
 
 
 def group_scores(meta: dict[str, np.ndarray], kind: str, y_true, y_pred, thresholds) -> dict[str, Any]:
@@ -537,13 +553,14 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
                        drop_aus=tuple(task.aus) if cfg.drop_covered_targets else ())
     val_images = occlude_fixed(val.images, val.landmarks, cfg.occlude_val, seed=cfg.seed + 1)
     val_loss_fn = masked_loss(task.kind, 0.0)
+    tolerances = cfg.f1_tolerances()  # threshold_f1_within per AU (0: F1-best)
     metric_name = "f1" if task.kind == "occurrence" else "icc31"
 
     out.mkdir(parents=True, exist_ok=True)
     clear_finished_markers(out)
     model_path = out / MODEL_FILE
     history: list[dict[str, float]] = []
-    best = {"score": -math.inf, "epoch": 0, "thresholds": []}
+    best = {"score": -math.inf, "epoch": 0, "thresholds": [], "f1_best": []}
     best_weights = None
 
     average = WeightAverage(cfg.weight_average) if cfg.weight_average else None
@@ -562,7 +579,7 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
             candidate = average.weights(raw) if average else raw
             model.set_weights(candidate)
             pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
-            score, thresholds = selection_score(task.kind, list(task.aus), y_val, pred, cfg.f1_tolerances())
+            score, thresholds, f1_best = selection_score(task.kind, list(task.aus), y_val, pred, tolerances)
             val_loss = float(val_loss_fn(y_val, pred.astype(np.float32)))
             row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))), "val_loss": val_loss,
                    f"val_{metric_name}": score, "seconds": round(time.time() - start, 1)}
@@ -571,7 +588,7 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
             history.append(row)
             improved = score > best["score"]
             if improved:
-                best.update(score=score, epoch=epoch + 1, thresholds=thresholds)
+                best.update(score=score, epoch=epoch + 1, thresholds=thresholds, f1_best=f1_best)
                 best_weights = candidate
                 save_model_atomic(model, model_path)
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f} val_loss {val_loss:.4f} "
@@ -598,25 +615,20 @@ def fit(cfg: TrainConfig, out: Path, recipe: str | None = None) -> RunResult:
     thresholds = best["thresholds"] or None
     val_pred = predict(model, val_images, norm, flip_average=cfg.flip_average)[:, :n_aus]
     result: dict[str, Any] = {
-        "val": evaluate(task.kind, list(task.aus), y_val, val_pred, thresholds)
-        | {"groups": group_scores(val.meta, task.kind, y_val, val_pred, thresholds)}
-        | by_dataset(val.meta, task.kind, list(task.aus), y_val, val_pred, thresholds),
+        "val": validation_report(val.meta, task.kind, list(task.aus), y_val, val_pred, thresholds),
         "threshold": thresholds[0] if thresholds else None,
         "thresholds": dict(zip(task.au_names, thresholds)) if thresholds else None,
         "best_epoch": best["epoch"],
         "selection": f"checkpoint and threshold chosen on validation ({metric_name})"
                      + "".join(f"; {au} threshold: the highest within {d} F1 of its best"
-                               for au, d in zip(task.au_names, cfg.f1_tolerances()) if d > 0)
+                               for au, d in zip(task.au_names, tolerances) if d > 0)
                      + (f"; weights averaged over training steps (decay {cfg.weight_average})"
                         if cfg.weight_average else ""),
     }
-    if thresholds and any(d > 0 for d in cfg.f1_tolerances()):
-        result["threshold_rule"] = {
-            "f1_within": {au: d for au, d in zip(task.au_names, cfg.f1_tolerances()) if d > 0},
-            "f1_best": {au: M.best_threshold(y_val[:, j], val_pred[:, j])[0] for j, au in enumerate(task.au_names)},
-            "chosen": dict(zip(task.au_names, thresholds)),
-            "applied_by": "the trainer, from the recipe's threshold_f1_within (validation split only)",
-        }
+    if thresholds and any(d > 0 for d in tolerances):
+        result["threshold_rule"] = threshold_rule_record(
+            task.au_names, tolerances, best["f1_best"], thresholds,
+            "the trainer, from the recipe's threshold_f1_within (validation split only)")
     if len(test):
         y_test = task_targets(test.labels, task.kind)
         test_images = occlude_fixed(test.images, test.landmarks, cfg.occlude_val, seed=cfg.seed + 2)
