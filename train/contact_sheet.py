@@ -1,8 +1,9 @@
 """Contact sheets to *look at* the training inputs: occluders on aligned faces, and synthetic faces.
 
-    python train/contact_sheet.py --data-dir ../shared/data/mtfl --out experiments/occluders.png [--n 6] [--seed 0]
+    python train/contact_sheet.py --out experiments/occluders_synthetic.png [--n 6] [--seed 0]
+    python train/contact_sheet.py --data-dir ../shared/data/mtfl --out experiments/local/occluders.png
     python train/contact_sheet.py --synthetic-grid --out experiments/synthetic_faces.png [--n 24] [--seed 0]
-    python train/contact_sheet.py --geometry --data-dir ../shared/data --out experiments/crop_geometry.png
+    python train/contact_sheet.py --geometry --data-dir ../shared/data --out experiments/local/crop_geometry.png
 
 The occluder sheet has one row per occluder kind (plus the bare crop) over N faces aligned with
 the project's one crop (auedge.edge.align); it uses MTFL photos from ``--data-dir`` and falls back to
@@ -11,12 +12,17 @@ AU12/AU4 intensities drawn into them written underneath. The geometry sheet (``-
 ``--data-dir`` holding mtfl/ and fer2013/) puts FER2013 frames, their crops (detector path and template
 path), MTFL training crops and the crops the device cuts from a camera-sized frame side by side, to
 see that a model trained on FER sees faces the way a device will show them.
+
+A sheet drawn from a dataset's photos is a copy of licensed images: it is for looking at, never for
+committing. So such a sheet is refused at a path git would track (one line, exit 2); write it under
+``experiments/local/`` (git-ignored) or outside the repository. Sheets of synthetic faces are free to commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import sys
 from pathlib import Path
 
@@ -157,6 +163,25 @@ def save_png(image: np.ndarray, out: Path) -> None:
         Image.fromarray(image).save(handle, format="PNG", optimize=True)
 
 
+def committable(out: Path) -> bool:
+    """True when ``out`` lies in a git work tree and git would not ignore it (so ``git add -A`` takes it).
+
+    Outside a repository, or without git, nothing can be committed by accident: False."""
+    folder = out.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        inside = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True, check=False, timeout=10)
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return False
+        ignored = subprocess.run(["git", "-C", str(folder), "check-ignore", "-q", str(out.resolve())],
+                                 capture_output=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return ignored.returncode == 1  # 0: ignored; 1: not ignored; 128: error (treated as not committable)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Contact sheet of occluders on aligned faces, or of synthetic faces.")
     parser.add_argument("--data-dir", type=Path, default=None, help="MTFL folder with labels.csv (else synthetic faces)")
@@ -170,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     n = args.n if args.n is not None else (24 if args.synthetic_grid else 6)
     if n < 1:
         parser.error(f"--n must be at least 1, got {n}")
+    from_dataset = args.geometry or (args.data_dir is not None and (args.data_dir / "labels.csv").is_file())
+    if from_dataset and committable(args.out):
+        print(f"contact_sheet: {args.out} is a path git would commit, and this sheet shows dataset photos that "
+              "must not be committed; write it under experiments/local/ (git-ignored) or outside the repository",
+              file=sys.stderr)
+        return 2
     if args.geometry:
         if args.data_dir is None or not (args.data_dir / "fer2013" / "labels.csv").is_file():
             parser.error("--geometry needs --data-dir holding mtfl/ and fer2013/ (e.g. ../shared/data)")

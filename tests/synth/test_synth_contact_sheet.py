@@ -63,3 +63,24 @@ def test_synth_contact_sheet_runs_as_a_script(tmp_path):
         check=False, capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode != 0 and "--n must be at least 1" in bad.stderr
+
+
+def test_synth_contact_sheet_of_dataset_photos_is_refused_where_git_would_commit_it(tmp_path, capsys):
+    """Dataset photos are licensed: a sheet of them may be written where git ignores it, never where
+    ``git add -A`` would take it (the fault this closes: real-face sheets committed under experiments/)."""
+    repo = tmp_path / "repo"
+    (repo / "experiments" / "local").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("experiments/local/\n")
+    mtfl = fake_mtfl(tmp_path / "mtfl", n=2)
+    tracked = repo / "experiments" / "occluders.png"
+    assert contact_sheet.main(["--data-dir", str(mtfl), "--out", str(tracked), "--n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "experiments/local/" in err and "occluders.png" in err
+    assert sorted(p.name for p in (repo / "experiments").iterdir()) == ["local"]  # nothing written
+    ignored = repo / "experiments" / "local" / "occluders.png"
+    assert contact_sheet.main(["--data-dir", str(mtfl), "--out", str(ignored), "--n", "1"]) == 0
+    assert ignored.is_file()
+    synthetic = repo / "experiments" / "synthetic.png"  # synthetic faces may be committed
+    assert contact_sheet.main(["--out", str(synthetic), "--n", "1"]) == 0
+    assert synthetic.is_file()
