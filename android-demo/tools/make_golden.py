@@ -205,9 +205,10 @@ FRAME_KINDS = (
     FrameKind("portrait", 160, 216, (110, 150), 20.0, (1, 1, TURNED, PROFILE)),
     FrameKind("landscape", 200, 150, (100, 140), 20.0, (1, 1, TURNED, TURNED)),
     # Nearest-neighbour enlargements of close-ups: an eye distance above 133 px, where the crop's
-    # integer box reduction starts, without committing megapixel frames.
+    # integer box reduction starts (x9: factor 2), and above 400 px (x12: factor 3), without
+    # committing megapixel frames.
     FrameKind("enlarged", 150, 150, (150, 150), 10.0, (1,), upscale=9),
-    FrameKind("enlarged", 150, 150, (150, 150), 10.0, (1,), upscale=10),
+    FrameKind("enlarged", 150, 150, (150, 150), 10.0, (1,), upscale=12),
 )
 # Close-ups for the occluded faces.
 OCCLUDED = FrameKind("occluded", 150, 150, (150, 150), 15.0, (1,))
