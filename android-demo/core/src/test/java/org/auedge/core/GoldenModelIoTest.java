@@ -97,7 +97,7 @@ public class GoldenModelIoTest {
                 String flag = bundle.outputs.get(i).au;
                 if (outputs.isOcclusionFlag(i)) {
                     String au = flag.substring(0, flag.length() - AuOutputs.OCCLUDED_SUFFIX.length());
-                    // Both ways on real faces: the flag's decision is compared, not just its default.
+                    // Both ways on the golden faces: the flag's decision is compared, not just its default.
                     assertTrue(name + " " + au + ": a face with " + flag + " covered",
                             decisions.containsKey(name + " " + au + " not observable"));
                     assertTrue(name + " " + au + ": a face with " + flag + " clear",
