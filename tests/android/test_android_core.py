@@ -247,7 +247,7 @@ def _load_make_golden():
 
 def test_golden_faces_are_synthetic_and_render_again() -> None:
     """No golden face is a dataset photo: every frame is the synthetic renderer's output for the recipe
-    index.json stores, rendered again here value for value, and make_golden.py's detector path on a
+    index.json stores, rendered again here (to within rounding), and make_golden.py's detector path on a
     close-up, a profile stand-in, a small face in a larger frame and an occluded face gives the
     committed detections, canvas tensor and crop."""
     make_golden = _load_make_golden()
@@ -256,7 +256,11 @@ def test_golden_faces_are_synthetic_and_render_again() -> None:
     for face in index["faces"]:
         assert face["source"] == "synthetic" and face["synthetic"]["seed"] == index["synthetic"]["seed"], face["id"]
         frame, _ = make_golden.render_frame(make_golden.FaceRecipe(**face["synthetic"]))
-        np.testing.assert_array_equal(frame, _png(face["frame"]), err_msg=f"{face['id']}: not its recipe's render")
+        # Within a grey level or two, not bit for bit: the renderer's float drawing may round differently
+        # on another OpenCV build, while a photo (or another render) is tens of levels away everywhere.
+        gap = np.abs(frame.astype(np.int16) - _png(face["frame"]).astype(np.int16))
+        assert frame.shape == _png(face["frame"]).shape and np.mean(gap <= 2) >= 0.99 and gap.mean() < 0.5, \
+            f"{face['id']}: not its recipe's render (mean gap {gap.mean():.2f} levels)"
     picked = [next(f for f in index["faces"] if test(f)) for test in (
         lambda f: f["synthetic"]["kind"] == "close", lambda f: f["pose"] in (1, 5),
         lambda f: f["synthetic"]["kind"] == "scene", lambda f: "occluder" in f)]
