@@ -24,7 +24,11 @@ competes with inference for the same core, which a camera does not.
 
 Every source and thread count runs twice, side by side: detecting on every frame and tracked (the
 daemon's default, :mod:`auedge.edge.tracking`), with the share of frames on which the detector ran
-and the tracked/every-frame ratio of the measured throughputs. The video (``--scene``) is ``still``
+and the tracked/every-frame ratio of the measured throughputs. A host's background load drifts over
+minutes and moves one run's throughput by more than the gap being measured (three quiet runs in a
+row gave 1.42x, 1.36x and 1.54x), so the pairs are repeated (``--repeats``, default 3), the two modes
+taking turns going first, and the ratio reported is the median of the pairs' ratios, beside each
+pair's; fps figures are the medians over the repeats. The video (``--scene``) is ``still``
 by default: one MTFL testing face (or a generated one without the data) held still under camera
 noise (sigma 2 grey levels), what a bedside camera sees; ``drift`` is ten faces in turn, each
 drifting up to 40 px, which makes the tracker re-detect often. Then the motion case
@@ -280,17 +284,23 @@ def child_main(spec_json: str, cpus: str) -> int:
     return 0
 
 
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
 def one_core_verdict(runs: list[dict[str, Any]], target: float = TARGET_FPS_ONE_CORE) -> dict[str, Any] | None:
-    """The 200 fps verdict, judged on the measured throughput of the one-core run with frames from
-    memory (``video_fps``), the tracked one when there is one (the daemon tracks by default), not on
-    the typical frame rate; None without such a run."""
+    """The 200 fps verdict, judged on the measured throughput of the one-core runs with frames from
+    memory (``video_fps``; the median over repeats), the tracked ones when there are some (the daemon
+    tracks by default), not on the typical frame rate; None without such a run."""
     ones = [r for r in runs if r.get("threads") == 1 and r.get("source") == "memory"]
-    one = next((r for r in ones if r.get("tracking")), ones[0] if ones else None)  # older JSONs: no tracked run
-    if one is None:
+    tracked = [r for r in ones if r.get("tracking")]
+    chosen = tracked or ones[:1]  # older JSONs: no tracked run
+    if not chosen:
         return None
-    measured = one.get("video_fps")
-    return {"measured_fps": measured, "typical_fps": one.get("pipeline_fps"), "target_fps": target,
-            "meets": bool(measured is not None and measured >= target)}
+    measured = _median([r["video_fps"] for r in chosen if r.get("video_fps") is not None])
+    return {"measured_fps": measured, "typical_fps": _median([r["pipeline_fps"] for r in chosen
+                                                              if r.get("pipeline_fps") is not None]),
+            "target_fps": target, "meets": bool(measured is not None and measured >= target)}
 
 
 def verdict_line(verdict: dict[str, Any]) -> str:
@@ -303,14 +313,14 @@ def verdict_line(verdict: dict[str, Any]) -> str:
 
 
 def render(runs: list[dict[str, Any]]) -> str:
-    headers = ["source", "threads (cores)", "mode", "frames", "measured fps", "typical fps (1000 / median loop - wait)",
+    headers = ["source", "threads (cores)", "mode", "repeat", "frames", "measured fps", "typical fps (1000 / median loop - wait)",
                "pipeline median ms", "detector share", "wait", "change check", "detect (when run)", "crop", "AU model",
                "smooth", "sinks", "no-face frames"]
     rows = []
     for r in runs:
         m = r["stage_median_ms"]
         share = r.get("detector_share", 1.0)  # older JSONs: the detector ran on every frame
-        rows.append([r["source"], r["threads"], r.get("mode", MODES[False]), r["frames"], r["video_fps"], r["pipeline_fps"],
+        rows.append([r["source"], r["threads"], r.get("mode", MODES[False]), r.get("repeat", 0) + 1, r["frames"], r["video_fps"], r["pipeline_fps"],
                      r["pipeline_median_ms"], f"{100 * share:.1f} %", m.get("wait"), m.get("estimator_track"),
                      m.get("estimator_detect"), m.get("estimator_align"), m.get("estimator_au_model"), m.get("smooth"),
                      m.get("sinks"), r["frames_without_face"]])
@@ -318,15 +328,27 @@ def render(runs: list[dict[str, Any]]) -> str:
 
 
 def speedups(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tracked over every-frame measured throughput, per source and thread count (same invocation)."""
+    """Tracked over every-frame measured throughput, per source and thread count (same invocation):
+    one ratio per repeat (a tracked run over the every-frame run of the same repeat), their median as
+    ``ratio``, and the median fps of each mode. Runs without ``repeat`` (older JSONs) are repeat 0."""
     out = []
-    for tracked in (r for r in runs if r["tracking"]):
-        every = next((r for r in runs if not r["tracking"] and r["source"] == tracked["source"]
-                      and r["threads"] == tracked["threads"]), None)
-        if every and every["video_fps"] and tracked["video_fps"]:
-            out.append({"source": tracked["source"], "threads": tracked["threads"], "every_frame_fps": every["video_fps"],
-                        "tracked_fps": tracked["video_fps"], "ratio": tracked["video_fps"] / every["video_fps"],
-                        "typical_ratio": tracked["pipeline_fps"] / every["pipeline_fps"]})
+    groups = sorted({(r["source"], r["threads"]) for r in runs if r["tracking"]},
+                    key=lambda g: next(i for i, r in enumerate(runs) if (r["source"], r["threads"]) == g))
+    for source, threads in groups:
+        pairs = []
+        for tracked in (r for r in runs if r["tracking"] and (r["source"], r["threads"]) == (source, threads)):
+            every = next((r for r in runs if not r["tracking"] and r["source"] == source and r["threads"] == threads
+                          and r.get("repeat", 0) == tracked.get("repeat", 0)), None)
+            if every and every["video_fps"] and tracked["video_fps"]:
+                pairs.append((every, tracked))
+        if not pairs:
+            continue
+        out.append({"source": source, "threads": threads, "repeats": len(pairs),
+                    "every_frame_fps": _median([e["video_fps"] for e, _ in pairs]),
+                    "tracked_fps": _median([t["video_fps"] for _, t in pairs]),
+                    "ratio": _median([t["video_fps"] / e["video_fps"] for e, t in pairs]),
+                    "pair_ratios": [t["video_fps"] / e["video_fps"] for e, t in pairs],
+                    "typical_ratio": _median([t["pipeline_fps"] / e["pipeline_fps"] for e, t in pairs])})
     return out
 
 
@@ -357,7 +379,10 @@ def run_motion_case(spec: ChildRun, data_dir: str | Path | None, folder: Path) -
 def tracking_lines(data: dict[str, Any]) -> list[str]:
     """The tracked / every-frame ratios and the motion case of a result, as text lines (also for REPORT.md)."""
     lines = [f"tracked / every frame, {r['source']}, {r['threads']} core(s): {r['tracked_fps']:.1f} / "
-             f"{r['every_frame_fps']:.1f} fps = {r['ratio']:.2f}x (typical frame rates: {r['typical_ratio']:.2f}x)"
+             f"{r['every_frame_fps']:.1f} fps = {r['ratio']:.2f}x"
+             + (f" (median of {r['repeats']} pairs: {' '.join(f'{x:.2f}' for x in r['pair_ratios'])})"
+                if r.get("repeats", 1) > 1 else "")
+             + f" (typical frame rates: {r['typical_ratio']:.2f}x)"
              for r in data.get("tracked_over_every_frame") or []]
     case = data.get("motion_case")
     if case:
@@ -394,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the daemon's flip averaging (bundle: as bundle.json says; off halves the AU model time)")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts (each pinned to as many cores)")
     p.add_argument("--frames", default="600", help="frames in the generated video")
+    p.add_argument("--repeats", default="3", help="every-frame / tracked pairs per source and thread count, taking "
+                                                 "turns going first; the ratio is the median of the pairs'")
     p.add_argument("--sources", default="memory,video", help="memory (pre-decoded: the pipeline alone), video (decoded in the loop)")
     p.add_argument("--video", help="use this video instead of generating one")
     p.add_argument("--scene", default="still", choices=("still", "drift"),
@@ -429,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchmarkError(f"no bundle.json in {args.bundle!r}: pass --bundle bundles/NAME (python convert/export.py)")
         threads = parse_counts("--threads", args.threads)
         frames = parse_counts("--frames", args.frames, single=True)[0]
+        repeats = parse_counts("--repeats", args.repeats, single=True)[0]
         sources = [s.strip() for s in args.sources.split(",") if s.strip()]
         bad = [s for s in sources if s not in ("memory", "video")]
         if bad or not sources:
@@ -447,13 +475,16 @@ def main(argv: list[str] | None = None) -> int:
                 description = (make_still_video if args.scene == "still" else make_video)(video, frames, data_dir)
             load_before = load_average()
             runs = []
-            for source in sources:
-                for t in threads:
-                    for tracking in (False, True):
-                        print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s), {MODES[tracking]} ...",
-                              flush=True)
-                        runs.append(run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
-                                                        args.model, args.backend, source, args.flip_average, tracking)))
+            for repeat in range(repeats):
+                for source in sources:
+                    for t in threads:
+                        # Each mode goes first in every other repeat, so a load that drifts favours neither.
+                        for tracking in ((False, True) if repeat % 2 == 0 else (True, False)):
+                            print(f"daemon over the {source} frames, {t} thread(s) on {t} core(s), {MODES[tracking]}, "
+                                  f"repeat {repeat + 1}/{repeats} ...", flush=True)
+                            run = run_pinned(ChildRun(str(Path(args.bundle).resolve()), str(video.resolve()), t,
+                                                      args.model, args.backend, source, args.flip_average, tracking))
+                            runs.append({**run, "repeat": repeat})
             base = ChildRun(str(Path(args.bundle).resolve()), "", 1, args.model, args.backend, "memory", args.flip_average)
             motion_case = run_motion_case(base, data_dir, Path(tmp)) if args.motion else None
     except BenchmarkError as exc:

@@ -97,7 +97,8 @@ def test_pipeline_script_runs_the_daemon_over_a_video(tiny_bundle, tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "pipeline.py"), "--bundle", str(tiny_bundle), "--model", "onnx-fp32",
-         "--backend", "onnxruntime", "--threads", "1", "--frames", "40", "--no-motion", "--out-dir", str(out)],
+         "--backend", "onnxruntime", "--threads", "1", "--frames", "40", "--repeats", "1", "--no-motion",
+         "--out-dir", str(out)],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -200,7 +201,7 @@ def test_pipeline_verdict_is_judged_on_measured_throughput_not_the_median():
 
 def test_pipeline_refuses_bad_counts_with_one_line(tmp_path, capsys):
     (tmp_path / "bundle.json").write_text("{}")
-    for flag, value in (("--threads", "a"), ("--threads", "0"), ("--frames", "x")):
+    for flag, value in (("--threads", "a"), ("--threads", "0"), ("--frames", "x"), ("--repeats", "0")):
         assert pipeline.main(["--bundle", str(tmp_path), flag, value, "--out-dir", str(tmp_path)]) == 2
         assert flag in _one_error_line(capsys)
     assert pipeline.main(["--bundle", str(tmp_path), "--sources", "camera", "--out-dir", str(tmp_path)]) == 2
@@ -362,3 +363,25 @@ def test_crop_benchmark_times_both_samplers_and_writes_json(tmp_path, capsys):
         assert row["exact"]["wall"]["runs"] == row["warpaffine"]["cpu"]["runs"] == 2
     assert "| vga_face 640x480 | 1 |" in capsys.readouterr().out
     assert crop.main(["--runs", "0"]) == 2
+
+
+def test_pipeline_ratio_is_the_median_of_repeated_pairs():
+    """One slow every-frame run (a burst of background load) must not make the ratio: with three
+    pairs the reported ratio is the median pair's, the fps figures the medians, each pair listed."""
+    def run(tracking, repeat, fps):
+        return {"source": "memory", "threads": 1, "tracking": tracking, "repeat": repeat, "video_fps": fps,
+                "pipeline_fps": fps * 1.05}
+
+    runs = [run(False, 0, 150.0), run(True, 0, 210.0),   # 1.40
+            run(True, 1, 205.0), run(False, 1, 100.0),   # 2.05: the every-frame run hit a busy host
+            run(False, 2, 148.0), run(True, 2, 213.0)]   # 1.44
+    [ratio] = pipeline.speedups(runs)
+    assert ratio["repeats"] == 3 and ratio["pair_ratios"] == pytest.approx([1.40, 2.05, 213 / 148])
+    assert ratio["ratio"] == pytest.approx(213 / 148)
+    assert (ratio["every_frame_fps"], ratio["tracked_fps"]) == (148.0, 210.0)
+    assert pipeline.one_core_verdict(runs)["measured_fps"] == 210.0
+    line = pipeline.tracking_lines({"tracked_over_every_frame": [ratio]})[0]
+    assert "= 1.44x (median of 3 pairs: 1.40 2.05 1.44)" in line
+    # An older JSON (no repeat key) still gives its one ratio.
+    [old] = pipeline.speedups([{k: v for k, v in r.items() if k != "repeat"} for r in runs[:2]])
+    assert old["ratio"] == pytest.approx(1.40) and old["repeats"] == 1
