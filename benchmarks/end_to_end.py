@@ -137,15 +137,13 @@ def locate_faces(estimator: Any, faces: list[Any], log: Log) -> str:
     """Give faces without landmarks the five points of the device detector's most confident face on
     the bare image (the mouth corners set around the mouth centre as for FER2013); a face it does not
     find keeps None. Returns a note for the source line ("" when every face has landmarks)."""
-    from auedge.train.data.fer2013 import landmarks_from_keypoints
+    from auedge.train.data.images import most_confident_landmarks
 
     unlabelled = [face for face in faces if face.landmarks is None]
     if not unlabelled:
         return ""
     for face in unlabelled:
-        found = max(estimator.estimate(face.pixels()).faces, key=lambda f: f.score, default=None)
-        if found is not None:
-            face.landmarks = landmarks_from_keypoints(np.asarray(found.keypoints[:4], dtype=np.float64))
+        face.landmarks = most_confident_landmarks(estimator.estimate(face.pixels()).faces)
     missed = sum(face.landmarks is None for face in unlabelled)
     log(f"{len(unlabelled)} faces have no landmarks: located by the detector on the bare image, {missed} not found")
     return (f"; {len(unlabelled)} faces without landmarks located by the device detector on the bare image "

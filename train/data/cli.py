@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every Nth labelled frame: 1, 1+N, ... (default %(default)s; 1 = all 4845)")
     dis.add_argument("--present-at", type=float,
                      help="write occurrence 0/1 (intensity >= this; DISFA's usual cut is 2) instead of intensities 0-5")
+    dis.add_argument("--landmarks", choices=disfa.LANDMARK_SOURCES, default="none",
+                     help="detector: five landmarks from BlazeFace on each frame, so the manifest can train "
+                          "(frames without a face left out); none (default): rows without, for evaluation")
     dis.add_argument("--force", action="store_true", help="replace a non-empty --out once the import succeeded")
     manifest = commands.add_parser("manifest", help="write the manifest CSV a dataset adapter produces")
     manifest.add_argument("--dataset", choices=("mtfl", "bosphorus", "ckplus"), required=True)
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             cameras = disfa.CAMERAS if args.camera == "both" else (args.camera,)
             count = disfa.import_disfa(args.src, args.out, cameras=cameras, stride=args.stride, present_at=args.present_at,
                                        test_fraction=args.test_fraction, seed=args.seed, all_split=args.split_all,
-                                       force=args.force)
+                                       landmarks=args.landmarks, force=args.force)
             cut = f" --present-at {1 if args.present_at is not None else disfa.DISFA_PRESENT_AT:g}"
             print(f"imported {count} DISFA frames into {args.out}; train with --dataset manifest --data-dir {args.out}, "
                   f"measure a bundle with benchmarks/end_to_end.py --dataset disfa --data-dir {args.out}{cut}")

@@ -10,8 +10,11 @@ and SN numbers as in OpenFace's model_training/AU_training/experiments/DISFA/sha
                                                     1-based, intensity 0-5
 
 The 12 AUs are 1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25 and 26. Folder and file names are matched
-without regard to case. DISFA's landmarks (``Landmark_Points/``, MATLAB files) are not read: the
-device path finds the face itself, and training cuts crops from landmarks a manifest must supply.
+without regard to case. DISFA's landmarks (``Landmark_Points/``, MATLAB files) are not read. The
+device path finds the face itself, so rows without landmarks serve evaluation; training cuts crops
+from landmarks, so ``landmarks="detector"`` fills them from BlazeFace's most confident face on each
+frame (``images.most_confident_landmarks``; the mouth corners estimated as for FER2013) and leaves
+out, and counts, the frames where it finds none (one person facing the camera: rare).
 
 What :func:`import_disfa` writes, and why:
 
@@ -44,6 +47,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from auedge.train.data.images import _open_detector, most_confident_landmarks
 from auedge.train.data.manifest import DataError, ManifestRow, write_manifest
 from auedge.train.data.splits import check_split_options, split_by_subject
 from auedge.train.data.staging import staged_folder
@@ -59,6 +63,7 @@ LABEL_NAME = re.compile(r"^(sn\d+)_au(\d+)\.txt$", re.IGNORECASE)
 DEFAULT_STRIDE = 10
 DISFA_PRESENT_AT = 2.0  # occurrence = intensity >= 2, the usual cut on DISFA
 MANIFEST = "manifest.csv"
+LANDMARK_SOURCES = ("none", "detector")
 Log = Callable[[str], None]
 
 
@@ -159,6 +164,7 @@ def import_disfa(
     test_fraction: float = 0.2,
     seed: int = 0,
     all_split: str | None = None,
+    landmarks: str = "none",
     force: bool = False,
     log: Log = print,
 ) -> int:
@@ -169,6 +175,8 @@ def import_disfa(
     bad = [c for c in cameras if c not in CAMERAS]
     if bad or not cameras:
         raise DataError(f"disfa: camera {bad[0] if bad else ''!r} is not one of {', '.join(CAMERAS)}")
+    if landmarks not in LANDMARK_SOURCES:
+        raise DataError(f"disfa: landmarks {landmarks!r} is not one of {', '.join(LANDMARK_SOURCES)}")
     if present_at is not None and not 0 < present_at <= 5:
         raise DataError(f"disfa: --present-at must be in (0, 5], got {present_at}")
     check_split_options("disfa", test_fraction, all_split)
@@ -187,25 +195,46 @@ def import_disfa(
         raise DataError(f"DISFA folder {src}: no {camera.title()}Video{subject}_comp.avi in Videos_{camera.title()}Camera/ "
                         f"({len(missing)} videos missing); unzip the videos of the download, or choose --camera")
     tables = {subject: subject_labels(folder) for subject, folder in sorted(subjects.items())}
-    with staged_folder(out, force=force) as stage:
-        rows: list[ManifestRow] = []
-        for subject, table in tables.items():
-            frames = sorted(set().union(*table.values()))
-            wanted = {f for f in frames if (f - 1) % stride == 0}
-            for camera in cameras:
-                folder = stage / "frames" / subject / camera
-                folder.mkdir(parents=True)
+    if landmarks == "detector":
+        from auedge.train.data.loader import _detector_file
 
-                def write(frame: int, rgb: np.ndarray, folder: Path = folder, camera: str = camera,
-                          subject: str = subject, table: dict = table) -> None:
-                    path = folder / f"{subject}_{camera}_{frame:06d}.png"
-                    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-                        raise DataError(f"cannot write {path}; check the space and permissions of --out's folder")
-                    rows.append(ManifestRow(str(path), subject, "train", frame_labels(table, frame, present_at), None,
-                                            {"camera": camera, "frame": str(frame), "source": SOURCE}))
+        detector = _open_detector(str(_detector_file()))
+    else:
+        detector = None
+    rows: list[ManifestRow] = []
+    unseen = 0
+    try:
+        with staged_folder(out, force=force) as stage:
+            for subject, table in tables.items():
+                frames = sorted(set().union(*table.values()))
+                wanted = {f for f in frames if (f - 1) % stride == 0}
+                for camera in cameras:
+                    folder = stage / "frames" / subject / camera
+                    folder.mkdir(parents=True)
 
-                read_frames(videos[(subject, camera)], wanted, write)
-                log(f"disfa: {subject} {camera}: {len(wanted)} of {len(frames)} labelled frames (stride {stride})")
-        split_by_subject(rows, test_fraction, seed, "disfa-test", all_split)
-        write_manifest(rows, stage / MANIFEST)
+                    def write(frame: int, rgb: np.ndarray, folder: Path = folder, camera: str = camera,
+                              subject: str = subject, table: dict = table) -> None:
+                        nonlocal unseen
+                        points = None if detector is None else most_confident_landmarks(detector.detect(rgb))
+                        if detector is not None and points is None:
+                            unseen += 1  # no face to cut a training crop from: left out
+                            return
+                        path = folder / f"{subject}_{camera}_{frame:06d}.png"
+                        if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                            raise DataError(f"cannot write {path}; check the space and permissions of --out's folder")
+                        rows.append(ManifestRow(str(path), subject, "train", frame_labels(table, frame, present_at),
+                                                points, {"camera": camera, "frame": str(frame), "source": SOURCE}))
+
+                    read_frames(videos[(subject, camera)], wanted, write)
+                    log(f"disfa: {subject} {camera}: {len(wanted)} of {len(frames)} labelled frames (stride {stride})")
+            if not rows:
+                raise DataError(f"disfa: the face detector found no face in any of the frames of {src}; "
+                                "import without --landmarks detector (the benchmark locates faces itself)")
+            split_by_subject(rows, test_fraction, seed, "disfa-test", all_split)
+            write_manifest(rows, stage / MANIFEST)
+    finally:
+        if detector is not None:
+            detector.backend.close()
+    if unseen:
+        log(f"disfa: {unseen} frames left out: the face detector found no face to take landmarks from")
     return len(rows)
