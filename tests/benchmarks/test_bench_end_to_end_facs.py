@@ -33,16 +33,19 @@ def default_bundle() -> Path:
     return DEFAULT_BUNDLE
 
 
-def run(args: list[str], out_dir: Path) -> dict:
-    assert end_to_end.main(["--bundle", str(DEFAULT_BUNDLE), "--occlude", "none", "--out-dir", str(out_dir), *args]) == 0
+def run(args: list[str], out_dir: Path, occlude: str = "none") -> dict:
+    assert end_to_end.main(["--bundle", str(DEFAULT_BUNDLE), "--occlude", occlude, "--out-dir", str(out_dir), *args]) == 0
     return json.loads(next(out_dir.glob("end_to_end-*.json")).read_text())
 
 
 def test_ckplus_in_place_every_face_through_the_device_path(default_bundle, tmp_path, capsys):
     root, _ = make_ckplus(tmp_path / "CK+")
-    data = run(["--dataset", "ckplus", "--data-dir", str(root), "--split", "all"], tmp_path / "results")
-    (row,) = data["rows"]
+    data = run(["--dataset", "ckplus", "--data-dir", str(root), "--split", "all"], tmp_path / "results", "none,mask-full")
+    row, masked = data["rows"]
     assert data["dataset"] == "ckplus" and data["present_at"] == 1.0 and row["n"] == 6 and row["found"] == 6
+    # The occluder is pasted on CK+'s own landmarks; a face it hides from the detector counts as absent.
+    assert masked["occluder"] == "mask-full" and masked["outputs"]["AU4"]["all_faces"]["n"] == 6
+    assert any(f["occluder"] == "mask-full" and f["flag"] == "AU12_occluded" for f in data["flag_f1"])
     au4, au12 = row["outputs"]["AU4"]["device"], row["outputs"]["AU12"]["device"]
     assert au12["n"] == au4["n"] == 6
     # Truth at the peak: AU12 in S005_001 only, AU4 in S005_002 and S010_004 (intensity 0 = present).
