@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print()
-    print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}")
+    print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}; "
+          f"intensity labels present from {data['present_at']:g}")
     print(end_to_end_table(data["rows"]))
     if data["flag_f1"]:
         print()

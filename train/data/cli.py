@@ -115,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                                        test_fraction=args.test_fraction, seed=args.seed, all_split=args.split_all,
                                        landmarks=args.landmarks, force=args.force)
             cut = f" --present-at {1 if args.present_at is not None else disfa.DISFA_PRESENT_AT:g}"
-            print(f"imported {count} DISFA frames into {args.out}; train with --dataset manifest --data-dir {args.out}, "
-                  f"measure a bundle with benchmarks/end_to_end.py --dataset disfa --data-dir {args.out}{cut}")
+            train = (f"train with --dataset manifest --data-dir {args.out}" if args.landmarks == "detector"
+                     else "to train, import again with --landmarks detector (the rows have no landmarks)")
+            print(f"imported {count} DISFA frames into {args.out}; measure a bundle with benchmarks/end_to_end.py "
+                  f"--dataset disfa --data-dir {args.out}{cut} --split all; {train}")
             return 0
         if args.command == "manifest":
             if args.dataset == "bosphorus":
