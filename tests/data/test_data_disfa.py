@@ -63,6 +63,15 @@ def test_a_frame_an_au_file_does_not_list_is_unknown(disfa_tree, tmp_path):
     assert sn1[2]["au12"] == 3.0 and math.isnan(sn1[4]["au12"]) and sn1[4]["au4"] == 0.0
 
 
+def test_a_video_a_frame_or_two_short_of_its_labels_loses_only_those_frames(disfa_tree, tmp_path, capsys):
+    root = tmp_path / "DISFA"
+    shutil.copytree(disfa_tree, root)
+    (root / "ActionUnit_Labels/SN002/SN002_au4.txt").write_text("1,0\n2,2\n3,0\n4,5\n5,0\n6,1\n7,1\n")
+    rows = imported(root, tmp_path / "out", "--stride", "1")
+    assert sorted(int(r.meta["frame"]) for r in rows if r.subject == "SN002") == [1, 2, 3, 4, 5]
+    assert "SN002 left: 5 of 7 labelled frames (stride 1); 2 past the video's end left out" in capsys.readouterr().out
+
+
 def broken_copy(tree: Path, tmp_path: Path) -> Path:
     root = tmp_path / "DISFA"
     shutil.copytree(tree, root)
@@ -88,8 +97,8 @@ FAULTS = {
     "video missing": (lambda root: video(root).unlink() or root, "no LeftVideoSN002_comp.avi", "unzip the videos"),
     "video does not open": (lambda root: video(root).write_bytes(b"not a video at all") and root,
                             "LeftVideoSN002_comp.avi does not open", "copy it again"),
-    "video shorter than labels": (lambda root: label(root).write_text("1,0\n9,1\n") and root,
-                                  "ends at frame 5 but its labels go to frame 9", "copy the video again"),
+    "video shorter than labels": (lambda root: label(root).write_text("1,0\n20,1\n") and root,
+                                  "ends at frame 5 but its labels go to frame 20", "copy the video again"),
 }
 
 

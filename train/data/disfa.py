@@ -61,6 +61,9 @@ VIDEO_NAME = re.compile(r"^(left|right)video(sn\d+)_comp\.avi$", re.IGNORECASE)
 SUBJECT_DIR = re.compile(r"^sn\d+$", re.IGNORECASE)
 LABEL_NAME = re.compile(r"^(sn\d+)_au(\d+)\.txt$", re.IGNORECASE)
 DEFAULT_STRIDE = 10
+# A video may end this many frames before its labels (a decoder's count differs by a frame or two);
+# more is a truncated copy and an error.
+SHORT_VIDEO_FRAMES = 5
 DISFA_PRESENT_AT = 2.0  # occurrence = intensity >= 2, the usual cut on DISFA
 MANIFEST = "manifest.csv"
 LANDMARK_SOURCES = ("none", "detector")
@@ -123,8 +126,12 @@ def find_videos(root: Path, cameras: tuple[str, ...]) -> dict[tuple[str, str], P
     return videos
 
 
-def read_frames(video: Path, wanted: set[int], on_frame: Callable[[int, np.ndarray], None]) -> None:
-    """Call ``on_frame(frame, rgb)`` for each wanted frame (1-based) of a video, in order."""
+def read_frames(video: Path, wanted: set[int], on_frame: Callable[[int, np.ndarray], None],
+                tolerance: int = 0) -> int:
+    """Call ``on_frame(frame, rgb)`` for each wanted frame (1-based) of a video, in order; returns the
+    number of wanted frames past the video's end. A video that ends more than ``tolerance`` frames
+    before the last wanted frame is an error (a truncated copy); within it, those frames are skipped
+    (the published count is 4845 frames, and a decoder may find one or two fewer)."""
     capture = cv2.VideoCapture(str(video))
     try:
         if not capture.isOpened():
@@ -134,13 +141,16 @@ def read_frames(video: Path, wanted: set[int], on_frame: Callable[[int, np.ndarr
         last = max(wanted)
         for frame in range(1, last + 1):
             if not capture.grab():
-                raise DataError(f"video {video} ends at frame {frame - 1} but its labels go to frame {last}; "
-                                "copy the video again from the DISFA download")
+                if last - (frame - 1) > tolerance:
+                    raise DataError(f"video {video} ends at frame {frame - 1} but its labels go to frame {last}; "
+                                    "copy the video again from the DISFA download")
+                return sum(f >= frame for f in wanted)
             if frame in wanted:
                 ok, bgr = capture.retrieve()
                 if not ok:
                     raise DataError(f"video {video}: frame {frame} does not decode; copy the video again")
                 on_frame(frame, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return 0
     finally:
         capture.release()
 
@@ -225,8 +235,10 @@ def import_disfa(
                         rows.append(ManifestRow(str(path), subject, "train", frame_labels(table, frame, present_at),
                                                 points, {"camera": camera, "frame": str(frame), "source": SOURCE}))
 
-                    read_frames(videos[(subject, camera)], wanted, write)
-                    log(f"disfa: {subject} {camera}: {len(wanted)} of {len(frames)} labelled frames (stride {stride})")
+                    past_end = read_frames(videos[(subject, camera)], wanted, write, SHORT_VIDEO_FRAMES)
+                    note = f"; {past_end} past the video's end left out" if past_end else ""
+                    log(f"disfa: {subject} {camera}: {len(wanted) - past_end} of {len(frames)} labelled frames "
+                        f"(stride {stride}){note}")
             if not rows:
                 raise DataError(f"disfa: the face detector found no face in any of the frames of {src}; "
                                 "import without --landmarks detector (the benchmark locates faces itself)")
