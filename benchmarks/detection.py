@@ -84,13 +84,30 @@ class DetectionOptions:
 @dataclass
 class Face:
     """One labelled face: RGB pixels, (5, 2) landmarks (MTFL order: eyes first), pose group, and its
-    AU labels (lower-case names, NaN when unknown)."""
+    AU labels (lower-case names, NaN when unknown).
 
-    image: np.ndarray
-    landmarks: np.ndarray
+    A face read from a manifest keeps only its ``path`` (``image`` None) and is decoded when used, so
+    a thousand 640x490 CK+ frames do not sit in memory at once; its ``landmarks`` are None when the
+    dataset has none (``benchmarks/end_to_end.py`` then takes them from the detector on the bare image)."""
+
+    image: np.ndarray | None
+    landmarks: np.ndarray | None
     pose: str
     name: str
     aus: dict[str, float] = field(default_factory=dict)
+    path: str | None = None
+
+    def pixels(self) -> np.ndarray:
+        """The RGB image: held, or decoded from ``path``."""
+        if self.image is not None:
+            return self.image
+        from auedge.train.data.images import decode_image
+        from auedge.train.data.manifest import DataError
+
+        try:
+            return decode_image(str(self.path))
+        except DataError as exc:
+            raise BenchmarkError(str(exc)) from None
 
 
 def load_fer_faces(folder: Path, split: str, emotion_aus: dict[str, Any] | None, limit: int | None,
@@ -134,6 +151,23 @@ def load_fer_faces(folder: Path, split: str, emotion_aus: dict[str, Any] | None,
     note = (f"FER2013 {split_name} ({folder}); frames upscaled 2x and padded as in training; "
             f"{from_template}/{len(faces)} from the template")
     return faces, note
+
+
+def load_manifest_faces(rows: list[Any], split: str, limit: int | None, seed: int,
+                        source: str) -> tuple[list[Face], str]:
+    """Faces of manifest rows (``auedge.train.data.manifest.ManifestRow``) of one split (``all``: every
+    row), decoded when used; ``limit`` takes a seeded sample (rows come sorted by subject)."""
+    chosen = [r for r in rows if split == "all" or r.split == split]
+    if not chosen:
+        splits = sorted({r.split for r in rows})
+        raise BenchmarkError(f"{source} has no rows in split {split!r} (it has {', '.join(splits) or 'none'}); "
+                             "pass --split with one of those, or --split all")
+    if limit and limit < len(chosen):
+        chosen = [chosen[i] for i in np.sort(np.random.default_rng(seed).permutation(len(chosen))[:limit])]
+    faces = [Face(None, None if r.landmarks is None else np.asarray(r.landmarks, np.float32),
+                  r.meta.get("pose") or "-", Path(r.path).name, dict(r.aus), r.path)
+             for r in chosen]
+    return faces, f"{source}, split {split}"
 
 
 def far_scene(image: np.ndarray, landmarks: np.ndarray, eye_px: float,
@@ -222,7 +256,7 @@ def run_condition(detector: Any, faces: list[Face], occluder: str, scene: Scene,
 
     errors, poses, cpu_ms = [], [], []
     for i, face in enumerate(faces):
-        image, points = face.image, face.landmarks
+        image, points = face.pixels(), face.landmarks
         if occluder != "none":
             image = apply_occluder(image, points, occluder, np.random.default_rng([options.seed, i]))
         if scene.eye_px is not None:

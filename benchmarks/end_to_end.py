@@ -18,8 +18,19 @@ occluder (pasted on the whole photo with the training occluder code before detec
 * ``all faces``: every face, a missed face counted as "AU absent" (value 0), as a device reports it.
 
 Occurrence outputs give F1, precision, recall and ROC AUC at the bundle's threshold (per MTFL pose
-too); intensity outputs give ICC(3,1) and MAE. Prints a table and writes JSON. Without MTFL it runs
-on the embedded synthetic faces and says so.
+too), 95 % bootstrap intervals of F1 and AUC, and the all-positive F1 (the floor a model must beat);
+intensity outputs give ICC(3,1) and MAE. Prints a table and writes JSON. Without MTFL it runs on the
+embedded synthetic faces and says so.
+
+FACS-coded sets: ``--dataset manifest --data-dir FILE.csv`` runs any manifest; ``--dataset ckplus
+--data-dir CK+`` builds CK+'s rows in place (``auedge.train.data.ckplus``); ``--dataset disfa
+--data-dir DIR`` reads the folder ``python -m auedge.train.data import-disfa`` wrote. AU labels that
+are intensities become occurrence at ``--present-at`` (default 1, FACS' A level; 2 for DISFA, the
+literature's cut there); an AU of the bundle that the data does not label is listed as not scored.
+A row without landmarks (DISFA, CK+ without ``Landmarks/``) takes as its labelled face the device
+detector's most confident face on the bare image: such a face's "label-crop" figures are the
+detector's crop too, and a face the detector misses on the bare image counts as missed under every
+occluder (the occluders are placed on the landmarks).
 """
 
 from __future__ import annotations
@@ -48,13 +59,15 @@ from auedge.edge.bundle import OCCLUDED_SUFFIX
 
 Log = Callable[[str], None]
 MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, i.e. "absent"
+DATASETS = ("mtfl", "fer2013", "manifest", "ckplus", "disfa")
 
 
 @dataclass(frozen=True)
 class EndToEndOptions:
     bundle: str
     data_dir: str | None = None
-    dataset: str = "mtfl"  # mtfl (or synthetic when absent) or fer2013
+    dataset: str = "mtfl"  # mtfl (or synthetic when absent), fer2013, manifest, ckplus or disfa
+    present_at: float | None = None  # intensity labels: present from this (None: 2 for disfa, else 1)
     synthetic: bool = False
     split: str = "test"
     variants: tuple[str, ...] = ()  # empty: the bundle's default model
@@ -101,7 +114,9 @@ def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, lo
     found = np.zeros(len(faces), dtype=bool)
     cpu_ms = []
     for i, face in enumerate(faces):
-        image = face.image
+        if face.landmarks is None:  # no labels and not found on the bare image: missed (locate_faces)
+            continue
+        image = face.pixels()
         if occluder != "none":  # same seeds as benchmarks/detection.py: the same pasted occluders
             image = apply_occluder(image, face.landmarks, occluder, np.random.default_rng([seed, i]))
         start = time.process_time()
@@ -116,6 +131,23 @@ def run_condition(estimator: Any, faces: list[Any], occluder: str, seed: int, lo
         if (i + 1) % 500 == 0:
             log(f"  {occluder}: {i + 1}/{len(faces)} faces, {found[: i + 1].mean():.1%} found")
     return FaceScores(device, labels, found, cpu_ms)
+
+
+def locate_faces(estimator: Any, faces: list[Any], log: Log) -> str:
+    """Give faces without landmarks the five points of the device detector's most confident face on
+    the bare image (the mouth corners set around the mouth centre as for FER2013); a face it does not
+    find keeps None. Returns a note for the source line ("" when every face has landmarks)."""
+    from auedge.train.data.images import most_confident_landmarks
+
+    unlabelled = [face for face in faces if face.landmarks is None]
+    if not unlabelled:
+        return ""
+    for face in unlabelled:
+        face.landmarks = most_confident_landmarks(estimator.estimate(face.pixels()).faces)
+    missed = sum(face.landmarks is None for face in unlabelled)
+    log(f"{len(unlabelled)} faces have no landmarks: located by the detector on the bare image, {missed} not found")
+    return (f"; {len(unlabelled)} faces without landmarks located by the device detector on the bare image "
+            f"(their label crop is the detector's; {missed} not found, counted missed under every occluder)")
 
 
 def output_figures(output: Any, truth: np.ndarray, values: np.ndarray, poses: np.ndarray | None) -> dict[str, Any]:
@@ -153,20 +185,27 @@ def occurrence_intervals(truth: np.ndarray, values: np.ndarray, threshold: float
     return {"f1": [f1.low, f1.high], "roc_auc": [auc.low, auc.high]}
 
 
-def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str, Any]:
-    from auedge.benchmarks.accuracy import occurrence_truth
+def summarise(estimator: Any, faces: list[Any], scores: FaceScores, present_at: float | None = None) -> dict[str, Any]:
+    """Figures of every output the faces label. ``present_at``: intensity labels count as present from
+    this value (None: 1, FACS' A level, as accuracy.py scores them); 0/1 labels map to themselves."""
+    from auedge.benchmarks.accuracy import INTENSITY_OCCURRENCE
 
+    cut = INTENSITY_OCCURRENCE if present_at is None else present_at
     poses = np.array([f.pose for f in faces])
-    per_output = {}
+    per_output, not_scored = {}, []
     for j, output in enumerate(estimator.bundle.outputs):
-        if output.kind not in ("occurrence", "intensity"):
-            continue
+        if output.kind not in ("occurrence", "intensity") or output.au.endswith(OCCLUDED_SUFFIX):
+            continue  # occlusion flags are scored from the occluders (flag_f1), not from labels
         au = output.au.lower()
         truth = np.array([f.aus.get(au, np.nan) for f in faces], dtype=np.float64)
         if not np.isfinite(truth).any():
+            not_scored.append(output.au)
             continue
         if output.kind == "occurrence":
-            truth = occurrence_truth(truth)  # 0-5 intensity labels: present from 1, as accuracy.py scores them
+            if cut > 1 and np.nanmax(truth) <= 1:
+                raise BenchmarkError(f"{au} labels are all 0/1 (occurrence codes), so none is present at --present-at "
+                                     f"{cut:g}; pass --present-at 1 for occurrence labels")
+            truth = np.where(np.isfinite(truth), truth >= cut, np.nan).astype(np.float64)
         found = scores.found
         everyone = np.where(found, scores.device[:, j], MISSED_VALUE)
         per_output[output.au] = {
@@ -189,6 +228,7 @@ def summarise(estimator: Any, faces: list[Any], scores: FaceScores) -> dict[str,
         "found_per_pose": {str(p): float(scores.found[poses == p].mean()) for p in sorted(set(poses))},
         "cpu_ms_per_image_median": float(np.median(scores.cpu_ms)) if scores.cpu_ms else None,
         "outputs": per_output,
+        "not_scored": not_scored,  # outputs of the bundle that these faces do not label
     }
 
 
@@ -218,11 +258,14 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
     elif options.dataset == "mtfl":
         faces, source = load_faces(DetectionOptions(data_dir=options.data_dir, synthetic=options.synthetic,
                                                     split=options.split, limit=options.limit, seed=options.seed), log)
+    elif options.dataset in ("manifest", "ckplus", "disfa"):
+        faces, source = manifest_faces(options)
     else:
-        raise BenchmarkError(f"--dataset {options.dataset!r}: use mtfl (synthetic faces when MTFL is absent) or fer2013")
+        raise BenchmarkError(f"--dataset {options.dataset!r}: use one of {', '.join(DATASETS)}")
     if not faces:
         raise BenchmarkError("no labelled faces to run")
     log(f"{len(faces)} faces from {source}")
+    present_at = options.present_at if options.present_at is not None else default_present_at(options.dataset)
     rows = []
     for variant in variants:
         try:
@@ -231,9 +274,11 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
         except (BackendError, BundleError) as exc:
             raise BenchmarkError(f"variant {variant}: {exc}") from exc
         try:
+            if variant == variants[0]:  # faces without landmarks: located once, on the device's own detector
+                source += locate_faces(estimator, faces, log)
             for occluder in options.occluders:
                 scores = run_condition(estimator, faces, occluder, options.seed, log)
-                row = {"variant": variant, "occluder": occluder, **summarise(estimator, faces, scores)}
+                row = {"variant": variant, "occluder": occluder, **summarise(estimator, faces, scores, present_at)}
                 rows.append(row)
                 log(f"{variant} {occluder}: found {row['found']}/{row['n']} ({row['found_rate']:.1%})")
         finally:
@@ -243,10 +288,43 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
         source=source, synthetic=source.startswith("synthetic"), split=options.split,
         flip_average=bool((bundle.manifest.get("inference") or {}).get("flip_average", False)),
         crop=bundle.crop.to_dict(), missed_value=MISSED_VALUE, rows=rows, dataset=options.dataset,
-        flag_f1=flag_f1(rows),
+        present_at=present_at, flag_f1=flag_f1(rows),
     )
     data["json_path"] = str(write_json(files.json_path, data))
     return data
+
+
+def default_present_at(dataset: str) -> float:
+    """The intensity an AU counts as present from: 2 on DISFA (the AU-detection literature's cut
+    there), FACS' A level (1) everywhere else."""
+    from auedge.benchmarks.accuracy import INTENSITY_OCCURRENCE
+    from auedge.train.data.disfa import DISFA_PRESENT_AT
+
+    return DISFA_PRESENT_AT if dataset == "disfa" else INTENSITY_OCCURRENCE
+
+
+def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
+    """Faces of a manifest CSV (``manifest``), of the folder ``import-disfa`` wrote (``disfa``), or of
+    CK+ read in place (``ckplus``), through the training data's own readers."""
+    from auedge.benchmarks.detection import load_manifest_faces
+    from auedge.train.data import ckplus
+    from auedge.train.data.loader import default_data_dir, manifest_rows
+    from auedge.train.data.manifest import DataError
+
+    if options.present_at is not None and not 0 < options.present_at <= 5:
+        raise BenchmarkError(f"--present-at must be in (0, 5], got {options.present_at}")
+    if options.dataset != "manifest" and options.data_dir is None:
+        folder = default_data_dir(options.dataset)
+    else:
+        folder = options.data_dir
+    try:
+        if options.dataset == "ckplus":
+            rows = ckplus.build_manifest(folder)
+        else:
+            rows = manifest_rows("manifest", folder)
+    except DataError as exc:
+        raise BenchmarkError(str(exc)) from None
+    return load_manifest_faces(rows, options.split, options.limit, options.seed, f"{options.dataset} {folder}")
 
 
 def flag_f1(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -286,13 +364,16 @@ def end_to_end_table(rows: list[dict[str, Any]]) -> str:
                 lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
                               f"{device['f1']:.3f}", f"{device['roc_auc']:.3f}", f"{labels['f1']:.3f}",
                               f"{labels['roc_auc']:.3f}", f"{everyone['f1']:.3f}",
+                              f"{everyone.get('all_positive_f1', float('nan')):.3f}",
                               " / ".join(f"{poses[p]:.2f}" for p in sorted(poses)) or "-"])
             else:
                 lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}",
                               f"ICC {device['icc31']:.3f}", f"MAE {device['mae']:.2f}", f"ICC {labels['icc31']:.3f}",
-                              f"MAE {labels['mae']:.2f}", f"ICC {everyone['icc31']:.3f}", "-"])
+                              f"MAE {labels['mae']:.2f}", f"ICC {everyone['icc31']:.3f}", "-", "-"])
+        for au in row.get("not_scored", []):
+            lines.append([row["variant"], row["occluder"], au, f"{row['found_rate']:.1%}", "not scored", *["-"] * 6])
     return format_table(["variant", "occluder", "AU", "found", "device F1", "device AUC", "label-crop F1",
-                         "label-crop AUC", "all faces F1", "device F1 per pose"], lines)
+                         "label-crop AUC", "all faces F1", "all-positive F1", "device F1 per pose"], lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,14 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="auedge-bench-end-to-end", description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
-    p.add_argument("--dataset", default="mtfl", choices=["mtfl", "fer2013"],
-                   help="mtfl (the embedded synthetic faces when MTFL is absent) or fer2013 (its test = PrivateTest); "
-                        "FER2013 labels come from the bundle's emotion table")
+    p.add_argument("--dataset", default="mtfl", choices=DATASETS,
+                   help="mtfl (the embedded synthetic faces when MTFL is absent), fer2013 (its test = PrivateTest; "
+                        "labels from the bundle's emotion table), manifest (--data-dir FILE.csv), ckplus (the CK+ "
+                        "folder, read in place) or disfa (the folder import-disfa wrote)")
     p.add_argument("--data-dir", help="the dataset's folder (default $AUEDGE_DATA/<dataset> or ../shared/data/<dataset>; "
-                   "for mtfl, synthetic faces if absent)")
+                   "for mtfl, synthetic faces if absent; for manifest, the CSV)")
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"],
-                   help="split (MTFL: test = AFLW, no val; FER2013: val = PublicTest, test = PrivateTest)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                   help="split (MTFL: test = AFLW, no val; FER2013: val = PublicTest, test = PrivateTest; CK+/DISFA: "
+                        "test = the subjects the readers carve out; all = every row, for a model that never saw the set)")
+    p.add_argument("--present-at", type=float,
+                   help="intensity labels count as present from this value (default 1, FACS' A level; 2 for disfa)")
     p.add_argument("--variants", type=csv_list, default=(), help="comma list of the bundle's models (default: its default)")
     p.add_argument("--occlude", dest="occluders", type=csv_list, default=("none", "mask-full"),
                    help="comma list of occluders pasted on the photo (default none,mask-full)")
@@ -329,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print()
-    print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}")
+    print(f"{data['source']}; crop method {data['crop'].get('method', 'eyes')}; flip averaging {data['flip_average']}; "
+          f"intensity labels present from {data['present_at']:g}")
     print(end_to_end_table(data["rows"]))
     if data["flag_f1"]:
         print()

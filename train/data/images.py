@@ -86,6 +86,18 @@ def detector_keypoints(detector, image: np.ndarray, landmarks: np.ndarray) -> np
     return None if found is None else np.asarray(found.keypoints[:4], dtype=np.float64)
 
 
+def most_confident_landmarks(detections: list) -> np.ndarray | None:
+    """Five landmarks (MTFL order) of the most confident detection, or None when there is none.
+
+    For datasets without landmarks of their own and one face per image (DISFA, CK+ without
+    ``Landmarks/``): the mouth corners are set around the detector's mouth centre as for FER2013
+    (``fer2013.landmarks_from_keypoints``); the crop is cut from the eyes, the occluders use them all."""
+    from auedge.train.data.fer2013 import landmarks_from_keypoints
+
+    best = max(detections, key=lambda d: d.score, default=None)
+    return None if best is None else landmarks_from_keypoints(np.asarray(best.keypoints[:4], dtype=np.float64))
+
+
 def align_rows(
     paths: list[str], landmarks: np.ndarray, crop: dict, skip_bad: bool, detector_path: str | None = None
 ) -> AlignedChunk:

@@ -85,3 +85,27 @@ def limited_indices(splits: np.ndarray, strata: np.ndarray, limit: int, seed: in
             members = rows[inverse == k]
             keep.append(rng.permutation(members)[: quota[k]])
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
+
+
+def check_split_options(dataset: str, test_fraction: float, every: str | None) -> None:
+    """The arguments of :func:`split_by_subject`, checked before a reader starts its work."""
+    from auedge.train.data.manifest import SPLITS, DataError
+
+    if not 0 <= test_fraction < 1:
+        raise DataError(f"{dataset}: --test-fraction must be in [0, 1), got {test_fraction}")
+    if every is not None and every not in SPLITS:
+        raise DataError(f"{dataset}: split {every!r} is not one of {', '.join(SPLITS)}")
+
+
+def split_by_subject(rows: list, test_fraction: float, seed: int, salt: str, every: str | None = None) -> None:
+    """Set ``row.split`` of manifest rows of a dataset with no official split: whole subjects carved
+    into ``test`` (about ``test_fraction`` of the rows, by the seeded hash above) and the rest
+    ``train``; or ``every`` row in one split (``test`` for evaluation-only use)."""
+    if every is not None:
+        for row in rows:
+            row.split = every
+        return
+    subjects = np.array([row.subject for row in rows])
+    test = carve_subjects(subjects, np.ones(len(rows), dtype=bool), test_fraction, seed, salt=salt)
+    for row, is_test in zip(rows, test):
+        row.split = "test" if is_test else "train"
