@@ -122,14 +122,13 @@ def load_fer_faces(folder: Path, split: str, emotion_aus: dict[str, Any] | None,
     from the bundle's emotion table (``training.emotion_aus``), the one the model learned.
     """
     from auedge.train.data import fer2013
-    from auedge.train.data.images import _open_detector
-    from auedge.train.data.loader import _detector_file
+    from auedge.train.data.loader import open_training_detector
     from auedge.train.data.manifest import DataError
 
     split_name = {"test": "test", "val": "val", "validation": "val", "train": "train"}.get(split, split)
     try:
         rows = [r for r in fer2013.build_manifest(folder, emotion_aus) if r.split == split_name]
-        detector = _open_detector(str(_detector_file()))
+        detector = open_training_detector()
     except DataError as exc:
         raise BenchmarkError(str(exc)) from None
     if limit and limit < len(rows):  # a seeded sample: FER's rows are sorted by emotion

@@ -242,6 +242,8 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
         raise BenchmarkError(f"--threads must be >= 1, got {options.threads}")
     if options.limit is not None and options.limit < 1:
         raise BenchmarkError(f"--limit must be >= 1, got {options.limit}")
+    if options.present_at is not None and not 0 < options.present_at <= 5:  # any dataset's intensity labels
+        raise BenchmarkError(f"--present-at must be in (0, 5], got {options.present_at}")
     bundle = load_bundle_with_detector(options.bundle)
     variants = options.variants or (bundle.default_model,)
     unknown = [v for v in variants if v not in {m.name for m in bundle.models}]
@@ -311,8 +313,6 @@ def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
     from auedge.train.data.loader import default_data_dir, manifest_rows
     from auedge.train.data.manifest import DataError
 
-    if options.present_at is not None and not 0 < options.present_at <= 5:
-        raise BenchmarkError(f"--present-at must be in (0, 5], got {options.present_at}")
     if options.dataset != "manifest" and options.data_dir is None:
         folder = default_data_dir(options.dataset)
     else:

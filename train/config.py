@@ -14,10 +14,9 @@ from typing import Any
 from auedge.edge.align import CropParams
 from auedge.edge.bundle import OCCLUDED_SUFFIX
 from auedge.edge.preprocess import is_number
-from auedge.train.data.loader import KEYPOINT_SOURCES
+from auedge.train.data.loader import DATASETS, KEYPOINT_SOURCES
 from auedge.train.models import ARCHS, HEADS, default_input_size
 
-DATASETS = ("synthetic", "mtfl", "fer2013", "bosphorus", "ckplus", "manifest")
 MULTI_SEPARATOR = "+"  # dataset = "mtfl+fer2013": one model on several datasets
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")

@@ -118,11 +118,11 @@ def geometry_sheet(data_root: Path, n: int, seed: int, size: int = 160) -> np.nd
     from auedge.benchmarks.detection import far_scene
     from auedge.edge.align import align_points
     from auedge.train.data import fer2013
-    from auedge.train.data.images import _open_detector, detector_keypoints
-    from auedge.train.data.loader import _detector_file
+    from auedge.train.data.images import detector_keypoints
+    from auedge.train.data.loader import open_training_detector
 
     params = CropParams(size=size)
-    detector = _open_detector(str(_detector_file()))
+    detector = open_training_detector()
     rng = np.random.default_rng(seed)
     with open(data_root / "fer2013" / "labels.csv", newline="") as fh:
         fer_rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]

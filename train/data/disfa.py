@@ -47,7 +47,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from auedge.train.data.images import _open_detector, most_confident_landmarks
+from auedge.train.data.images import most_confident_landmarks
 from auedge.train.data.manifest import DataError, ManifestRow, write_manifest
 from auedge.train.data.splits import check_split_options, split_by_subject
 from auedge.train.data.staging import staged_folder
@@ -206,9 +206,9 @@ def import_disfa(
                         f"({len(missing)} videos missing); unzip the videos of the download, or choose --camera")
     tables = {subject: subject_labels(folder) for subject, folder in sorted(subjects.items())}
     if landmarks == "detector":
-        from auedge.train.data.loader import _detector_file
+        from auedge.train.data.loader import open_training_detector
 
-        detector = _open_detector(str(_detector_file()))
+        detector = open_training_detector()
     else:
         detector = None
     rows: list[ManifestRow] = []

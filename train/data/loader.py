@@ -207,6 +207,15 @@ def _fer_crops(data_dir, aus: list[str], crop: CropParams, root: Path, limit: in
     )
 
 
+def open_training_detector():
+    """The one-thread BlazeFace the training data uses (FER2013 crops, DISFA landmarks, contact
+    sheets, the detection benchmark): the installed short-range model, or a DataError saying how to
+    install it. Callers close ``.backend`` when done."""
+    from auedge.train.data.images import _open_detector
+
+    return _open_detector(str(_detector_file()))
+
+
 def _detector_file() -> Path:
     from auedge.edge.face_detector import installed_model_path
 
