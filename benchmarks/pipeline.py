@@ -332,8 +332,7 @@ def speedups(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     one ratio per repeat (a tracked run over the every-frame run of the same repeat), their median as
     ``ratio``, and the median fps of each mode. Runs without ``repeat`` (older JSONs) are repeat 0."""
     out = []
-    groups = sorted({(r["source"], r["threads"]) for r in runs if r["tracking"]},
-                    key=lambda g: next(i for i, r in enumerate(runs) if (r["source"], r["threads"]) == g))
+    groups = dict.fromkeys((r["source"], r["threads"]) for r in runs if r["tracking"])  # in run order
     for source, threads in groups:
         pairs = []
         for tracked in (r for r in runs if r["tracking"] and (r["source"], r["threads"]) == (source, threads)):
