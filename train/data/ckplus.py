@@ -49,9 +49,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from auedge.train.data.facs_files import au_labels, find_folder, five_points, read_facs_codes, read_points
+from auedge.train.data.facs_files import (
+    au_labels,
+    checked_root,
+    find_folder,
+    five_points,
+    read_facs_codes,
+    read_points,
+)
 from auedge.train.data.manifest import DataError, ManifestRow
-from auedge.train.data.splits import check_split_options, split_by_subject
+from auedge.train.data.splits import split_by_subject
 
 SOURCE = "ckplus"
 IMAGES = ("cohn-kanade-images",)
@@ -60,7 +67,6 @@ LANDMARKS = ("Landmarks",)
 EMOTION = ("Emotion", "Emotion_labels")
 FRAME_NAME = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)$")
 BASE_AUS = (4, 12)
-KINDS = ("occurrence", "intensity")
 EMOTIONS = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 POINTS_68 = 68
 
@@ -99,14 +105,10 @@ def build_manifest(
     all_split: str | None = None,
 ) -> list[ManifestRow]:
     """Scan a CK+ folder (the one holding ``cohn-kanade-images/`` and ``FACS/``) into manifest rows."""
-    root = Path(data_dir)
-    if kind not in KINDS:
-        raise DataError(f"ckplus: label kind {kind!r} is not one of {', '.join(KINDS)}")
     if neutral_frames < 0:
         raise DataError(f"ckplus: neutral frames must be >= 0, got {neutral_frames}")
-    check_split_options("ckplus", test_fraction, all_split)
-    if not root.is_dir():
-        raise DataError(f"CK+ folder {root} not found; pass --data-dir the folder holding cohn-kanade-images/ and FACS/")
+    root = checked_root(data_dir, dataset="ckplus", name="CK+", holding="cohn-kanade-images/ and FACS/", kind=kind,
+                        test_fraction=test_fraction, all_split=all_split)
     images, facs = find_folder(root, IMAGES), find_folder(root, FACS)
     for folder, name, zip_name in ((images, "cohn-kanade-images", "cohn-kanade-images.zip"), (facs, "FACS", "FACS_labels.zip")):
         if folder is None:

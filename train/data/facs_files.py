@@ -16,12 +16,27 @@ from pathlib import Path
 
 import numpy as np
 from auedge.train.data.manifest import DataError
+from auedge.train.data.splits import check_split_options
 
 # The 68-point markup (0-based) and the 66-point one (the 68 without the two inner mouth corners,
 # 60 and 64) share these indices: 36-41 and 42-47 the two eye contours, 30 the nose tip, 48 and 54
 # the outer mouth corners.
 LEFT_EYE, RIGHT_EYE, NOSE_TIP, MOUTH_CORNERS = range(36, 42), range(42, 48), 30, (48, 54)
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
+KINDS = ("occurrence", "intensity")
+
+
+def checked_root(data_dir: str | Path, *, dataset: str, name: str, holding: str, kind: str, test_fraction: float,
+                 all_split: str | None) -> Path:
+    """A reader's common arguments checked before any work: the label kind, the split options, and
+    the dataset folder (``holding``: the folders it must hold, for the message)."""
+    if kind not in KINDS:
+        raise DataError(f"{dataset}: label kind {kind!r} is not one of {', '.join(KINDS)}")
+    check_split_options(dataset, test_fraction, all_split)
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise DataError(f"{name} folder {root} not found; pass --data-dir the folder holding {holding}")
+    return root
 
 
 def find_folder(root: Path, names: tuple[str, ...]) -> Path | None:
