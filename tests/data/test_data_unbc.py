@@ -106,6 +106,27 @@ def test_cli_writes_a_manifest_the_strict_reader_takes(unbc_tree, tmp_path):
     assert peak.aus["au4"] == 3.0 and math.isnan(peak.aus["au43"]) and peak.meta["pspi"] == "6"
 
 
+def test_the_trainer_reads_unbc_in_place(unbc_tree, tmp_path):
+    from auedge.edge.align import CropParams
+    from auedge.train.data import load_crops
+
+    crops = load_crops("unbc", unbc_tree[0], ["au4", "au12"], CropParams(size=64), cache_dir=tmp_path / "cache",
+                       val_fraction=0.0, progress=False)
+    assert len(crops.labels) == 10 and crops.images.shape == (10, 64, 64, 3)
+    assert crops.labels[:, 1].sum() == 4 and crops.labels[:, 0].sum() == 3  # AU12 in 4 frames, AU4 in 3
+    assert set(crops.meta["pspi"]) >= {"0", "6"}
+    intensity = load_crops("unbc", unbc_tree[0], ["au4", "au12"], CropParams(size=64), cache_dir=tmp_path / "cache",
+                           val_fraction=0.0, progress=False, kind="intensity")
+    assert sorted(intensity.labels[:, 0].tolist()) == [0] * 7 + [1, 2, 3]  # the task's kind reaches the reader
+
+
+def test_the_trainer_takes_dataset_unbc():
+    from auedge.train.config import build_config
+
+    cfg = build_config(overrides={"dataset": "unbc", "data_dir": "UNBC", "task": "au4+au12-intensity"}).validate()
+    assert cfg.datasets == ["unbc"]
+
+
 def frame_file(root: Path, folder: str, frame: str = "ll042t1aaaff002", suffix: str = "_facs.txt") -> Path:
     return root / folder / SEQ1 / f"{frame}{suffix}"
 
