@@ -301,7 +301,7 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
 
 def default_present_at(dataset: str) -> float:
     """The intensity an AU counts as present from: 2 on DISFA (the AU-detection literature's cut
-    there), FACS' A level (1) everywhere else, UNBC-McMaster included (its AU-detection work counts
+    there), FACS' A level (1) everywhere else, UNBC-McMaster included (OpenFace's UNBC models count
     any coded intensity as present: see ``auedge.train.data.unbc``)."""
     from auedge.benchmarks.accuracy import INTENSITY_OCCURRENCE
     from auedge.train.data.disfa import DISFA_PRESENT_AT

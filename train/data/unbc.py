@@ -13,11 +13,14 @@ the copy at github.com/AiCure/open_dbm ``pkg/OpenFace/``; github.com/pblomsma/fa
     Images/042-ll042/ll042t1aaaff/ll042t1aaaff001.png         25 subject folders NNN-xxNNN, 200 sequences
     Frame_Labels/FACS/042-ll042/ll042t1aaaff/ll042t1aaaff001_facs.txt
                         one line per AU present: AU number, intensity and (in OpenFace's reading, which
-                        scans four numbers a line) two more numbers that no reader uses; floats
-                        written as 4.0000000e+00; an empty file is a frame with no AU
+                        scans four numbers a line) two more numbers that no reader uses (lines of
+                        two are read too); floats written as 4.0000000e+00; an empty file is a frame
+                        with no AU
     Frame_Labels/PSPI/042-ll042/ll042t1aaaff/ll042t1aaaff001_facs.txt     one number, the frame's PSPI
     AAM_landmarks/042-ll042/ll042t1aaaff/ll042t1aaaff001_aam.txt          66 "x y" lines
-    Sequence_Labels/{AFF,OPR,SEN,VAS}/042-ll042/ll042t1aaaff.txt          one number per sequence
+    Sequence_Labels/{AFF,OPR,SEN,VAS}/042-ll042/ll042t1aaaff.txt          one number per sequence:
+                        the self-reported affective (AFF) and sensory (SEN) scales and visual
+                        analogue scale (VAS), and the observer's pain rating (OPR)
 
 The folders may sit one level deeper (``Images/Images/``, ``Frame_Labels/Frame_Labels/``), as
 copies of the zips unpack; both are found. None of this was checked against the real download
@@ -26,7 +29,7 @@ copies of the zips unpack; both are found. None of this was checked against the 
 Rows, and why:
 
 - **every frame** (``stride`` 1), or every ``stride``-th frame of each sequence in frame order
-  (its 1st, 1+stride-th, ...): neighbouring frames of a 25 fps video are near copies.
+  (its 1st, 1+stride-th, ...): neighbouring frames of a video are near copies.
 - **labels**: the AUs UNBC codes, 4, 6, 7, 9, 10, 12, 20, 25, 26, 27 and 43, plus any other AU a
   file lists (FACS coding lists every AU present, so an AU a frame's file does not list is absent:
   0, as for CK+). ``occurrence`` (default) writes 0/1; ``intensity`` the coded 1-5 (A-E), 0 where
@@ -51,8 +54,9 @@ Rows, and why:
   ``all_split="test"`` puts every row in ``test`` for evaluation-only use.
 
 Occurrence from intensity in evaluation: an AU counts as present from intensity 1 (A) on UNBC, as in
-OpenFace's UNBC experiments (``experiments/UNBC/Prepare_HOG_AU_data.m`` takes labels > 0 as
-positives) and Lucey et al.'s baselines, unlike DISFA's literature cut of 2.
+OpenFace's UNBC occurrence models (``experiments/UNBC/Script_HOG_SVM_train.m`` sets every label
+above 1 to 1, so any coded intensity is a positive; ``Prepare_HOG_AU_data.m`` balances on labels
+> 0), unlike DISFA's literature cut of 2 (``benchmarks/end_to_end.py --dataset unbc`` defaults to 1).
 
 Terms: UNBC-McMaster is given out by Jeffrey Cohn's lab (https://sites.pitt.edu/~emotion/um-spread.htm)
 for research under a signed agreement; never commit it.
