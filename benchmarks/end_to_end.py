@@ -23,10 +23,13 @@ intensity outputs give ICC(3,1) and MAE. Prints a table and writes JSON. Without
 embedded synthetic faces and says so.
 
 FACS-coded sets: ``--dataset manifest --data-dir FILE.csv`` runs any manifest; ``--dataset ckplus
---data-dir CK+`` builds CK+'s rows in place (``auedge.train.data.ckplus``); ``--dataset disfa
+--data-dir CK+`` builds CK+'s rows in place (``auedge.train.data.ckplus``); ``--dataset unbc
+--data-dir UNBC`` builds UNBC-McMaster's, every frame with its coded intensities
+(``auedge.train.data.unbc``; ``--limit N`` for a seeded sample of its 48,398 frames); ``--dataset disfa
 --data-dir DIR`` reads the folder ``python -m auedge.train.data import-disfa`` wrote. AU labels that
-are intensities become occurrence at ``--present-at`` (default 1, FACS' A level; 2 for DISFA, the
-literature's cut there); an AU of the bundle that the data does not label is listed as not scored.
+are intensities become occurrence at ``--present-at`` (default 1, FACS' A level, also the usual cut on
+UNBC-McMaster; 2 for DISFA, the literature's cut there); an AU of the bundle that the data does not
+label is listed as not scored.
 A row without landmarks (DISFA, CK+ without ``Landmarks/``) takes as its labelled face the device
 detector's most confident face on the bare image: such a face's "label-crop" figures are the
 detector's crop too, and a face the detector misses on the bare image counts as missed under every
@@ -59,14 +62,14 @@ from auedge.edge.bundle import OCCLUDED_SUFFIX
 
 Log = Callable[[str], None]
 MISSED_VALUE = 0.0  # what a device reports for a face it never found: nothing, i.e. "absent"
-DATASETS = ("mtfl", "fer2013", "manifest", "ckplus", "disfa")
+DATASETS = ("mtfl", "fer2013", "manifest", "ckplus", "unbc", "disfa")
 
 
 @dataclass(frozen=True)
 class EndToEndOptions:
     bundle: str
     data_dir: str | None = None
-    dataset: str = "mtfl"  # mtfl (or synthetic when absent), fer2013, manifest, ckplus or disfa
+    dataset: str = "mtfl"  # mtfl (or synthetic when absent), fer2013, manifest, ckplus, unbc or disfa
     present_at: float | None = None  # intensity labels: present from this (None: 2 for disfa, else 1)
     synthetic: bool = False
     split: str = "test"
@@ -260,7 +263,7 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
     elif options.dataset == "mtfl":
         faces, source = load_faces(DetectionOptions(data_dir=options.data_dir, synthetic=options.synthetic,
                                                     split=options.split, limit=options.limit, seed=options.seed), log)
-    elif options.dataset in ("manifest", "ckplus", "disfa"):
+    elif options.dataset in ("manifest", "ckplus", "unbc", "disfa"):
         faces, source = manifest_faces(options)
     else:
         raise BenchmarkError(f"--dataset {options.dataset!r}: use one of {', '.join(DATASETS)}")
@@ -298,7 +301,8 @@ def run_end_to_end(options: EndToEndOptions, log: Log = print) -> dict[str, Any]
 
 def default_present_at(dataset: str) -> float:
     """The intensity an AU counts as present from: 2 on DISFA (the AU-detection literature's cut
-    there), FACS' A level (1) everywhere else."""
+    there), FACS' A level (1) everywhere else, UNBC-McMaster included (OpenFace's UNBC models count
+    any coded intensity as present: see ``auedge.train.data.unbc``)."""
     from auedge.benchmarks.accuracy import INTENSITY_OCCURRENCE
     from auedge.train.data.disfa import DISFA_PRESENT_AT
 
@@ -307,9 +311,10 @@ def default_present_at(dataset: str) -> float:
 
 def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
     """Faces of a manifest CSV (``manifest``), of the folder ``import-disfa`` wrote (``disfa``), or of
-    CK+ read in place (``ckplus``), through the training data's own readers."""
+    CK+ or UNBC-McMaster read in place (``ckplus``, ``unbc``: its intensities, so ``--present-at`` cuts
+    them), through the training data's own readers."""
     from auedge.benchmarks.detection import load_manifest_faces
-    from auedge.train.data import ckplus
+    from auedge.train.data import ckplus, unbc
     from auedge.train.data.loader import default_data_dir, manifest_rows
     from auedge.train.data.manifest import DataError
 
@@ -320,6 +325,8 @@ def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
     try:
         if options.dataset == "ckplus":
             rows = ckplus.build_manifest(folder)
+        elif options.dataset == "unbc":
+            rows = unbc.build_manifest(folder, kind="intensity")
         else:
             rows = manifest_rows("manifest", folder)
     except DataError as exc:
@@ -383,16 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", required=True, help="bundle folder written by convert/export.py")
     p.add_argument("--dataset", default="mtfl", choices=DATASETS,
                    help="mtfl (the embedded synthetic faces when MTFL is absent), fer2013 (its test = PrivateTest; "
-                        "labels from the bundle's emotion table), manifest (--data-dir FILE.csv), ckplus (the CK+ "
-                        "folder, read in place) or disfa (the folder import-disfa wrote)")
+                        "labels from the bundle's emotion table), manifest (--data-dir FILE.csv), ckplus or unbc (the CK+ "
+                        "or UNBC-McMaster folder, read in place) or disfa (the folder import-disfa wrote)")
     p.add_argument("--data-dir", help="the dataset's folder (default $AUEDGE_DATA/<dataset> or ../shared/data/<dataset>; "
                    "for mtfl, synthetic faces if absent; for manifest, the CSV)")
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic faces even when MTFL is there")
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
-                   help="split (MTFL: test = AFLW, no val; FER2013: val = PublicTest, test = PrivateTest; CK+/DISFA: "
+                   help="split (MTFL: test = AFLW, no val; FER2013: val = PublicTest, test = PrivateTest; CK+/UNBC/DISFA: "
                         "test = the subjects the readers carve out; all = every row, for a model that never saw the set)")
     p.add_argument("--present-at", type=float,
-                   help="intensity labels count as present from this value (default 1, FACS' A level; 2 for disfa)")
+                   help="intensity labels count as present from this value (default 1, FACS' A level, as on unbc; "
+                        "2 for disfa)")
     p.add_argument("--variants", type=csv_list, default=(), help="comma list of the bundle's models (default: its default)")
     p.add_argument("--occlude", dest="occluders", type=csv_list, default=("none", "mask-full"),
                    help="comma list of occluders pasted on the photo (default none,mask-full)")

@@ -1,8 +1,8 @@
-"""Tiny CK+ and DISFA trees in their distribution layouts, drawn with the synthetic face renderer.
+"""Tiny CK+, DISFA and UNBC-McMaster trees in their distribution layouts, drawn with the synthetic face renderer.
 
-No CK+ or DISFA file is on this machine or in the repository (both are licensed): these trees copy
-the documented layouts (see ``train/data/ckplus.py`` and ``train/data/disfa.py``) with synthetic
-faces whose five landmarks are known, so a reader's rows can be checked exactly.
+No CK+, DISFA or UNBC-McMaster file is on this machine or in the repository (all are licensed): these
+trees copy the documented layouts (see ``train/data/ckplus.py``, ``disfa.py`` and ``unbc.py``) with
+synthetic faces whose five landmarks are known, so a reader's rows can be checked exactly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ CK_SEQUENCES = (
     ("S005", "002", 3, {4: 4, 7: 2}, None),
     ("S010", "004", 4, {4: 0, 17: 1}, 1),
 )
+
+
+def by_name(rows: list) -> dict:
+    """Manifest rows by their image's file name."""
+    return {Path(row.path).name: row for row in rows}
 
 
 def write_image(path: Path, rgb: np.ndarray) -> Path:
@@ -101,3 +106,49 @@ def make_disfa(root: Path, cameras: tuple[str, ...] = ("left",)) -> Path:
             values = [{4: a4, 12: a12}.get(au, 0) for a4, a12 in labels]
             (folder / f"{subject}_au{au}.txt").write_text("".join(f"{i},{v}\n" for i, v in enumerate(values, start=1)))
     return root
+
+
+# UNBC-McMaster sequences: (subject folder, sequence, per frame {AU: intensity} (AU 0: FACS' neutral-face
+# line), columns a FACS line is written with (the download's four, or two), {measure: value} or None).
+UNBC_SEQUENCES = (
+    ("042-ll042", "ll042t1aaaff", ({}, {4: 2, 6: 1}, {4: 3, 7: 2, 43: 1}, {12: 2}), 4, {"VAS": 3, "OPR": 2, "AFF": 5}),
+    ("042-ll042", "ll042t2aaunaff", ({}, {12: 3, 25: 1}, {6: 0, 12: 1}), 2, {"VAS": 0, "OPR": 0}),
+    ("043-jh043", "jh043t1afaff", ({4: 1, 9: 2, 10: 3}, {0: 0}, {12: 4, 6: 3}), 4, None),
+)
+
+
+def points_66(five: np.ndarray) -> np.ndarray:
+    """66-point AAM markup: the 68-point one without the inner mouth corners (68's 60 and 64)."""
+    return np.delete(points_68(five), [60, 64], axis=0)
+
+
+def unbc_pspi(codes: dict[int, int]) -> int:
+    return codes.get(4, 0) + max(codes.get(6, 0), codes.get(7, 0)) + max(codes.get(9, 0), codes.get(10, 0)) + (43 in codes)
+
+
+def write_lines(path: Path, rows: list[tuple[float, ...]]) -> Path:
+    """Numbers written as the Pittsburgh tools write them: three spaces, then 4.0000000e+00."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join("".join(f"   {v:.7e}" for v in row) + "\n" for row in rows))
+    return path
+
+
+def make_unbc(root: Path, landmarks: bool = True, pspi: bool = True) -> tuple[Path, dict[str, np.ndarray]]:
+    """A UNBC-McMaster tree; returns it and the five true landmarks of every frame written (by file name)."""
+    truth = {}
+    for s, (subject, sequence, frames, columns, measures) in enumerate(UNBC_SEQUENCES):
+        where = Path(subject) / sequence
+        for f, codes in enumerate(frames, start=1):
+            rgb, five = face(20 + s, f, float(codes.get(12, 0)), float(codes.get(4, 0)))
+            stem = f"{sequence}{f:03d}"
+            write_image(root / "Images" / where / f"{stem}.png", rgb)
+            truth[f"{stem}.png"] = five
+            lines = [(au, value, 0, 0)[:columns] for au, value in codes.items()]
+            write_lines(root / "Frame_Labels" / "FACS" / where / f"{stem}_facs.txt", lines)  # empty file: no AU
+            if pspi:
+                write_lines(root / "Frame_Labels" / "PSPI" / where / f"{stem}_facs.txt", [(unbc_pspi(codes),)])
+            if landmarks:
+                write_lines(root / "AAM_landmarks" / where / f"{stem}_aam.txt", [tuple(p) for p in points_66(five)])
+        for name, value in (measures or {}).items():
+            write_lines(root / "Sequence_Labels" / name / subject / f"{sequence}.txt", [(value,)])
+    return root, truth

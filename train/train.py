@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", help="TOML recipe with the same settings as the flags")
     p.add_argument("--dataset", help=f"one of {', '.join(DATASETS)}, or several joined by + (mtfl+fer2013)")
-    p.add_argument("--data-dir", help="dataset folder (MTFL, FER2013, Bosphorus) or manifest CSV; with several "
+    p.add_argument("--data-dir", help="dataset folder (MTFL, FER2013, Bosphorus, CK+, UNBC-McMaster) or manifest CSV; with several "
                    "datasets, the folder holding one folder per dataset (../shared/data)")
     p.add_argument("--epoch-size", type=int, help="faces drawn per epoch (default: one pass over the training faces)")
     p.add_argument("--task", help="au12-occurrence, au12-intensity, au4-intensity, au12+au4-intensity, ...")

@@ -1,4 +1,4 @@
-"""benchmarks/end_to_end.py on FACS-coded sets (CK+, DISFA, any manifest) with the shipped default bundle.
+"""benchmarks/end_to_end.py on FACS-coded sets (CK+, UNBC-McMaster, DISFA, any manifest) with the shipped default bundle.
 
 The trees are tiny synthetic stand-ins in the datasets' layouts (tests/facs_fixtures.py): these
 tests check the plumbing (rows, labels, cut, detector, report), not the model's accuracy.
@@ -15,7 +15,7 @@ import pytest
 from auedge.benchmarks import end_to_end
 from auedge.benchmarks.detection import Face
 from auedge.train.data import cli
-from facs_fixtures import make_ckplus, make_disfa
+from facs_fixtures import make_ckplus, make_disfa, make_unbc
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "edge" / "models" / "default"
 
@@ -55,6 +55,25 @@ def test_ckplus_in_place_every_face_through_the_device_path(default_bundle, tmp_
     assert row["not_scored"] == []
     out = capsys.readouterr().out
     assert "| all-positive F1 |" in out and "| AU4 " in out and "not scored" not in out
+
+
+def test_unbc_in_place_every_frame_with_its_intensities_cut_at_1(default_bundle, tmp_path, capsys):
+    root, _ = make_unbc(tmp_path / "UNBC")
+    data = run(["--dataset", "unbc", "--data-dir", str(root), "--split", "all"], tmp_path / "results")
+    (row,) = data["rows"]
+    assert data["dataset"] == "unbc" and data["present_at"] == 1.0 and row["n"] == 10 and row["found"] == 10
+    assert "unbc " in data["source"] and "located by the device detector" not in data["source"]  # AAM landmarks
+    # The fixture's AU4 intensities 0,2,3,0 / 0,0,0 / 1,0,0: present from 1 in 3 of 10 frames.
+    assert row["outputs"]["AU4"]["all_faces"]["all_positive_f1"] == pytest.approx(2 * 0.3 / 1.3)
+    # AU12 0,0,0,2 / 0,3,1 / 0,0,4: 4 of 10.
+    assert row["outputs"]["AU12"]["all_faces"]["all_positive_f1"] == pytest.approx(2 * 0.4 / 1.4)
+    capsys.readouterr()
+    again = run(["--dataset", "unbc", "--data-dir", str(root), "--split", "all", "--present-at", "2"],
+                tmp_path / "results2")
+    # Intensities, not 0/1, reach the benchmark: at B or more, AU4 is present in 2 frames, AU12 in 3.
+    outputs = again["rows"][0]["outputs"]
+    assert outputs["AU4"]["all_faces"]["all_positive_f1"] == pytest.approx(2 * 0.2 / 1.2)
+    assert outputs["AU12"]["all_faces"]["all_positive_f1"] == pytest.approx(2 * 0.3 / 1.3)
 
 
 def test_disfa_folder_uses_the_intensity_cut_2_and_locates_faces_without_landmarks(default_bundle, tmp_path, capsys):
@@ -108,6 +127,7 @@ def test_a_face_the_detector_does_not_find_on_the_bare_image_is_missed_everywher
 FAULTS = {
     "manifest missing": (["--dataset", "manifest", "--data-dir", "absent.csv"], "absent.csv not found"),
     "CK+ folder missing": (["--dataset", "ckplus", "--data-dir", "absent"], "CK+ folder absent not found"),
+    "UNBC folder missing": (["--dataset", "unbc", "--data-dir", "absent"], "UNBC-McMaster folder absent not found"),
     "split empty": (["--dataset", "ckplus", "--data-dir", "CK+", "--split", "val"], "no rows in split 'val'"),
     "cut on 0/1 labels": (["--dataset", "ckplus", "--data-dir", "CK+", "--split", "all", "--present-at", "2"],
                           "labels are all 0/1"),

@@ -10,16 +10,12 @@ import numpy as np
 import pytest
 from auedge.train.data import ckplus, cli
 from auedge.train.data.manifest import read_manifest
-from facs_fixtures import make_ckplus
+from facs_fixtures import by_name, make_ckplus
 
 
 @pytest.fixture(scope="module")
 def ck_tree(tmp_path_factory) -> tuple[Path, dict]:
     return make_ckplus(tmp_path_factory.mktemp("ck") / "CK+")
-
-
-def by_name(rows):
-    return {Path(row.path).name: row for row in rows}
 
 
 def test_peak_and_neutral_rows_with_subjects_labels_and_landmarks(ck_tree):

@@ -94,7 +94,7 @@ def test_corrupt_image_names_the_file_or_is_skipped(manifest, tmp_path):
 def test_missing_inputs_give_one_clear_error(manifest, tmp_path):
     with pytest.raises(DataError, match=r"data dir .*absent not found; pass --data-dir .* or use --dataset synthetic"):
         load_crops("mtfl", tmp_path / "absent", ["au12"], CROP)
-    with pytest.raises(DataError, match="not one of synthetic, mtfl, fer2013, bosphorus, ckplus, manifest"):
+    with pytest.raises(DataError, match="not one of synthetic, mtfl, fer2013, bosphorus, ckplus, unbc, manifest"):
         load_crops("celeba", None, ["au12"], CROP)
     rows = read_manifest(manifest)
     rows[4].landmarks = None

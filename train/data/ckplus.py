@@ -44,14 +44,21 @@ Terms: CK+ is given out for non-commercial research under a signed agreement; ne
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
+from auedge.train.data.facs_files import (
+    au_labels,
+    checked_root,
+    find_folder,
+    five_points,
+    read_facs_codes,
+    read_points,
+)
 from auedge.train.data.manifest import DataError, ManifestRow
-from auedge.train.data.splits import check_split_options, split_by_subject
+from auedge.train.data.splits import split_by_subject
 
 SOURCE = "ckplus"
 IMAGES = ("cohn-kanade-images",)
@@ -60,44 +67,14 @@ LANDMARKS = ("Landmarks",)
 EMOTION = ("Emotion", "Emotion_labels")
 FRAME_NAME = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)$")
 BASE_AUS = (4, 12)
-KINDS = ("occurrence", "intensity")
 EMOTIONS = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 POINTS_68 = 68
-LEFT_EYE, RIGHT_EYE, NOSE_TIP, MOUTH_CORNERS = range(36, 42), range(42, 48), 30, (48, 54)
-
-
-def find_folder(root: Path, names: tuple[str, ...]) -> Path | None:
-    """``root/NAME`` or ``root/NAME/NAME`` or ``root/NAME_labels/NAME`` (how the zips unpack), else None."""
-    for name in names:
-        for candidate in (root / name / name, root / name, root / f"{name}_labels" / name):
-            if candidate.is_dir():
-                return candidate
-    return None
 
 
 def read_facs(path: Path) -> dict[int, float]:
     """AU number -> intensity (0 = present, intensity not scored; 1-5 = A-E) of one ``_facs.txt``."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise DataError(f"FACS file {path} cannot be read ({exc.strerror}); restore it from the CK+ download") from None
-    codes: dict[int, float] = {}
-    fix = "each line must be 'AU intensity', two numbers as in the CK+ download; restore the file from it"
-    for number, line in enumerate(lines, start=1):
-        cells = line.split()
-        if not cells:
-            continue
-        if len(cells) != 2:
-            raise DataError(f"FACS file {path} line {number}: {line.strip()!r} has {len(cells)} values; {fix}")
-        try:
-            au, intensity = float(cells[0]), float(cells[1])
-        except ValueError:
-            raise DataError(f"FACS file {path} line {number}: {line.strip()!r} is not two numbers; {fix}") from None
-        if not (math.isfinite(au) and au >= 1 and au == int(au)):
-            raise DataError(f"FACS file {path} line {number}: AU number {cells[0]!r} is not a whole number >= 1; {fix}")
-        if intensity not in (0, 1, 2, 3, 4, 5):
-            raise DataError(f"FACS file {path} line {number}: intensity {cells[1]!r} is not 0-5 (0 = not scored); {fix}")
-        codes[int(au)] = max(codes.get(int(au), 0.0), intensity)
+    codes = read_facs_codes(path, widths=(2,), restore="restore it from the CK+ download",
+                            fix="each line must be 'AU intensity', two numbers as in the CK+ download; restore the file from it")
     if not codes:
         raise DataError(f"FACS file {path} lists no AU; a coded CK+ peak lists at least one: restore it from the download")
     return codes
@@ -105,23 +82,7 @@ def read_facs(path: Path) -> dict[int, float]:
 
 def read_landmarks(path: Path) -> np.ndarray:
     """The 68 (x, y) points of one ``_landmarks.txt``."""
-    try:
-        rows = [line.split() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-        points = np.array(rows, dtype=np.float64)
-    except OSError as exc:
-        raise DataError(f"landmark file {path} cannot be read ({exc.strerror}); restore it from Landmarks.zip") from None
-    except ValueError:
-        points = np.zeros((0,))
-    if points.shape != (POINTS_68, 2) or not np.isfinite(points).all():
-        raise DataError(f"landmark file {path}: expected {POINTS_68} lines of 'x y' numbers; restore it from Landmarks.zip")
-    return points
-
-
-def five_points(points: np.ndarray) -> np.ndarray:
-    """The project's five landmarks (MTFL order, image-left first) from the 68-point markup."""
-    eyes = sorted((points[list(LEFT_EYE)].mean(axis=0), points[list(RIGHT_EYE)].mean(axis=0)), key=lambda p: p[0])
-    mouth = sorted((points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]), key=lambda p: p[0])
-    return np.stack([eyes[0], eyes[1], points[NOSE_TIP], mouth[0], mouth[1]]).astype(np.float32)
+    return read_points(path, POINTS_68, "restore it from Landmarks.zip")
 
 
 def read_emotion(path: Path) -> str:
@@ -134,14 +95,6 @@ def read_emotion(path: Path) -> str:
     return EMOTIONS[int(value)]
 
 
-def au_labels(codes: dict[int, float] | None, au_numbers: list[int], kind: str) -> dict[str, float]:
-    """One frame's labels (see the module docstring); ``codes`` None is a neutral frame."""
-    codes = codes or {}
-    if kind == "occurrence":
-        return {f"au{n}": float(n in codes) for n in au_numbers}
-    return {f"au{n}": (codes[n] or math.nan) if n in codes else 0.0 for n in au_numbers}
-
-
 def build_manifest(
     data_dir: str | Path,
     *,
@@ -152,14 +105,10 @@ def build_manifest(
     all_split: str | None = None,
 ) -> list[ManifestRow]:
     """Scan a CK+ folder (the one holding ``cohn-kanade-images/`` and ``FACS/``) into manifest rows."""
-    root = Path(data_dir)
-    if kind not in KINDS:
-        raise DataError(f"ckplus: label kind {kind!r} is not one of {', '.join(KINDS)}")
     if neutral_frames < 0:
         raise DataError(f"ckplus: neutral frames must be >= 0, got {neutral_frames}")
-    check_split_options("ckplus", test_fraction, all_split)
-    if not root.is_dir():
-        raise DataError(f"CK+ folder {root} not found; pass --data-dir the folder holding cohn-kanade-images/ and FACS/")
+    root = checked_root(data_dir, dataset="ckplus", name="CK+", holding="cohn-kanade-images/ and FACS/", kind=kind,
+                        test_fraction=test_fraction, all_split=all_split)
     images, facs = find_folder(root, IMAGES), find_folder(root, FACS)
     for folder, name, zip_name in ((images, "cohn-kanade-images", "cohn-kanade-images.zip"), (facs, "FACS", "FACS_labels.zip")):
         if folder is None:

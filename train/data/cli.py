@@ -5,13 +5,15 @@ cache its crops ahead of training.
     python -m auedge.train.data import-fer2013 --src fer2013.csv --out data/fer2013
     python -m auedge.train.data manifest --dataset bosphorus --data-dir ../shared/data/bosphorus --out bos.csv
     python -m auedge.train.data manifest --dataset ckplus --data-dir CK+ --out ckplus.csv
+    python -m auedge.train.data manifest --dataset unbc --data-dir UNBC --stride 5 --out unbc.csv
     python -m auedge.train.data import-disfa --src DISFA --out data/disfa --stride 10
     python -m auedge.train.data prepare --dataset mtfl --aus au12 --crop-size 160
 
 The importers turn what a user downloads into the folder layouts the loaders read (see DATA.md).
 
-CK+ is read in place (``--dataset ckplus`` trains on it directly); DISFA is video, so its labelled
-frames are extracted into a folder with its ``manifest.csv`` (``--dataset manifest --data-dir data/disfa``).
+CK+ and UNBC-McMaster are read in place (``--dataset ckplus``/``unbc`` train on them directly; ``manifest``
+writes their rows to a fixed CSV, UNBC's every ``--stride``-th frame); DISFA is video, so its labelled frames
+are extracted into a folder with its ``manifest.csv`` (``--dataset manifest --data-dir data/disfa``).
 
 Bosphorus intensities enter through a manifest: write it with ``--intensity-csv``, then train with
 ``--dataset manifest --data-dir bos.csv``.
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 
 from auedge.edge.align import CropParams
-from auedge.train.data import bosphorus, ckplus, disfa, import_fer2013, import_mtfl
+from auedge.train.data import bosphorus, ckplus, disfa, facs_files, import_fer2013, import_mtfl, unbc
 from auedge.train.data.loader import DATASETS, default_data_dir, load_crops, manifest_rows
 from auedge.train.data.manifest import DataError, write_manifest
 
@@ -64,20 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "(frames without a face left out); none (default): rows without, for evaluation")
     dis.add_argument("--force", action="store_true", help="replace a non-empty --out once the import succeeded")
     manifest = commands.add_parser("manifest", help="write the manifest CSV a dataset adapter produces")
-    manifest.add_argument("--dataset", choices=("mtfl", "bosphorus", "ckplus"), required=True)
+    manifest.add_argument("--dataset", choices=("mtfl", "bosphorus", "ckplus", "unbc"), required=True)
     manifest.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>)")
     manifest.add_argument("--intensity-csv", type=Path, help="Bosphorus AU intensities (file,au12,au4,...)")
-    manifest.add_argument("--label-kind", choices=ckplus.KINDS, default="occurrence",
-                          help="CK+: occurrence 0/1 (default) or the coded intensities 1-5 (unscored present AUs unknown)")
+    manifest.add_argument("--label-kind", choices=facs_files.KINDS, default="occurrence",
+                          help="CK+/UNBC: occurrence 0/1 (default) or the coded intensities 1-5 (unscored present AUs "
+                               "unknown; UNBC's AU43, coded as occurrence only, unknown)")
     manifest.add_argument("--neutral-frames", type=int, default=1,
                           help="CK+: the first N frames of each sequence as neutral faces, all AUs 0 (default 1; 0 = none)")
+    manifest.add_argument("--stride", type=int, default=unbc.DEFAULT_STRIDE,
+                          help="UNBC: every Nth frame of each sequence: its 1st, 1+N-th, ... (default %(default)s: all)")
     manifest.add_argument("--out", type=Path, required=True)
     for command in (dis, manifest):
         command.add_argument("--test-fraction", type=float, default=0.2,
-                             help="CK+/DISFA: share of rows whose subjects go to test (default %(default)s)")
-        command.add_argument("--seed", type=int, default=0, help="CK+/DISFA: seed of that subject carve (default 0)")
+                             help="CK+/DISFA/UNBC: share of rows whose subjects go to test (default %(default)s)")
+        command.add_argument("--seed", type=int, default=0, help="CK+/DISFA/UNBC: seed of that subject carve (default 0)")
         command.add_argument("--split-all", choices=("train", "test"),
-                             help="CK+/DISFA: every row in this split (test: evaluation only) instead of the carve")
+                             help="CK+/DISFA/UNBC: every row in this split (test: evaluation only) instead of the carve")
     prepare = commands.add_parser("prepare", help="decode, align and cache the crops; print split sizes and time")
     prepare.add_argument("--dataset", choices=DATASETS, required=True)
     prepare.add_argument("--data-dir", type=Path)
@@ -128,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows = ckplus.build_manifest(args.data_dir or default_data_dir("ckplus"), kind=args.label_kind,
                                              neutral_frames=args.neutral_frames, test_fraction=args.test_fraction,
                                              seed=args.seed, all_split=args.split_all)
+            elif args.dataset == "unbc":
+                rows = unbc.build_manifest(args.data_dir or default_data_dir("unbc"), kind=args.label_kind,
+                                           stride=args.stride, test_fraction=args.test_fraction, seed=args.seed,
+                                           all_split=args.split_all)
             else:
                 rows = manifest_rows(args.dataset, args.data_dir)
             print(f"wrote {len(rows)} rows to {write_manifest(rows, args.out)}")

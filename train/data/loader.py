@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from auedge.edge.align import CropParams
-from auedge.train.data import bosphorus, ckplus, fer2013, mtfl
+from auedge.train.data import bosphorus, ckplus, fer2013, mtfl, unbc
 from auedge.train.data.cache import (
     cache_key,
     cache_root,
@@ -29,7 +29,7 @@ from auedge.train.data.manifest import AU_COLUMN, DataError, ManifestRow, read_m
 from auedge.train.data.progress import Progress
 from auedge.train.data.splits import assign_validation, limited_indices
 
-DATASETS = ("synthetic", "mtfl", "fer2013", "bosphorus", "ckplus", "manifest")
+DATASETS = ("synthetic", "mtfl", "fer2013", "bosphorus", "ckplus", "unbc", "manifest")
 # Where a crop's alignment points come from: the dataset's labelled landmarks, or the face detector
 # run on the image as a device runs it (labels stay for the occluders and as the fallback).
 KEYPOINT_SOURCES = ("labels", "detector")
@@ -43,7 +43,7 @@ SYNTHETIC_IMAGE_SIZE = 192
 # changes (a bug fixed, another column, another occurrence rule). The table runner stores it with
 # every cell and trains a cell again when it differs, as the crop cache does for changed images.
 # bosphorus 2: an intensity task no longer reads the file names' 0/1 occurrence codes as intensities.
-LABEL_VERSIONS = {"synthetic": 1, "mtfl": 1, "fer2013": 1, "bosphorus": 2, "ckplus": 1, "manifest": 1}
+LABEL_VERSIONS = {"synthetic": 1, "mtfl": 1, "fer2013": 1, "bosphorus": 2, "ckplus": 1, "unbc": 1, "manifest": 1}
 
 
 def label_version(dataset: str) -> int:
@@ -80,6 +80,8 @@ def manifest_rows(dataset: str, data_dir: str | Path | None, *, kind: str | None
         return mtfl.build_manifest(folder)
     if dataset == "ckplus":
         return ckplus.build_manifest(folder, kind=kind or "occurrence")
+    if dataset == "unbc":
+        return unbc.build_manifest(folder, kind=kind or "occurrence")
     return bosphorus.build_manifest(folder, kind=kind, aus=aus)
 
 
@@ -109,7 +111,7 @@ def load_crops(
     kind: str | None = None,
     emotion_aus: dict | None = None,
 ) -> CropSet:
-    """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``ckplus``, ``manifest``).
+    """Aligned crops and labels of a dataset (``synthetic``, ``mtfl``, ``bosphorus``, ``ckplus``, ``unbc``, ``manifest``).
 
     ``keypoints="detector"`` cuts each crop from BlazeFace's keypoints, as the device does, instead
     of from the labelled landmarks (a face the detector misses falls back to its labels; the
