@@ -314,7 +314,6 @@ def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
     CK+ or UNBC-McMaster read in place (``ckplus``, ``unbc``: its intensities, so ``--present-at`` cuts
     them), through the training data's own readers."""
     from auedge.benchmarks.detection import load_manifest_faces
-    from auedge.train.data import ckplus, unbc
     from auedge.train.data.loader import default_data_dir, manifest_rows
     from auedge.train.data.manifest import DataError
 
@@ -322,13 +321,9 @@ def manifest_faces(options: EndToEndOptions) -> tuple[list[Any], str]:
         folder = default_data_dir(options.dataset)
     else:
         folder = options.data_dir
-    try:
-        if options.dataset == "ckplus":
-            rows = ckplus.build_manifest(folder)
-        elif options.dataset == "unbc":
-            rows = unbc.build_manifest(folder, kind="intensity")
-        else:
-            rows = manifest_rows("manifest", folder)
+    reader = options.dataset if options.dataset in ("ckplus", "unbc") else "manifest"  # disfa: import-disfa's CSV
+    try:  # the trainer's dispatch, so a dataset read in place is wired once, in the loader
+        rows = manifest_rows(reader, folder, kind="intensity" if options.dataset == "unbc" else None)
     except DataError as exc:
         raise BenchmarkError(str(exc)) from None
     return load_manifest_faces(rows, options.split, options.limit, options.seed, f"{options.dataset} {folder}")
