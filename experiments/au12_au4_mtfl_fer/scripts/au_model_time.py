@@ -14,24 +14,12 @@ time does not depend on the pixels); the table gives the median over rounds of e
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def cpu_flags() -> list[str]:
-    """The SIMD flags that decide which variant is fastest (AVX-512 VNNI for int8)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return sorted(f for f in flags if f.startswith(("avx", "fma", "amx")) or f in ("asimd", "neon"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     import cv2
+    from auedge.benchmarks.store import environment, write_json
     from auedge.edge.estimator import Estimator, EstimatorOptions
 
     cv2.setNumThreads(1)
@@ -77,16 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                      "round_medians_ms": medians})
         print(f"| {bundle} | {model} | {est.bundle.input_size[0]} | {ms:.3f} | "
               f"{' '.join(f'{m:.2f}' for m in medians)} | {ms / reference:.2f} |")
-    flags = cpu_flags()
-    print(f"CPU {platform.processor() or platform.machine()}, flags {' '.join(flags)}, one core, one thread, LiteRT")
+    env = environment()
+    print(f"CPU {env['cpu_model']}, flags {' '.join(env['cpu_simd_flags'])}, one core, one thread, LiteRT")
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps({"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   "command": " ".join(sys.argv), "cpu_flags": flags,
-                                   "load_average": list(os.getloadavg()), "rows": rows}, indent=1))
-        tmp.replace(out)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_json(Path(args.out), {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                    "command": " ".join(sys.argv), "environment": env, "rows": rows})
     return 0
 
 
